@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every build and run dependency from Debian packages. Called by the
+# README commands, .ci/run and the Dockerfiles, so there is one list to keep.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libtorch-dev libopenblas0-pthread
+  libopenmpi-dev openmpi-bin
+  libprotobuf-dev protobuf-compiler
+  libabsl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libisal-dev          # hardware-accelerated CRC32C (crc32_iscsi)
+  nlohmann-json3-dev   # JSON Lines input to `spacebyte prep`
+  iproute2             # network namespaces for the multi-host test
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
