@@ -5,11 +5,18 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "torch/version.h"
+#include "trainer/config_file.h"
+#include "trainer/convert.h"
+#include "trainer/evaluate.h"
 #include "trainer/flag_set.h"
+#include "trainer/model_checkpoint.h"
+#include "trainer/model_info.h"
 
 namespace spacebyte::trainer {
 namespace {
@@ -47,7 +54,67 @@ int RunVersion(int argc, char** argv) {
   return 0;
 }
 
+int RunInfo(int argc, char** argv) {
+  std::string config;
+  std::vector<std::string> sets;
+  FlagSet flags("info", "Parameter counts and FLOPs per byte of a run config's model.");
+  flags.String("config", &config, "run config (protobuf text)");
+  flags.Strings("set", &sets, "override a config field: path=value");
+  flags.Require("config");
+  if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
+  absl::StatusOr<proto::RunConfig> run = LoadRunConfig(config, sets);
+  if (!run.ok()) return Finish(run.status());
+  absl::StatusOr<ModelSpec> spec = ResolveModelConfig(run->model());
+  if (!spec.ok()) return Finish(spec.status());
+  std::cout << DescribeModel(*MakeModel(*spec));
+  return 0;
+}
+
+int RunEval(int argc, char** argv) {
+  std::string checkpoint, bytes;
+  int64_t max_windows = 0, batch_size = 8;
+  FlagSet flags("eval", "Scores a checkpoint: loss and bits-per-byte, as one JSON line.");
+  flags.String("checkpoint", &checkpoint, "run directory (its latest) or step directory");
+  flags.String("bytes", &bytes, "raw byte file: consecutive full windows, each after BOS");
+  flags.Int("max_windows", &max_windows, "score at most this many windows (0 = all)");
+  flags.Int("batch_size", &batch_size, "windows per forward pass");
+  flags.Require("checkpoint");
+  flags.Require("bytes");
+  if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
+  absl::StatusOr<LoadedModel> loaded = LoadModelCheckpoint(checkpoint);
+  if (!loaded.ok()) return Finish(loaded.status());
+  absl::StatusOr<EvalResult> result =
+      EvaluateBytesFile(*loaded->model, bytes, max_windows, std::max<int64_t>(batch_size, 1));
+  if (!result.ok()) return Finish(result.status());
+  std::cout << ToJson(*result) << "\n";
+  return 0;
+}
+
+int RunConvert(int argc, char** argv) {
+  std::string from_reference, out, checkpoint, to_reference;
+  FlagSet flags("convert",
+                "Converts checkpoints between the PyTorch reference (ckpt.pt) and ours.\n"
+                "  spacebyte convert --from_reference ckpt.pt --out DIR\n"
+                "  spacebyte convert --checkpoint DIR --to_reference ckpt.pt");
+  flags.String("from_reference", &from_reference, "reference ckpt.pt to read");
+  flags.String("out", &out, "run directory to write our checkpoint into");
+  flags.String("checkpoint", &checkpoint, "our checkpoint (run or step directory) to read");
+  flags.String("to_reference", &to_reference, "reference ckpt.pt to write");
+  if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
+  if (!from_reference.empty() && !out.empty() && checkpoint.empty() && to_reference.empty()) {
+    return Finish(ConvertFromReference(from_reference, out));
+  }
+  if (!checkpoint.empty() && !to_reference.empty() && from_reference.empty() && out.empty()) {
+    return Finish(ConvertToReference(checkpoint, to_reference));
+  }
+  return Finish(absl::InvalidArgumentError(
+      "give either --from_reference and --out, or --checkpoint and --to_reference"));
+}
+
 const Subcommand kSubcommands[] = {
+    {"info", "parameter counts and FLOPs per byte of a config", RunInfo},
+    {"eval", "score a checkpoint on a byte file", RunEval},
+    {"convert", "convert checkpoints to and from the PyTorch reference", RunConvert},
     {"version", "print versions", RunVersion},
 };
 

@@ -1,0 +1,284 @@
+#include "trainer/checkpoint_io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "data/crc32c.h"
+
+namespace spacebyte::trainer {
+namespace fs = std::filesystem;
+namespace {
+
+absl::Status Errno(const std::string& what, const std::string& path) {
+  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+struct DtypeName {
+  torch::ScalarType type;
+  const char* name;
+};
+constexpr DtypeName kDtypes[] = {{torch::kFloat, "float32"},
+                                 {torch::kDouble, "float64"},
+                                 {torch::kLong, "int64"},
+                                 {torch::kBFloat16, "bfloat16"},
+                                 {torch::kByte, "uint8"}};
+
+const char* DtypeToName(torch::ScalarType t) {
+  for (const auto& d : kDtypes) {
+    if (d.type == t) return d.name;
+  }
+  TORCH_CHECK(false, "checkpoint cannot store dtype ", t);
+}
+
+absl::StatusOr<torch::ScalarType> NameToDtype(const std::string& name) {
+  for (const auto& d : kDtypes) {
+    if (name == d.name) return d.type;
+  }
+  return absl::DataLossError(absl::StrCat("unknown dtype '", name, "'"));
+}
+
+absl::Status WriteAll(int fd, const void* data, size_t size, const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::write(fd, p, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("cannot write", path);
+    }
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FsyncPath(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return Errno("cannot open", path);
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  return rc == 0 ? absl::OkStatus() : Errno("cannot fsync", path);
+}
+
+// Writes `contents` to `path` durably: temp file, fsync, rename, fsync dir.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return Errno("cannot create", tmp);
+  absl::Status s = WriteAll(fd, contents.data(), contents.size(), tmp);
+  if (s.ok() && ::fsync(fd) != 0) s = Errno("cannot fsync", tmp);
+  ::close(fd);
+  if (!s.ok()) return s;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename", tmp);
+  return FsyncPath(fs::path(path).parent_path().string(), true);
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+bool IsStepDirName(const std::string& name) {
+  return name.size() == 13 && name.rfind("step_", 0) == 0 &&
+         std::all_of(name.begin() + 5, name.end(), ::isdigit);
+}
+
+}  // namespace
+
+std::string StepDirName(int64_t step) { return absl::StrFormat("step_%08d", step); }
+
+absl::StatusOr<proto::CheckpointFile> WriteTensorFile(
+    const std::string& path, int rank, const std::vector<NamedSlice>& slices,
+    std::vector<proto::TensorSlice>* entries) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return Errno("cannot create", path);
+  uint32_t crc = 0;
+  int64_t offset = 0;
+  absl::Status status;
+  for (const NamedSlice& slice : slices) {
+    const torch::Tensor t = slice.data.detach().to(torch::kCPU).contiguous();
+    const size_t bytes = t.numel() * t.element_size();
+    proto::TensorSlice& e = entries->emplace_back();
+    e.set_name(slice.name);
+    e.set_dtype(DtypeToName(t.scalar_type()));
+    e.set_offset(offset);
+    for (int64_t d = 0; d < t.dim(); ++d) {
+      e.add_global_shape(slice.global_shape.empty() ? t.size(d) : slice.global_shape[d]);
+      e.add_slice_start(slice.start.empty() ? 0 : slice.start[d]);
+      e.add_slice_extent(t.size(d));
+    }
+    status = WriteAll(fd, t.data_ptr(), bytes, path);
+    if (!status.ok()) break;
+    crc = data::Crc32cExtend(crc, t.data_ptr(), bytes);
+    offset += static_cast<int64_t>(bytes);
+  }
+  if (status.ok() && ::fsync(fd) != 0) status = Errno("cannot fsync", path);
+  ::close(fd);
+  if (!status.ok()) return status;
+  proto::CheckpointFile file;
+  file.set_name(fs::path(path).filename().string());
+  file.set_rank(rank);
+  file.set_size(offset);
+  file.set_crc32c(crc);
+  return file;
+}
+
+absl::Status CommitCheckpoint(const std::string& tmp_dir, const std::string& final_dir,
+                              const proto::CheckpointManifest& manifest) {
+  std::string bytes;
+  if (!manifest.SerializeToString(&bytes)) {
+    return absl::InternalError("cannot serialise checkpoint manifest");
+  }
+  if (absl::Status s = WriteFileAtomically((fs::path(tmp_dir) / kManifestName).string(), bytes);
+      !s.ok()) {
+    return s;
+  }
+  std::error_code ec;
+  if (fs::exists(final_dir)) fs::remove_all(final_dir, ec);
+  if (::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) return Errno("cannot rename", tmp_dir);
+  const std::string parent = fs::path(final_dir).parent_path().string();
+  if (absl::Status s = FsyncPath(parent, true); !s.ok()) return s;
+  return WriteFileAtomically((fs::path(parent) / "latest").string(),
+                             fs::path(final_dir).filename().string() + "\n");
+}
+
+absl::Status PruneCheckpoints(const std::string& checkpoints_dir, int keep) {
+  std::vector<std::string> complete;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(checkpoints_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (IsStepDirName(name) && fs::exists(entry.path() / kManifestName)) {
+      complete.push_back(name);
+    }
+  }
+  std::sort(complete.begin(), complete.end());
+  for (size_t i = 0; i + std::max(keep, 1) < complete.size(); ++i) {
+    fs::remove_all(fs::path(checkpoints_dir) / complete[i], ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("cannot remove old checkpoint ",
+                                              complete[i], ": ", ec.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CheckpointReader> OpenStepDir(const std::string& step_dir) {
+  const std::string manifest_path = (fs::path(step_dir) / kManifestName).string();
+  absl::StatusOr<std::string> bytes = ReadFile(manifest_path);
+  if (!bytes.ok()) {
+    return absl::NotFoundError(absl::StrCat(step_dir, " is not a complete checkpoint (no ",
+                                            kManifestName, ")"));
+  }
+  proto::CheckpointManifest manifest;
+  if (!manifest.ParseFromString(*bytes)) {
+    return absl::DataLossError(absl::StrCat(manifest_path, ": corrupt manifest"));
+  }
+  for (const proto::CheckpointFile& f : manifest.files()) {
+    const std::string path = (fs::path(step_dir) / f.name()).string();
+    absl::StatusOr<std::string> contents = ReadFile(path);
+    if (!contents.ok()) return absl::DataLossError(absl::StrCat(path, ": missing"));
+    if (static_cast<int64_t>(contents->size()) != f.size()) {
+      return absl::DataLossError(absl::StrCat(path, ": size ", contents->size(),
+                                              " bytes, manifest says ", f.size(),
+                                              " (truncated or overwritten)"));
+    }
+    if (data::Crc32c(contents->data(), contents->size()) != f.crc32c()) {
+      return absl::DataLossError(absl::StrCat(path, ": CRC32C mismatch (corrupt file)"));
+    }
+  }
+  return CheckpointReader::FromManifest(step_dir, std::move(manifest));
+}
+
+absl::StatusOr<std::string> FindLatestCheckpoint(const std::string& checkpoints_dir,
+                                                 std::vector<std::string>* skipped) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(checkpoints_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (IsStepDirName(name)) {
+      names.push_back(name);
+    } else if (name.size() > 4 && name.substr(name.size() - 4) == ".tmp") {
+      skipped->push_back(absl::StrCat((fs::path(checkpoints_dir) / name).string(),
+                                      ": unfinished save (no commit)"));
+    }
+  }
+  std::sort(names.rbegin(), names.rend());
+  for (const std::string& name : names) {
+    const std::string dir = (fs::path(checkpoints_dir) / name).string();
+    absl::StatusOr<CheckpointReader> reader = OpenStepDir(dir);
+    if (reader.ok()) return dir;
+    skipped->push_back(std::string(reader.status().message()));
+  }
+  return absl::NotFoundError(
+      absl::StrCat("no complete checkpoint in ", checkpoints_dir));
+}
+
+absl::StatusOr<CheckpointReader> CheckpointReader::Open(const std::string& path) {
+  if (fs::exists(fs::path(path) / kManifestName) || IsStepDirName(fs::path(path).filename())) {
+    return OpenStepDir(path);
+  }
+  const std::string checkpoints =
+      fs::exists(fs::path(path) / "checkpoints") ? (fs::path(path) / "checkpoints").string()
+                                                 : path;
+  if (!fs::is_directory(checkpoints)) {
+    return absl::NotFoundError(absl::StrCat("no checkpoint at ", path));
+  }
+  std::vector<std::string> skipped;
+  absl::StatusOr<std::string> dir = FindLatestCheckpoint(checkpoints, &skipped);
+  for (const std::string& s : skipped) std::cerr << "spacebyte: skipping " << s << "\n";
+  if (!dir.ok()) return dir.status();
+  return OpenStepDir(*dir);
+}
+
+CheckpointReader CheckpointReader::FromManifest(std::string dir,
+                                                proto::CheckpointManifest manifest) {
+  CheckpointReader reader;
+  reader.dir_ = std::move(dir);
+  reader.manifest_ = std::move(manifest);
+  return reader;
+}
+
+bool CheckpointReader::Has(const std::string& name) const {
+  for (const auto& t : manifest_.tensors()) {
+    if (t.name() == name) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<torch::Tensor> CheckpointReader::Read(const std::string& name) const {
+  torch::Tensor full;
+  for (const proto::TensorSlice& e : manifest_.tensors()) {
+    if (e.name() != name) continue;
+    absl::StatusOr<torch::ScalarType> dtype = NameToDtype(e.dtype());
+    if (!dtype.ok()) return dtype.status();
+    const std::vector<int64_t> shape(e.global_shape().begin(), e.global_shape().end());
+    if (!full.defined()) full = torch::zeros(shape, torch::dtype(*dtype));
+    torch::Tensor view = full;
+    for (int d = 0; d < e.slice_start_size(); ++d) {
+      view = view.narrow(d, e.slice_start(d), e.slice_extent(d));
+    }
+    const std::string path =
+        (fs::path(dir_) / manifest_.files(e.file()).name()).string();
+    std::ifstream in(path, std::ios::binary);
+    torch::Tensor slice = torch::empty(view.sizes(), full.options());
+    in.seekg(e.offset());
+    in.read(static_cast<char*>(slice.data_ptr()), slice.numel() * slice.element_size());
+    if (!in) return absl::DataLossError(absl::StrCat(path, ": cannot read tensor ", name));
+    view.copy_(slice);
+  }
+  if (!full.defined()) {
+    return absl::NotFoundError(absl::StrCat(dir_, ": checkpoint has no tensor ", name));
+  }
+  return full;
+}
+
+}  // namespace spacebyte::trainer

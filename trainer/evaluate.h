@@ -1,0 +1,40 @@
+#ifndef SPACEBYTE_TRAINER_EVALUATE_H_
+#define SPACEBYTE_TRAINER_EVALUATE_H_
+
+#include <string>
+
+#include <torch/torch.h>
+
+#include "absl/status/statusor.h"
+#include "trainer/byte_lm.h"
+
+namespace spacebyte::trainer {
+
+struct EvalResult {
+  double loss = 0;              // nats: mean over windows of each window's mean
+  double bits_per_byte = 0;
+  double ignored_fraction = 0;  // targets past the global context
+  int64_t windows = 0;
+};
+
+// Accumulates per-window losses over batches.
+class EvalAccumulator {
+ public:
+  void Add(const torch::Tensor& per_sample_loss, double ignored_fraction);
+  EvalResult Result() const;
+
+ private:
+  double loss_sum_ = 0, ignored_sum_ = 0;
+  int64_t windows_ = 0;
+};
+
+// Scores consecutive full T-byte windows of a raw byte file, each preceded by
+// BOS; max_windows <= 0 means all.
+absl::StatusOr<EvalResult> EvaluateBytesFile(ByteLm& model, const std::string& path,
+                                             int64_t max_windows, int64_t batch_size);
+
+std::string ToJson(const EvalResult& result);
+
+}  // namespace spacebyte::trainer
+
+#endif  // SPACEBYTE_TRAINER_EVALUATE_H_
