@@ -189,6 +189,9 @@ std::vector<RawDocument> ReadDocuments(const InputFile& file, InputFormat format
   } else {
     CutText(content, separator, &cut);
   }
+  if (cut.ordinal == 0 && cut.bad->invalid_json.empty()) {
+    bad->empty.push_back(file.path + " (no documents in the file)");
+  }
   return std::move(cut.docs);
 }
 
