@@ -191,7 +191,7 @@ absl::StatusOr<CheckpointReader> OpenStepDir(const std::string& step_dir) {
                                               " bytes, manifest says ", f.size(),
                                               " (truncated or overwritten)"));
     }
-    if (data::Crc32c(contents->data(), contents->size()) != f.crc32c()) {
+    if (data::Crc32c(*contents) != f.crc32c()) {
       return absl::DataLossError(absl::StrCat(path, ": CRC32C mismatch (corrupt file)"));
     }
   }

@@ -1,0 +1,54 @@
+#include "data/manifest.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/str_cat.h"
+#include "data/shard_index.h"
+#include "google/protobuf/text_format.h"
+
+namespace spacebyte::data {
+
+std::string ManifestPath(const std::string& dir) { return dir + "/manifest.pbtxt"; }
+
+absl::Status WriteManifest(const std::string& dir, const proto::DatasetManifest& manifest) {
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(manifest, &text);
+  std::ofstream out(ManifestPath(dir), std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", ManifestPath(dir)));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<proto::DatasetManifest> ReadManifest(const std::string& dir, bool allow_truncated) {
+  const std::string path = ManifestPath(dir);
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path,
+                                            " (is ", dir, " made by `spacebyte prep`?)"));
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  proto::DatasetManifest manifest;
+  if (!google::protobuf::TextFormat::ParseFromString(text, &manifest)) {
+    return absl::DataLossError(absl::StrCat("cannot parse ", path));
+  }
+  for (const proto::ShardInfo& shard : manifest.shards()) {
+    const std::string file = dir + "/" + shard.file();
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(file, ec);
+    if (ec) return absl::NotFoundError(absl::StrCat("missing shard ", file));
+    if (static_cast<int64_t>(size) != shard.file_bytes() && !allow_truncated) {
+      return absl::DataLossError(absl::StrCat(
+          file, ": ", size < static_cast<uintmax_t>(shard.file_bytes()) ? "truncated" : "wrong size",
+          " at byte offset ", size, " (manifest says ", shard.file_bytes(), " bytes)"));
+    }
+    if (!std::filesystem::exists(IndexPath(file))) {
+      return absl::NotFoundError(absl::StrCat("missing shard index ", IndexPath(file)));
+    }
+  }
+  return manifest;
+}
+
+}  // namespace spacebyte::data

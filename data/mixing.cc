@@ -1,0 +1,45 @@
+#include "data/mixing.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace spacebyte::data {
+
+absl::StatusOr<std::vector<double>> MixingProbabilities(
+    const std::map<std::string, int64_t>& bytes,
+    const std::map<std::string, double>& weights, std::optional<double> alpha) {
+  for (const auto& [language, weight] : weights) {
+    if (!bytes.count(language)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("weight given for language '", language, "', which the split lacks"));
+    }
+    if (!(weight >= 0)) {
+      return absl::InvalidArgumentError(absl::StrCat("negative weight for ", language));
+    }
+  }
+  std::vector<double> p;
+  double total = 0;
+  for (const auto& [language, size] : bytes) {
+    double w = 0;
+    if (!weights.empty()) {
+      auto it = weights.find(language);
+      w = it == weights.end() ? 0 : it->second;
+    } else {
+      w = std::pow(static_cast<double>(size), alpha.value_or(1.0));
+    }
+    p.push_back(w);
+    total += w;
+  }
+  if (!(total > 0)) return absl::InvalidArgumentError("all language weights are zero");
+  for (double& x : p) x /= total;
+  return p;
+}
+
+size_t SampleIndex(const std::vector<double>& cdf, double u) {
+  size_t i = std::upper_bound(cdf.begin(), cdf.end(), u) - cdf.begin();
+  return std::min(i, cdf.size() - 1);
+}
+
+}  // namespace spacebyte::data

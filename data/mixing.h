@@ -1,0 +1,29 @@
+#ifndef SPACEBYTE_DATA_MIXING_H_
+#define SPACEBYTE_DATA_MIXING_H_
+
+// Per-language sampling probabilities: explicit weights, or temperature
+// sampling with weight ∝ bytes^alpha (alpha = 1: proportional to bytes;
+// alpha = 0: uniform over languages).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace spacebyte::data {
+
+// `bytes` per language (sorted by name). With `weights` non-empty, only the
+// languages named there are sampled; naming an unknown language is an error.
+absl::StatusOr<std::vector<double>> MixingProbabilities(
+    const std::map<std::string, int64_t>& bytes,
+    const std::map<std::string, double>& weights, std::optional<double> alpha);
+
+// The index i with cdf[i-1] <= u < cdf[i] for a cumulative distribution.
+size_t SampleIndex(const std::vector<double>& cdf, double u);
+
+}  // namespace spacebyte::data
+
+#endif  // SPACEBYTE_DATA_MIXING_H_

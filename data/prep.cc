@@ -1,0 +1,215 @@
+#include "data/prep.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "data/document_source.h"
+#include "data/hash64.h"
+#include "data/manifest.h"
+#include "data/progress_bar.h"
+#include "data/shard_set.h"
+#include "data/utf8.h"
+#include "proto/data.pb.h"
+
+namespace spacebyte::data {
+namespace {
+
+struct PreparedDocument {
+  std::string split;
+  std::string language;
+  std::string payload;  // serialised proto::Document
+  int64_t text_bytes;
+  int64_t invalid_bytes;
+};
+
+struct FileResult {
+  std::vector<PreparedDocument> documents;
+  BadInputs bad;
+  int64_t bytes = 0;
+};
+
+// The split is a function of the text alone, so a document repeated across
+// inputs always lands in the same split.
+std::string SplitOf(const std::string& text, const PrepOptions& o) {
+  const double u = UniformAt(o.split_seed, /*stream=*/0, Hash64(text));
+  if (u < o.validation_fraction) return "validation";
+  if (u < o.validation_fraction + o.test_fraction) return "test";
+  return "train";
+}
+
+FileResult PrepareFile(const InputFile& file, InputFormat format, Separator separator,
+                       const PrepOptions& options) {
+  FileResult result;
+  for (RawDocument& raw : ReadDocuments(file, format, separator, &result.bad)) {
+    PreparedDocument doc;
+    doc.split = SplitOf(raw.text, options);
+    doc.language = raw.language;
+    doc.text_bytes = raw.text.size();
+    doc.invalid_bytes = InvalidUtf8Bytes(raw.text);
+    proto::Document record;
+    record.set_language(raw.language);
+    record.set_source(file.path);
+    record.set_id(raw.id);
+    record.set_text(std::move(raw.text));
+    doc.payload = record.SerializeAsString();
+    result.bytes += doc.text_bytes;
+    result.documents.push_back(std::move(doc));
+  }
+  return result;
+}
+
+// Files are read and cut by `threads` workers but written in input order,
+// so the dataset does not depend on the thread count. At most 2 x threads
+// files are held in memory at once.
+class OrderedPipeline {
+ public:
+  OrderedPipeline(const std::vector<InputFile>& files, int threads,
+                  std::function<FileResult(const InputFile&)> work)
+      : files_(files), results_(files.size()), window_(2 * threads), work_(std::move(work)) {
+    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+  }
+  ~OrderedPipeline() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+  FileResult Take(size_t i) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return results_[i].has_value(); });
+    FileResult result = std::move(*results_[i]);
+    results_[i].reset();
+    consumed_ = i + 1;
+    cv_.notify_all();
+    return result;
+  }
+
+ private:
+  void Work() {
+    while (true) {
+      size_t i;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || next_ < std::min(files_.size(), consumed_ + window_); });
+        if (stop_ || next_ >= files_.size()) return;
+        i = next_++;
+      }
+      FileResult result = work_(files_[i]);
+      std::lock_guard<std::mutex> lock(mu_);
+      results_[i] = std::move(result);
+      cv_.notify_all();
+    }
+  }
+
+  const std::vector<InputFile>& files_;
+  std::vector<std::optional<FileResult>> results_;
+  size_t window_;
+  std::function<FileResult(const InputFile&)> work_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t next_ = 0, consumed_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
+void PrintTable(const proto::DatasetManifest& manifest, std::ostream& out) {
+  std::map<std::string, proto::LanguageBytes> totals;
+  for (const proto::ShardInfo& shard : manifest.shards()) {
+    for (const proto::LanguageBytes& lb : shard.languages()) {
+      proto::LanguageBytes& t = totals[lb.language()];
+      t.set_documents(t.documents() + lb.documents());
+      t.set_bytes(t.bytes() + lb.bytes());
+      t.set_invalid_utf8_bytes(t.invalid_utf8_bytes() + lb.invalid_utf8_bytes());
+    }
+  }
+  out << absl::StrFormat("%-16s %10s %14s %12s\n", "language", "documents", "bytes",
+                         "invalid_utf8");
+  for (const auto& [language, t] : totals) {
+    out << absl::StrFormat("%-16s %10d %14d %11.4f%%\n", language, t.documents(), t.bytes(),
+                           t.bytes() > 0 ? 100.0 * t.invalid_utf8_bytes() / t.bytes() : 0.0);
+  }
+}
+
+void ReportBad(const char* what, const std::vector<std::string>& items, std::ostream& err) {
+  if (items.empty()) return;
+  err << "bad inputs: " << items.size() << " " << what << ":\n";
+  constexpr size_t kShown = 20;
+  for (size_t i = 0; i < std::min(items.size(), kShown); ++i) err << "  " << items[i] << "\n";
+  if (items.size() > kShown) err << "  ... and " << items.size() - kShown << " more\n";
+}
+
+absl::Status CheckOptions(const PrepOptions& o) {
+  if (o.inputs.empty()) return absl::InvalidArgumentError("give at least one --input");
+  if (o.out.empty()) return absl::InvalidArgumentError("--out is required");
+  if (o.shard_bytes <= 0 || o.threads <= 0) {
+    return absl::InvalidArgumentError("--shard_bytes and --threads must be positive");
+  }
+  if (o.validation_fraction < 0 || o.test_fraction < 0 ||
+      o.validation_fraction + o.test_fraction >= 1) {
+    return absl::InvalidArgumentError("split fractions must be >= 0 and sum below 1");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunPrep(const PrepOptions& options, std::ostream& out, std::ostream& err) {
+  if (absl::Status s = CheckOptions(options); !s.ok()) return s;
+  auto format = ParseInputFormat(options.format);
+  if (!format.ok()) return format.status();
+  auto separator = ParseSeparator(options.separator);
+  if (!separator.ok()) return separator.status();
+  BadInputs bad;
+  auto files = ListInputs(options.inputs, options.language_from, &bad);
+  if (!files.ok()) return files.status();
+  std::error_code ec;
+  std::filesystem::create_directories(options.out, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", options.out, ": ", ec.message()));
+
+  ShardSet shards(options.out, options.shard_bytes);
+  int64_t documents = 0, bytes = 0;
+  {
+    OrderedPipeline pipeline(*files, static_cast<int>(options.threads),
+                             [&](const InputFile& f) { return PrepareFile(f, *format, *separator, options); });
+    ProgressBar progress("prep", files->size());
+    for (size_t i = 0; i < files->size(); ++i) {
+      FileResult result = pipeline.Take(i);
+      bad.Append(result.bad);
+      for (const PreparedDocument& d : result.documents) {
+        if (absl::Status s = shards.Add(d.split, d.language, d.payload, d.text_bytes, d.invalid_bytes); !s.ok()) {
+          return s;
+        }
+      }
+      documents += result.documents.size();
+      bytes += result.bytes;
+      progress.Update(i + 1, bytes);
+    }
+  }
+  proto::DatasetManifest manifest;
+  manifest.set_format_version(1);
+  manifest.set_validation_fraction(options.validation_fraction);
+  manifest.set_test_fraction(options.test_fraction);
+  manifest.set_split_seed(options.split_seed);
+  if (absl::Status s = shards.Finish(&manifest); !s.ok()) return s;
+  if (absl::Status s = WriteManifest(options.out, manifest); !s.ok()) return s;
+  PrintTable(manifest, out);
+  ReportBad("unreadable inputs", bad.unreadable, err);
+  ReportBad("invalid JSON lines", bad.invalid_json, err);
+  ReportBad("empty documents", bad.empty, err);
+  if (documents == 0) return absl::InvalidArgumentError("no documents in the inputs");
+  out << absl::StrFormat("%d documents, %d bytes, %d shards in %s\n", documents, bytes,
+                         manifest.shards_size(), options.out);
+  return absl::OkStatus();
+}
+
+}  // namespace spacebyte::data

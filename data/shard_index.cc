@@ -1,0 +1,55 @@
+#include "data/shard_index.h"
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/str_cat.h"
+#include "data/crc32c.h"
+#include "data/little_endian.h"
+
+namespace spacebyte::data {
+namespace {
+constexpr char kMagic[] = "SBIDX001";
+constexpr size_t kMagicSize = 8;
+}  // namespace
+
+std::string IndexPath(const std::string& shard_path) { return shard_path + ".idx"; }
+
+absl::Status WriteShardIndex(const std::string& path,
+                             const std::vector<uint64_t>& offsets) {
+  std::string bytes(kMagic, kMagicSize);
+  AppendU64(&bytes, offsets.size());
+  for (uint64_t offset : offsets) AppendU64(&bytes, offset);
+  AppendU32(&bytes, MaskCrc(Crc32c(bytes)));
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), bytes.size());
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint64_t>> ReadShardIndex(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open shard index ", path));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto corrupt = [&](const char* why) {
+    return absl::DataLossError(absl::StrCat("corrupt shard index ", path, ": ", why));
+  };
+  if (bytes.size() < kMagicSize + 12 || bytes.compare(0, kMagicSize, kMagic) != 0) {
+    return corrupt("bad header");
+  }
+  uint64_t count = ReadU64(bytes.data() + kMagicSize);
+  if (bytes.size() != kMagicSize + 8 + 8 * count + 4) return corrupt("wrong size");
+  size_t body = bytes.size() - 4;
+  if (UnmaskCrc(ReadU32(bytes.data() + body)) != Crc32c({bytes.data(), body})) {
+    return corrupt("checksum mismatch");
+  }
+  std::vector<uint64_t> offsets(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    offsets[i] = ReadU64(bytes.data() + kMagicSize + 8 + 8 * i);
+  }
+  return offsets;
+}
+
+}  // namespace spacebyte::data

@@ -1,0 +1,15 @@
+#ifndef SPACEBYTE_DATA_UTF8_H_
+#define SPACEBYTE_DATA_UTF8_H_
+
+#include <cstdint>
+#include <string_view>
+
+namespace spacebyte::data {
+
+// Bytes of `text` that are not part of a well-formed UTF-8 sequence
+// (overlong forms, surrogates and code points past U+10FFFF included).
+int64_t InvalidUtf8Bytes(std::string_view text);
+
+}  // namespace spacebyte::data
+
+#endif  // SPACEBYTE_DATA_UTF8_H_

@@ -1,0 +1,209 @@
+#include "data/loader.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "data/eval_stream.h"
+#include "data/manifest.h"
+#include "data/prefetch_loader.h"
+#include "gtest/gtest.h"
+#include "tests/data/test_corpus.h"
+
+namespace spacebyte::data {
+namespace {
+
+const std::map<std::string, int64_t> kLanguages = {
+    {"de", 20000}, {"en", 60000}, {"fr", 30000}, {"ja", 10000}};
+
+class LoaderTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dataset_ = new std::string(testing::MakeDataset(testing::FreshDir("loader"), kLanguages));
+  }
+  static LoaderOptions Options(int dp_size = 1, int dp_rank = 0) {
+    LoaderOptions o;
+    o.data_dir = *dataset_;
+    o.context = 97;
+    o.global_batch = 8;
+    o.dp_size = dp_size;
+    o.dp_rank = dp_rank;
+    o.seed = 7;
+    return o;
+  }
+  // Rows (as strings) of `steps` batches.
+  static std::vector<std::string> Rows(const LoaderOptions& o, int steps) {
+    auto loader = Loader::Open(o);
+    EXPECT_TRUE(loader.ok()) << loader.status();
+    std::vector<std::string> rows;
+    for (int s = 0; s < steps; ++s) {
+      auto batch = (*loader)->Next();
+      EXPECT_TRUE(batch.ok()) << batch.status();
+      for (int64_t i = 0; i < batch->rows; ++i) {
+        rows.emplace_back(batch->targets.begin() + i * o.context,
+                          batch->targets.begin() + (i + 1) * o.context);
+      }
+    }
+    return rows;
+  }
+  static std::string* dataset_;
+};
+std::string* LoaderTest::dataset_ = nullptr;
+
+TEST_F(LoaderTest, RanksPartitionTheSingleRankStream) {
+  constexpr int kSteps = 40;  // enough to wrap around the smaller languages
+  const std::vector<std::string> single = Rows(Options(), kSteps);
+  for (int n : {2, 4}) {
+    std::vector<std::vector<std::string>> per_rank;
+    for (int r = 0; r < n; ++r) per_rank.push_back(Rows(Options(n, r), kSteps));
+    std::vector<std::string> merged;
+    const size_t rows = 8 / n;
+    for (int s = 0; s < kSteps; ++s) {
+      for (int r = 0; r < n; ++r) {
+        merged.insert(merged.end(), per_rank[r].begin() + s * rows,
+                      per_rank[r].begin() + (s + 1) * rows);
+      }
+    }
+    EXPECT_EQ(merged, single) << "dp_size " << n;
+  }
+}
+
+TEST_F(LoaderTest, SamplesArePackedDocumentsOpenedByBos) {
+  const std::vector<std::string> rows = Rows(Options(), 5);
+  int bos = 0;
+  for (const std::string& row : rows) {
+    for (char c : row) bos += static_cast<uint8_t>(c) == kBos;
+  }
+  EXPECT_GT(bos, 0);
+  EXPECT_NE(Rows(Options(), 1), [] {
+    LoaderOptions o = Options();
+    o.seed = 8;
+    return Rows(o, 1);
+  }());
+}
+
+TEST_F(LoaderTest, ResumesExactlyFromSavedStateOnAnotherRankCount) {
+  const std::vector<std::string> full = Rows(Options(), 30);
+  auto first = Loader::Open(Options());
+  for (int s = 0; s < 13; ++s) ASSERT_TRUE((*first)->Next().ok());
+  const std::string state = (*first)->SaveState();
+  EXPECT_LT(state.size(), 200u);
+  std::vector<std::string> resumed;
+  for (int r = 0; r < 2; ++r) {
+    auto loader = Loader::Open(Options(2, r));
+    ASSERT_TRUE((*loader)->RestoreState(state).ok());
+    auto batch = (*loader)->Next();
+    EXPECT_EQ(batch->step, 13);
+    for (int i = 0; i < 4; ++i) {
+      resumed.emplace_back(batch->targets.begin() + i * 97, batch->targets.begin() + (i + 1) * 97);
+    }
+  }
+  EXPECT_EQ(resumed, std::vector<std::string>(full.begin() + 13 * 8, full.begin() + 14 * 8));
+}
+
+TEST_F(LoaderTest, PrefetchMatchesDirectAndSavesConsumedState) {
+  PrefetchLoader prefetch(*Loader::Open(Options()));
+  auto direct = Loader::Open(Options());
+  for (int s = 0; s < 6; ++s) {
+    auto a = prefetch.Next();
+    auto b = (*direct)->Next();
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->targets, b->targets);
+    EXPECT_EQ(prefetch.SaveState(), (*direct)->SaveState());
+  }
+}
+
+TEST_F(LoaderTest, MixingFollowsWeightsAndTemperature) {
+  auto count = [&](LoaderOptions o) {
+    o.global_batch = 64;
+    auto loader = Loader::Open(o);
+    EXPECT_TRUE(loader.ok()) << loader.status();
+    std::map<std::string, double> share;
+    for (int s = 0; s < 100; ++s) {
+      auto batch = (*loader)->Next();
+      for (int32_t l : batch->language) share[(*loader)->languages()[l]] += 1.0 / 6400;
+    }
+    return share;
+  };
+  LoaderOptions weighted = Options();
+  weighted.weights = {{"en", 1}, {"ja", 3}};
+  auto share = count(weighted);
+  EXPECT_NEAR(share["en"], 0.25, 0.03);
+  EXPECT_NEAR(share["ja"], 0.75, 0.03);
+  EXPECT_EQ(share.count("de"), 0u);
+
+  LoaderOptions uniform = Options();
+  uniform.alpha = 0.0;  // temperature to the limit: every language alike
+  for (const auto& [language, s] : count(uniform)) EXPECT_NEAR(s, 0.25, 0.03) << language;
+
+  auto loader = Loader::Open(Options());  // alpha 1: proportional to bytes
+  const double en = (*loader)->probabilities()[1];
+  EXPECT_NEAR(en, 0.5, 0.03);
+}
+
+TEST_F(LoaderTest, CorruptRecordIsReportedOrSkipped) {
+  const std::string dir = testing::FreshDir("loader_corrupt");
+  std::filesystem::copy(*dataset_, dir, std::filesystem::copy_options::recursive);
+  auto manifest = ReadManifest(dir);
+  std::string shard;
+  for (const auto& s : manifest->shards()) {
+    if (s.split() == "train" && s.languages(0).language() == "ja") shard = dir + "/" + s.file();
+  }
+  {
+    std::fstream f(shard, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40);
+    f.put('\x01');
+  }
+  LoaderOptions o = Options();
+  o.data_dir = dir;
+  o.weights = {{"ja", 1}};
+  auto loader = Loader::Open(o);
+  absl::Status failure;
+  for (int s = 0; s < 50 && failure.ok(); ++s) failure = (*loader)->Next().status();
+  EXPECT_TRUE(absl::IsDataLoss(failure));
+  EXPECT_NE(failure.message().find(shard + ": payload checksum mismatch in the record at byte offset 0"),
+            std::string::npos) << failure;
+
+  o.skip_corrupt = true;
+  auto skipping = Loader::Open(o);
+  for (int s = 0; s < 50; ++s) ASSERT_TRUE((*skipping)->Next().ok());
+  EXPECT_GE((*skipping)->corrupt_records(), 1);
+}
+
+TEST_F(LoaderTest, TruncatedShardIsReportedWithOffset) {
+  const std::string dir = testing::FreshDir("loader_truncated");
+  std::filesystem::copy(*dataset_, dir, std::filesystem::copy_options::recursive);
+  auto manifest = ReadManifest(dir);
+  const std::string shard = dir + "/" + manifest->shards(0).file();
+  std::filesystem::resize_file(shard, 100);
+  LoaderOptions o = Options();
+  o.data_dir = dir;
+  auto loader = Loader::Open(o);
+  EXPECT_TRUE(absl::IsDataLoss(loader.status()));
+  EXPECT_NE(loader.status().message().find(shard + ": truncated at byte offset 100"),
+            std::string::npos) << loader.status();
+}
+
+TEST_F(LoaderTest, EvalStreamCoversEverySplitByteOnce) {
+  auto manifest = ReadManifest(*dataset_);
+  std::map<std::string, int64_t> expected;  // BOS + text per document
+  for (const auto& s : manifest->shards()) {
+    if (s.split() == "validation") expected[s.languages(0).language()] += s.bytes() + s.records();
+  }
+  auto stream = EvalStream::Open(*dataset_, "validation", 64);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::map<std::string, int64_t> seen;
+  EvalWindow window;
+  int32_t previous = -1;
+  while (*(*stream)->Next(&window)) {
+    if (window.language != previous) EXPECT_EQ(window.targets[0], kBos);
+    previous = window.language;
+    seen[(*stream)->languages()[window.language]] += window.length;
+  }
+  EXPECT_EQ(seen, expected);
+}
+
+}  // namespace
+}  // namespace spacebyte::data
