@@ -64,7 +64,7 @@ void GradSync::Prepare(bool sync) {
 // Runs before AccumulateGrad adds `grad` to .grad, so the bucket receives
 // the earlier micro-batches' sum plus this one's.
 void GradSync::OnGrad(size_t s, const torch::Tensor& grad) {
-  if (!sync_) return;
+  if (!sync_ || dp_.size() == 1) return;
   Slot& slot = slots_[s];
   TORCH_CHECK(!slot.ready, "a GradSync parameter got two gradients in one backward");
   torch::NoGradGuard no_grad;
@@ -88,6 +88,8 @@ void GradSync::LaunchReadyBuckets() {
 
 void GradSync::Finish() {
   TORCH_CHECK(sync_, "GradSync::Finish without Prepare(/*sync=*/true)");
+  sync_ = false;
+  if (dp_.size() == 1) return;  // .grad already holds the mean
   torch::NoGradGuard no_grad;
   for (Slot& slot : slots_) {
     if (slot.ready) continue;
@@ -114,7 +116,6 @@ void GradSync::Finish() {
     }
   }
   next_launch_ = 0;
-  sync_ = false;
 }
 
 }  // namespace spacebyte::parallel

@@ -42,7 +42,7 @@ class GradSync {
   void Prepare(bool sync);
   // After the syncing backward: starts buckets still waiting (parameters that
   // got no gradient count as zero), waits for all, and writes the dp-mean
-  // into every parameter's .grad.
+  // into every parameter's .grad. With dp = 1 nothing is copied or sent.
   void Finish();
 
   int num_buckets() const { return static_cast<int>(buckets_.size()); }

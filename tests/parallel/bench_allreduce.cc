@@ -1,8 +1,10 @@
 // Data-parallel cost on CPU, printed as one JSON line by rank 0:
 //   mpirun -np 2 build/bin/bench_allreduce [--width=256] [--layers=4]
-//       [--batch=32] [--steps=20] [--bucket_mb=25]
+//       [--batch=1024] [--steps=20] [--bucket_mb=25]
 // The model is `layers` feed-forward blocks of width `width` (the shape of
-// the global blocks, which hold most parameters), one intra-op thread per rank.
+// the global blocks, which hold most parameters), one intra-op thread per rank;
+// `batch` rows per rank stand for the global-block positions of a micro-batch
+// (e.g. 8 samples × 1024 bytes / 6 bytes per patch ≈ 1365).
 // Figures: the blocking all-reduce time of the whole gradient and its share
 // of a step; the step time with and without GradSync (the difference is the
 // communication backward did not hide); weak-scaling efficiency = per-rank
@@ -27,7 +29,7 @@ namespace spacebyte::parallel {
 namespace {
 
 struct Options {
-  int64_t width = 256, layers = 4, batch = 32, steps = 20;
+  int64_t width = 256, layers = 4, batch = 1024, steps = 20;
   double bucket_mb = 25;
 };
 
