@@ -29,11 +29,11 @@ class Collectives {
  public:
   virtual ~Collectives() = default;
 
-  virtual int rank() const = 0;
-  virtual int size() const = 0;
+  int rank() const { return rank_; }
+  int size() const { return size_; }
 
   // Sums `tensor` (contiguous) over the group, in place.
-  virtual void AllReduceSum(torch::Tensor& tensor) = 0;
+  void AllReduceSum(torch::Tensor& tensor) { AllReduceSumAsync(tensor)->Wait(); }
   // Starts the same sum and returns at once.
   virtual std::unique_ptr<PendingCollective> AllReduceSumAsync(
       torch::Tensor tensor) = 0;
@@ -41,8 +41,17 @@ class Collectives {
   virtual void Broadcast(torch::Tensor& tensor, int root) = 0;
   // Concatenates every rank's `tensor` (same shape everywhere) along `dim`, in
   // rank order.
-  virtual torch::Tensor AllGather(const torch::Tensor& tensor, int64_t dim) = 0;
+  torch::Tensor AllGather(const torch::Tensor& tensor, int64_t dim);
   virtual void Barrier() = 0;
+
+ protected:
+  Collectives(int rank, int size) : rank_(rank), size_(size) {}
+  // Fills `stacked` ([size, *local.sizes()]) with every rank's `local`.
+  virtual void AllGatherStacked(const torch::Tensor& local,
+                                torch::Tensor& stacked) = 0;
+
+ private:
+  int rank_, size_;
 };
 
 }  // namespace spacebyte::parallel

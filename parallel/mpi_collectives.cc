@@ -51,23 +51,15 @@ class MpiPending : public PendingCollective {
 
 class MpiCollectives : public Collectives {
  public:
-  explicit MpiCollectives(MPI_Comm comm) {
+  MpiCollectives(MPI_Comm comm, int rank, int size)
+      : Collectives(rank, size) {
     MPI_Comm_dup(comm, &comm_);
-    MPI_Comm_rank(comm_, &rank_);
-    MPI_Comm_size(comm_, &size_);
     MPI_Query_thread(&thread_level_);
   }
   ~MpiCollectives() override {
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized) MPI_Comm_free(&comm_);
-  }
-
-  int rank() const override { return rank_; }
-  int size() const override { return size_; }
-
-  void AllReduceSum(torch::Tensor& tensor) override {
-    AllReduceSumAsync(tensor)->Wait();
   }
 
   std::unique_ptr<PendingCollective> AllReduceSumAsync(
@@ -86,17 +78,12 @@ class MpiCollectives : public Collectives {
     MPI_Bcast(tensor.data_ptr(), tensor.numel(), MpiType(tensor), root, comm_);
   }
 
-  torch::Tensor AllGather(const torch::Tensor& tensor, int64_t dim) override {
-    torch::Tensor local = tensor.contiguous();
+  void AllGatherStacked(const torch::Tensor& local,
+                        torch::Tensor& stacked) override {
     CheckBuffer(local);
     CheckThread(thread_level_);
-    std::vector<int64_t> stacked_shape{size_};
-    stacked_shape.insert(stacked_shape.end(), local.sizes().begin(),
-                         local.sizes().end());
-    torch::Tensor stacked = torch::empty(stacked_shape, local.options());
     MPI_Allgather(local.data_ptr(), local.numel(), MpiType(local),
                   stacked.data_ptr(), local.numel(), MpiType(local), comm_);
-    return torch::cat(stacked.unbind(0), dim);
   }
 
   void Barrier() override {
@@ -106,13 +93,16 @@ class MpiCollectives : public Collectives {
 
  private:
   MPI_Comm comm_ = MPI_COMM_NULL;
-  int rank_ = 0, size_ = 1, thread_level_ = MPI_THREAD_SINGLE;
+  int thread_level_ = MPI_THREAD_SINGLE;
 };
 
 }  // namespace
 
 std::unique_ptr<Collectives> MakeMpiCollectives(MPI_Comm comm) {
-  return std::make_unique<MpiCollectives>(comm);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  return std::make_unique<MpiCollectives>(comm, rank, size);
 }
 
 }  // namespace spacebyte::parallel

@@ -52,17 +52,10 @@ class NcclCollectives : public Collectives {
  public:
   NcclCollectives(ncclComm_t comm, cudaStream_t stream, int device, int rank,
                   int size)
-      : comm_(comm), stream_(stream), device_(device), rank_(rank), size_(size) {}
+      : Collectives(rank, size), comm_(comm), stream_(stream), device_(device) {}
   ~NcclCollectives() override {
     ncclCommDestroy(comm_);
     cudaStreamDestroy(stream_);
-  }
-
-  int rank() const override { return rank_; }
-  int size() const override { return size_; }
-
-  void AllReduceSum(torch::Tensor& tensor) override {
-    AllReduceSumAsync(tensor)->Wait();
   }
 
   std::unique_ptr<PendingCollective> AllReduceSumAsync(
@@ -82,18 +75,13 @@ class NcclCollectives : public Collectives {
     SPACEBYTE_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
-  torch::Tensor AllGather(const torch::Tensor& tensor, int64_t dim) override {
-    torch::Tensor local = tensor.contiguous();
+  void AllGatherStacked(const torch::Tensor& local,
+                        torch::Tensor& stacked) override {
     Check(local);
-    std::vector<int64_t> stacked_shape{size_};
-    stacked_shape.insert(stacked_shape.end(), local.sizes().begin(),
-                         local.sizes().end());
-    torch::Tensor stacked = torch::empty(stacked_shape, local.options());
     SPACEBYTE_NCCL_CHECK(ncclAllGather(local.data_ptr(), stacked.data_ptr(),
                                        local.numel(), NcclType(local), comm_,
                                        stream_));
     SPACEBYTE_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    return torch::cat(stacked.unbind(0), dim);
   }
 
   void Barrier() override {
@@ -118,7 +106,7 @@ class NcclCollectives : public Collectives {
 
   ncclComm_t comm_;
   cudaStream_t stream_;
-  int device_, rank_, size_;
+  int device_;
 };
 
 }  // namespace
