@@ -1,0 +1,101 @@
+#include "trainer/metrics_writer.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <iostream>
+#include <sstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_format.h"
+
+namespace spacebyte::trainer {
+namespace {
+
+std::string Duration(double seconds) {
+  const int64_t s = static_cast<int64_t>(seconds);
+  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, s / 60 % 60);
+  return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+}
+
+// Keeps the lines of `path` whose step is at most `step`.
+void TruncateAfter(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  std::vector<std::string> kept;
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_discarded() && j.value("step", int64_t{0}) <= step) kept.push_back(line);
+  }
+  in.close();
+  std::ofstream out(path, std::ios::trunc);
+  for (const std::string& line : kept) out << line << "\n";
+}
+
+}  // namespace
+
+MetricsWriter::MetricsWriter(const std::string& path, bool active, int64_t resume_step)
+    : active_(active), terminal_(isatty(STDERR_FILENO)) {
+  if (!active_) return;
+  if (resume_step > 0) {
+    TruncateAfter(path, resume_step);
+  }
+  out_.open(path, resume_step > 0 ? std::ios::app : std::ios::trunc);
+}
+
+void MetricsWriter::ClearProgress() {
+  if (terminal_) std::cerr << "\r\033[K";
+}
+
+void MetricsWriter::Train(const TrainMetrics& m) {
+  if (!active_) return;
+  const double bpb = m.loss / std::log(2.0);
+  nlohmann::json j = {{"step", m.step},           {"loss", m.loss},
+                      {"bits_per_byte", bpb},     {"lr", m.lr},
+                      {"grad_norm", m.grad_norm}, {"bytes_per_s", m.bytes_per_s},
+                      {"flops_per_s", m.flops_per_s},
+                      {"ignored_fraction", m.ignored_fraction},
+                      {"bytes_seen", m.bytes_seen}, {"elapsed_s", m.elapsed_s}};
+  j["mfu"] = m.mfu ? nlohmann::json(*m.mfu) : nlohmann::json(nullptr);
+  out_ << j.dump() << "\n" << std::flush;
+
+  ClearProgress();
+  std::cout << absl::StrFormat(
+                   "step %d/%d | loss %.4f | bpb %.4f | lr %.3g | gnorm %.3f | %.1f kB/s | "
+                   "%.2f GFLOP/s%s | ignored %.2f%%",
+                   m.step, m.steps, m.loss, bpb, m.lr, m.grad_norm, m.bytes_per_s / 1e3,
+                   m.flops_per_s / 1e9,
+                   m.mfu ? absl::StrFormat(" | MFU %.1f%%", 100 * *m.mfu) : "",
+                   100 * m.ignored_fraction)
+            << std::endl;
+  if (terminal_ && m.steps > 0) {
+    const double done = static_cast<double>(m.step) / m.steps;
+    const int width = 30, filled = static_cast<int>(done * width);
+    const double eta = done > 0 ? m.elapsed_s * (1 - done) / done : 0;
+    std::cerr << "[" << std::string(filled, '#') << std::string(width - filled, '.') << "] "
+              << absl::StrFormat("%3.0f%% ETA %s", 100 * done, Duration(eta)) << std::flush;
+  }
+}
+
+void MetricsWriter::Eval(const EvalMetrics& m) {
+  if (!active_) return;
+  const double bpb = m.loss / std::log(2.0);
+  nlohmann::json j = {{"step", m.step}, {"split", m.split}, {"loss", m.loss},
+                      {"bits_per_byte", bpb}, {"windows", m.windows},
+                      {"bits_per_byte_by_language", m.bits_per_byte_by_language}};
+  out_ << j.dump() << "\n" << std::flush;
+  ClearProgress();
+  std::cout << absl::StrFormat("eval %s step %d | loss %.4f | bpb %.4f | %d windows, %d languages",
+                               m.split, m.step, m.loss, bpb, m.windows,
+                               m.bits_per_byte_by_language.size())
+            << std::endl;
+}
+
+void MetricsWriter::Message(const std::string& text) {
+  if (!active_) return;
+  ClearProgress();
+  std::cout << text << std::endl;
+}
+
+}  // namespace spacebyte::trainer

@@ -1,0 +1,53 @@
+#ifndef SPACEBYTE_TRAINER_METRICS_WRITER_H_
+#define SPACEBYTE_TRAINER_METRICS_WRITER_H_
+
+// What a run reports: one readable line per log interval (plus a progress bar
+// with ETA when stderr is a terminal) and the same figures as JSON Lines in
+// RUN_DIR/metrics.jsonl. Only the logging rank writes.
+
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace spacebyte::trainer {
+
+struct TrainMetrics {
+  int64_t step = 0, steps = 0;  // step counts completed steps
+  double loss = 0, lr = 0, grad_norm = 0;
+  double bytes_per_s = 0, flops_per_s = 0;
+  std::optional<double> mfu;
+  double ignored_fraction = 0;
+  int64_t bytes_seen = 0;
+  double elapsed_s = 0;
+};
+
+struct EvalMetrics {
+  int64_t step = 0;
+  std::string split;
+  double loss = 0;
+  int64_t windows = 0;
+  std::map<std::string, double> bits_per_byte_by_language;
+};
+
+class MetricsWriter {
+ public:
+  // `resume_step` > 0 drops lines of a crashed run past that step, so the
+  // file reads as one uninterrupted run.
+  MetricsWriter(const std::string& path, bool active, int64_t resume_step);
+
+  void Train(const TrainMetrics& m);
+  void Eval(const EvalMetrics& m);
+  void Message(const std::string& text);
+
+ private:
+  void ClearProgress();
+  bool active_;
+  bool terminal_;
+  std::ofstream out_;
+};
+
+}  // namespace spacebyte::trainer
+
+#endif  // SPACEBYTE_TRAINER_METRICS_WRITER_H_

@@ -1,0 +1,148 @@
+#include "trainer/run_spec.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace spacebyte::trainer {
+namespace {
+
+absl::Status Invalid(const std::string& message) {
+  return absl::InvalidArgumentError(absl::StrCat("run config: ", message));
+}
+
+absl::StatusOr<ParallelSpec> ResolveParallel(const proto::ParallelConfig& c, int world) {
+  ParallelSpec p;
+  p.tp = c.tp() > 0 ? c.tp() : 1;
+  if (world % p.tp != 0) {
+    return Invalid(absl::StrCat("world size ", world, " is not divisible by parallel.tp = ",
+                                p.tp));
+  }
+  p.dp = world / p.tp;
+  if (c.bucket_mb() < 0) return Invalid("parallel.bucket_mb must not be negative");
+  if (c.bucket_mb() > 0) p.bucket_mb = c.bucket_mb();
+  if (!c.backend().empty() && c.backend() != "auto") {
+    if (c.backend() != "mpi" && c.backend() != "nccl") {
+      return Invalid(absl::StrCat("parallel.backend = '", c.backend(),
+                                  "' is not one of auto | mpi | nccl"));
+    }
+    p.backend = c.backend();
+  }
+  return p;
+}
+
+absl::StatusOr<TrainSpec> ResolveTrain(const proto::TrainConfig& c, const ModelSpec& model,
+                                       const ParallelSpec& p) {
+  TrainSpec t;
+  if (c.batch_size() <= 0) return Invalid("train.batch_size must be positive");
+  t.batch_size = c.batch_size();
+  if (t.batch_size % p.dp != 0) {
+    return Invalid(absl::StrCat("train.batch_size = ", t.batch_size,
+                                " is not divisible by the data-parallel size ", p.dp));
+  }
+  const int64_t per_rank = t.batch_size / p.dp;
+  t.micro_batch_size = c.has_micro_batch_size() ? c.micro_batch_size() : per_rank;
+  if (t.micro_batch_size <= 0 || per_rank % t.micro_batch_size != 0) {
+    return Invalid(absl::StrCat("train.micro_batch_size = ", t.micro_batch_size,
+                                " must divide the per-rank batch ", per_rank,
+                                " (train.batch_size / dp)"));
+  }
+  t.accumulation = per_rank / t.micro_batch_size;
+  const double bytes_per_step = static_cast<double>(t.batch_size) * model.context_size;
+  const int budgets = (c.steps() > 0) + c.has_budget_bytes() + c.has_budget_flops();
+  if (budgets != 1) {
+    return Invalid("give exactly one of train.steps, train.budget_bytes, train.budget_flops");
+  }
+  if (c.steps() > 0) t.steps = c.steps();
+  if (c.has_budget_bytes()) t.steps = std::ceil(c.budget_bytes() / bytes_per_step);
+  if (c.has_budget_flops()) {
+    t.steps = std::ceil(c.budget_flops() / (TrainingFlopsPerByte(model) * bytes_per_step));
+  }
+  if (t.steps <= 0) return Invalid("the training budget gives no steps");
+  t.lr = c.has_lr() ? c.lr() : 0.005 * std::sqrt(static_cast<double>(t.batch_size));
+  t.warmup_fraction = c.has_warmup_fraction() ? c.warmup_fraction() : 0.01;
+  t.weight_decay = c.has_weight_decay() ? c.weight_decay() : 0.01;
+  t.beta1 = c.has_beta1() ? c.beta1() : 0.9;
+  t.beta2 = c.has_beta2() ? c.beta2() : 0.98;
+  t.grad_clip = c.has_grad_clip() ? c.grad_clip() : 1.0;
+  t.seed = c.seed();
+  t.log_interval = c.has_log_interval() ? c.log_interval() : 10;
+  t.eval_interval = c.has_eval_interval() ? c.eval_interval() : 0;
+  t.eval_windows = c.has_eval_windows() ? c.eval_windows() : 16;
+  t.stop_at_step = c.stop_at_step();
+  t.max_time = c.max_time();
+  t.activation_checkpointing = c.activation_checkpointing();
+  if (!c.device().empty() && c.device() != "cpu" && c.device() != "cuda") {
+    return Invalid(absl::StrCat("train.device = '", c.device(), "' is not one of cpu | cuda"));
+  }
+  t.cuda = c.device() == "cuda";
+  t.threads = c.threads();
+  if (t.log_interval <= 0) return Invalid("train.log_interval must be positive");
+  if (t.lr <= 0) return Invalid("train.lr must be positive");
+  if (t.stop_at_step < 0 || t.max_time < 0) {
+    return Invalid("train.stop_at_step and train.max_time must not be negative");
+  }
+  return t;
+}
+
+}  // namespace
+
+absl::StatusOr<RunSpec> ResolveRunConfig(const proto::RunConfig& config, int world_size) {
+  RunSpec spec;
+  absl::StatusOr<ModelSpec> model = ResolveModelConfig(config.model());
+  if (!model.ok()) return model.status();
+  spec.model = *model;
+  absl::StatusOr<ParallelSpec> parallel = ResolveParallel(config.parallel(), world_size);
+  if (!parallel.ok()) return parallel.status();
+  spec.parallel = *parallel;
+  absl::StatusOr<TrainSpec> train = ResolveTrain(config.train(), spec.model, spec.parallel);
+  if (!train.ok()) return train.status();
+  spec.train = *train;
+
+  const proto::DataConfig& d = config.data();
+  spec.data.path = d.path();
+  spec.data.seed = d.seed();
+  for (const proto::LanguageWeight& w : d.weights()) {
+    if (w.weight() < 0) {
+      return Invalid(absl::StrCat("data.weights for '", w.language(), "' is negative"));
+    }
+    spec.data.weights[w.language()] = w.weight();
+  }
+  if (d.has_alpha()) spec.data.alpha = d.alpha();
+  spec.data.skip_corrupt = d.skip_corrupt();
+  if (d.has_prefetch()) spec.data.prefetch = d.prefetch();
+
+  const proto::CheckpointConfig& c = config.checkpoint();
+  spec.checkpoint.interval = c.interval();
+  spec.checkpoint.keep = c.has_keep() ? c.keep() : 3;
+  spec.checkpoint.async = c.async();
+  if (spec.checkpoint.interval < 0 || spec.checkpoint.keep < 1) {
+    return Invalid("checkpoint.interval must be >= 0 and checkpoint.keep >= 1");
+  }
+  return spec;
+}
+
+proto::RunConfig ResolvedConfig(const proto::RunConfig& config, const RunSpec& s) {
+  proto::RunConfig r = config;
+  *r.mutable_model() = ToProto(s.model);
+  proto::TrainConfig& t = *r.mutable_train();
+  t.clear_budget_bytes();
+  t.clear_budget_flops();
+  t.set_steps(s.train.steps);
+  t.set_micro_batch_size(s.train.micro_batch_size);
+  t.set_lr(s.train.lr);
+  t.set_warmup_fraction(s.train.warmup_fraction);
+  t.set_weight_decay(s.train.weight_decay);
+  t.set_beta1(s.train.beta1);
+  t.set_beta2(s.train.beta2);
+  t.set_grad_clip(s.train.grad_clip);
+  t.set_log_interval(s.train.log_interval);
+  t.set_eval_interval(s.train.eval_interval);
+  t.set_eval_windows(s.train.eval_windows);
+  r.mutable_parallel()->set_tp(s.parallel.tp);
+  r.mutable_parallel()->set_bucket_mb(s.parallel.bucket_mb);
+  r.mutable_checkpoint()->set_keep(s.checkpoint.keep);
+  return r;
+}
+
+}  // namespace spacebyte::trainer

@@ -1,0 +1,78 @@
+#include "trainer/train_step.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace spacebyte::trainer {
+
+TrainStep::TrainStep(ByteLm& model, Optimizer& optimizer, const TensorParallelPlan& plan,
+                     parallel::Collectives& tp, parallel::Collectives& dp, const RunSpec& spec)
+    : model_(model), optimizer_(optimizer), tp_(tp), dp_(dp), spec_(spec) {
+  std::vector<torch::Tensor> all;
+  for (const auto& p : model.named_parameters()) {
+    all.push_back(p.value());
+    (plan.sharded.count(p.key()) ? sharded_ : replicated_).push_back(p.value());
+    if (std::find(plan.partial_gradients.begin(), plan.partial_gradients.end(), p.key()) !=
+        plan.partial_gradients.end()) {
+      partial_.push_back(p.value());
+    }
+  }
+  grad_sync_ = std::make_unique<parallel::GradSync>(all, dp, spec.parallel.bucket_mb);
+}
+
+StepResult TrainStep::Run(const torch::Tensor& targets, double lr) {
+  model_.train();
+  const int64_t rows = targets.size(0), micro = spec_.train.micro_batch_size;
+  // [loss sum, ignored sum] over this rank's rows, summed over dp below.
+  torch::Tensor totals = torch::zeros({2}, torch::kDouble);
+  for (int64_t start = 0; start < rows; start += micro) {
+    const torch::Tensor mb = targets.narrow(0, start, micro);
+    grad_sync_->Prepare(/*sync=*/start + micro >= rows);
+    const LossOutput out = ComputeLoss(model_.Forward(TokensFromTargets(mb)), mb);
+    // Each rank's share of the global mean; GradSync averages over dp.
+    (out.per_sample.sum() / static_cast<double>(rows)).backward();
+    totals[0] += out.per_sample.sum().item<double>();
+    totals[1] += out.ignored_fraction * static_cast<double>(micro);
+  }
+  grad_sync_->Finish();
+  for (torch::Tensor& p : partial_) {
+    torch::Tensor g = p.mutable_grad();
+    tp_.AllReduceSum(g);
+  }
+  StepResult result;
+  result.grad_norm = ClipGradients();
+  optimizer_.SetLearningRate(lr);
+  optimizer_.Step();
+  optimizer_.ZeroGrad();
+  dp_.AllReduceSum(totals);
+  const double batch = static_cast<double>(spec_.train.batch_size);
+  result.loss = totals[0].item<double>() / batch;
+  result.ignored_fraction = totals[1].item<double>() / batch;
+  return result;
+}
+
+double TrainStep::ClipGradients() {
+  auto squares = [](const std::vector<torch::Tensor>& params) {
+    torch::Tensor sum = torch::zeros({1}, torch::kDouble);
+    for (const torch::Tensor& p : params) {
+      if (p.grad().defined()) sum += p.grad().to(torch::kDouble).pow(2).sum();
+    }
+    return sum;
+  };
+  // Shards add up over the tp group; replicated tensors count once.
+  torch::Tensor sharded = squares(sharded_);
+  tp_.AllReduceSum(sharded);
+  const double norm = std::sqrt((sharded + squares(replicated_)).item<double>());
+  const double clip = spec_.train.grad_clip / (norm + 1e-6);
+  if (clip < 1.0) {
+    torch::NoGradGuard no_grad;
+    for (const auto& group : {sharded_, replicated_}) {
+      for (const torch::Tensor& p : group) {
+        if (p.grad().defined()) p.grad().mul_(clip);
+      }
+    }
+  }
+  return norm;
+}
+
+}  // namespace spacebyte::trainer
