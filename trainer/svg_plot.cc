@@ -143,6 +143,10 @@ std::string HtmlEscape(const std::string& text) {
 std::string FormatNumber(double value) {
   if (!std::isfinite(value)) return "–";
   if (std::abs(value) < 1e-12) return "0";
+  // Whole numbers up to millions (steps, bytes/s) read better without exponent.
+  if (std::abs(value) >= 1e3 && std::abs(value) < 1e7 && value == std::round(value)) {
+    return absl::StrFormat("%.0f", value);
+  }
   return absl::StrFormat("%.4g", value);
 }
 

@@ -27,7 +27,8 @@ std::string LinePlotSvg(const std::vector<Series>& series, const PlotLabels& lab
 // Escapes &, <, >, " and ' for HTML text and attributes.
 std::string HtmlEscape(const std::string& text);
 
-// Compact number text: 4 significant digits, e.g. 1.234, 5.6e+05.
+// Compact number text: 4 significant digits, e.g. 1.234, 5.6e+07; whole
+// numbers below 1e7 in full, e.g. 43000.
 std::string FormatNumber(double value);
 
 }  // namespace spacebyte::trainer

@@ -106,5 +106,12 @@ TEST(SvgPlotTest, PointsLandInsideTheFrameAndTicksAreRound) {
   EXPECT_EQ(LinePlotSvg({{"empty", {{1, NAN}}}}, {"t", "x", "y"}), "");
 }
 
+TEST(SvgPlotTest, NumbersAreShort) {
+  EXPECT_EQ(FormatNumber(43000), "43000");
+  EXPECT_EQ(FormatNumber(4.17734), "4.177");
+  EXPECT_EQ(FormatNumber(2.5e9), "2.5e+09");
+  EXPECT_EQ(FormatNumber(NAN), "–");
+}
+
 }  // namespace
 }  // namespace spacebyte::trainer
