@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <ostream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -21,6 +22,7 @@ struct Case {
   const char* name;
   ModelSpec spec;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 ModelSpec TinySpaceByte() {
   ModelSpec s;
