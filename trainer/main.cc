@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@
 #include "trainer/flag_set.h"
 #include "trainer/model_checkpoint.h"
 #include "trainer/model_info.h"
+#include "trainer/report.h"
+#include "trainer/sample.h"
 
 namespace spacebyte::trainer {
 namespace {
@@ -159,9 +162,63 @@ int RunData(int argc, char** argv) {
   return Finish(data::RunInspect(o, std::cout));
 }
 
+int RunSample(int argc, char** argv) {
+  std::string checkpoint, prompt;
+  SampleOptions o;
+  int64_t seed = 0;
+  bool echo = false;
+  FlagSet flags("sample",
+                "Streams text the model generates after BOS + PROMPT to stdout; a summary\n"
+                "line (why it stopped, bytes/s) goes to stderr.");
+  flags.String("checkpoint", &checkpoint, "run directory (its latest) or step directory");
+  flags.String("prompt", &prompt, "text the generation continues");
+  flags.Int("max_bytes", &o.max_bytes, "generate at most this many bytes");
+  flags.Double("temperature", &o.temperature, "softmax temperature; 0 = greedy");
+  flags.Int("top_k", &o.top_k, "draw from the K most likely bytes only (0 = all)");
+  flags.Int("seed", &seed, "seed of the draws: same seed, same text");
+  flags.Bool("echo", &echo, "print the prompt before the generated text");
+  flags.Bool("recompute", &o.recompute,
+             "rerun the whole sequence per byte instead of using the cache (slow; for checks)");
+  flags.Require("checkpoint");
+  if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
+  o.seed = static_cast<uint64_t>(seed);
+  absl::StatusOr<LoadedModel> loaded = LoadModelCheckpoint(checkpoint);
+  if (!loaded.ok()) return Finish(loaded.status());
+  loaded->model->eval();
+  if (echo) std::cout << prompt << std::flush;
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<SampleResult> result =
+      Sampler(*loaded->model, o).Generate(prompt, [](char c) { std::cout.put(c).flush(); });
+  if (!result.ok()) return Finish(result.status());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cerr << "\n[" << result->text.size() << " bytes, " << StopReasonName(result->stop)
+            << ", " << (seconds > 0 ? (prompt.size() + 1 + result->text.size()) / seconds : 0)
+            << " bytes/s including the prompt]\n";
+  return 0;
+}
+
+int RunReport(int argc, char** argv) {
+  FlagSet flags("report",
+                "spacebyte report RUN_DIR: writes RUN_DIR/report.html, a self-contained page\n"
+                "of plots from RUN_DIR/metrics.jsonl.");
+  if (argc < 3 || argv[2][0] == '-') {
+    if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
+    std::cerr << "usage: spacebyte report RUN_DIR\n";
+    return 2;
+  }
+  if (int code = ParseOrExit(flags, argc - 1, argv + 1); code >= 0) return code;
+  absl::StatusOr<std::string> path = WriteRunReport(argv[2]);
+  if (!path.ok()) return Finish(path.status());
+  std::cout << "wrote " << *path << "\n";
+  return 0;
+}
+
 const Subcommand kSubcommands[] = {
     {"info", "parameter counts and FLOPs per byte of a config", RunInfo},
     {"eval", "score a checkpoint on a byte file", RunEval},
+    {"sample", "stream text generated from a checkpoint", RunSample},
+    {"report", "write RUN_DIR/report.html from the run's metrics", RunReport},
     {"convert", "convert checkpoints to and from the PyTorch reference", RunConvert},
     {"version", "print versions", RunVersion},
     {"prep", "prepare a corpus directory", RunPrep},
