@@ -14,6 +14,8 @@
 #include "data/inspect.h"
 #include "data/prep.h"
 #include "torch/version.h"
+#include "parallel/mpi_env.h"
+#include "trainer/bench.h"
 #include "trainer/config_file.h"
 #include "trainer/convert.h"
 #include "trainer/evaluate.h"
@@ -22,6 +24,7 @@
 #include "trainer/model_info.h"
 #include "trainer/report.h"
 #include "trainer/sample.h"
+#include "trainer/train.h"
 
 namespace spacebyte::trainer {
 namespace {
@@ -214,7 +217,54 @@ int RunReport(int argc, char** argv) {
   return 0;
 }
 
+// Runs `job` inside MPI (alone, or as one rank of an mpirun job). Errors every
+// rank sees alike are printed once, by rank 0.
+template <typename Job>
+int RunUnderMpi(int* argc, char*** argv, Job job) {
+  absl::StatusOr<parallel::MpiEnv> env = parallel::MpiEnv::Init(argc, argv);
+  if (!env.ok()) return Finish(env.status());
+  const absl::Status status = job(*env);
+  const bool quiet = env->world_rank() != 0 &&
+                     (absl::IsInvalidArgument(status) || absl::IsAborted(status));
+  return quiet ? (status.ok() ? 0 : 1) : Finish(status);
+}
+
+int RunTrain(int argc, char** argv) {
+  TrainOptions o;
+  FlagSet flags("train",
+                "Trains a model, alone or under mpirun (dp = world size / parallel.tp).\n"
+                "Resumes from RUN_DIR's newest complete checkpoint when there is one.");
+  flags.String("config", &o.config, "run config (protobuf text)");
+  flags.Strings("set", &o.overrides, "override a config field: path=value");
+  flags.String("run_dir", &o.run_dir, "run directory [runs/<config name>]");
+  flags.Bool("resume", &o.resume, "fail unless a checkpoint can be resumed");
+  flags.Require("config");
+  if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
+  return RunUnderMpi(&argc, &argv, [&](const parallel::MpiEnv& env) { return Train(o, env); });
+}
+
+int RunBench(int argc, char** argv) {
+  BenchOptions o;
+  FlagSet flags("bench",
+                "Trains --steps steps on synthetic bytes after a warm-up and prints one JSON\n"
+                "line: bytes_per_s, step_s, model_flops_per_byte, achieved_gflops,\n"
+                "matmul_peak_gflops, mfu.");
+  flags.String("config", &o.config, "run config (protobuf text)");
+  flags.Strings("set", &o.overrides, "override a config field: path=value");
+  flags.Int("steps", &o.steps, "measured steps");
+  flags.Int("warmup", &o.warmup, "unmeasured steps first");
+  flags.Require("config");
+  if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
+  return RunUnderMpi(&argc, &argv, [&](const parallel::MpiEnv& env) {
+    absl::StatusOr<std::string> json = Bench(o, env);
+    if (json.ok() && env.world_rank() == 0) std::cout << *json << std::endl;
+    return json.status();
+  });
+}
+
 const Subcommand kSubcommands[] = {
+    {"train", "train a model (alone or under mpirun)", RunTrain},
+    {"bench", "measure training throughput and MFU", RunBench},
     {"info", "parameter counts and FLOPs per byte of a config", RunInfo},
     {"eval", "score a checkpoint on a byte file", RunEval},
     {"sample", "stream text generated from a checkpoint", RunSample},

@@ -1,0 +1,56 @@
+#include "trainer/bench.h"
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include "trainer/matmul_peak.h"
+#include "trainer/training_session.h"
+
+namespace spacebyte::trainer {
+namespace {
+
+// Words of 1..10 lowercase letters between single spaces: about one patch
+// boundary per 6 bytes, like English text.
+torch::Tensor SyntheticText(int64_t rows, int64_t context, const torch::Device& device) {
+  torch::Tensor letters = torch::randint('a', 'z' + 1, {rows, context}, torch::kLong);
+  const torch::Tensor space = torch::rand({rows, context}).lt(1.0 / 6);
+  return letters.masked_fill_(space, ' ').to(device);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::MpiEnv& env) {
+  absl::StatusOr<std::unique_ptr<TrainingSession>> session =
+      StartSession(options.config, options.overrides, env);
+  if (!session.ok()) return session.status();
+  TrainingSession& s = **session;
+  const TrainSpec& t = s.spec.train;
+  const int64_t rows = t.batch_size / s.grid->dp();
+  const torch::Tensor targets = SyntheticText(rows, s.spec.model.context_size, s.device);
+  for (int64_t i = 0; i < options.warmup; ++i) s.step->Run(targets, t.lr);
+
+  MPI_Barrier(MPI_COMM_WORLD);
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < options.steps; ++i) s.step->Run(targets, t.lr);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const double peak = MeasureMatmulPeakGflops(s.device) * s.grid->world_size();
+  const double flops_per_byte = TrainingFlopsPerByte(s.spec.model);
+  const double bytes_per_s =
+      static_cast<double>(options.steps * t.batch_size * s.spec.model.context_size) / seconds;
+  const double achieved = bytes_per_s * flops_per_byte / 1e9;
+  nlohmann::json j = {{"bytes_per_s", bytes_per_s},
+                      {"step_s", seconds / options.steps},
+                      {"model_flops_per_byte", flops_per_byte},
+                      {"achieved_gflops", achieved},
+                      {"matmul_peak_gflops", peak},
+                      {"mfu", achieved / peak},
+                      {"world_size", s.grid->world_size()},
+                      {"threads_per_rank", at::get_num_threads()}};
+  return j.dump();
+}
+
+}  // namespace spacebyte::trainer

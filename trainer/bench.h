@@ -1,0 +1,27 @@
+#ifndef SPACEBYTE_TRAINER_BENCH_H_
+#define SPACEBYTE_TRAINER_BENCH_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "parallel/mpi_env.h"
+
+namespace spacebyte::trainer {
+
+struct BenchOptions {
+  std::string config;
+  std::vector<std::string> overrides;
+  int64_t steps = 10;
+  int64_t warmup = 2;
+};
+
+// `spacebyte bench`: trains `steps` steps on synthetic text-like bytes after
+// `warmup` steps and returns one JSON line: bytes_per_s, step_s,
+// model_flops_per_byte, achieved_gflops, matmul_peak_gflops (measured in the
+// same run) and mfu. Throughput counts every rank's bytes.
+absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::MpiEnv& env);
+
+}  // namespace spacebyte::trainer
+
+#endif  // SPACEBYTE_TRAINER_BENCH_H_

@@ -1,0 +1,76 @@
+#include "trainer/training_session.h"
+
+#include "absl/strings/str_cat.h"
+#include "parallel/mpi_collectives.h"
+#include "trainer/config_file.h"
+#ifdef SPACEBYTE_WITH_NCCL
+#include "parallel/nccl_collectives.h"
+#endif
+
+namespace spacebyte::trainer {
+namespace {
+
+absl::StatusOr<std::unique_ptr<parallel::Collectives>> MakeCollectives(
+    MPI_Comm comm, const RunSpec& spec, const parallel::MpiEnv& env) {
+  if (!spec.train.cuda) return parallel::MakeMpiCollectives(comm);
+#ifdef SPACEBYTE_WITH_NCCL
+  if (spec.parallel.backend != "mpi") return parallel::MakeNcclCollectives(comm, env.local_rank());
+#endif
+  (void)env;
+  return absl::FailedPreconditionError(
+      "train.device = cuda needs a build with -DSPACEBYTE_CUDA=ON and parallel.backend nccl");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(
+    const std::string& config_path, const std::vector<std::string>& overrides,
+    const parallel::MpiEnv& env) {
+  auto s = std::make_unique<TrainingSession>();
+  absl::StatusOr<proto::RunConfig> config = LoadRunConfig(config_path, overrides);
+  if (!config.ok()) return config.status();
+  absl::StatusOr<RunSpec> spec = ResolveRunConfig(*config, env.world_size());
+  if (!spec.ok()) return spec.status();
+  s->spec = *spec;
+  s->config = ResolvedConfig(*config, s->spec);
+  const ModelSpec& m = s->spec.model;
+  if (absl::Status st = parallel::CheckHeadsDivisible(
+          m.kind == ModelKind::kSpaceByte ? "global blocks" : "blocks", m.d_model, m.d_key,
+          s->spec.parallel.tp);
+      !st.ok()) {
+    return st;
+  }
+  if (s->spec.train.cuda && !torch::cuda::is_available()) {
+    return absl::FailedPreconditionError(
+        "train.device = cuda, but this LibTorch has no CUDA device available");
+  }
+  s->device = s->spec.train.cuda
+                  ? torch::Device(torch::kCUDA, env.local_rank() % torch::cuda::device_count())
+                  : torch::Device(torch::kCPU);
+  at::set_num_threads(env.IntraOpThreads(s->spec.train.threads));
+
+  absl::StatusOr<parallel::ProcessGrid> grid = parallel::MakeProcessGrid(s->spec.parallel.tp);
+  if (!grid.ok()) return grid.status();
+  s->grid = std::make_unique<parallel::ProcessGrid>(std::move(*grid));
+  for (auto [comm, out] : {std::pair{s->grid->tp_comm(), &s->tp},
+                           std::pair{s->grid->dp_comm(), &s->dp}}) {
+    absl::StatusOr<std::unique_ptr<parallel::Collectives>> c = MakeCollectives(comm, s->spec, env);
+    if (!c.ok()) return c.status();
+    *out = std::move(*c);
+  }
+
+  // Same seed on every rank: replicas start equal, and shards are cut from
+  // the same full weights.
+  torch::manual_seed(s->spec.train.seed);
+  s->model = MakeModel(m);
+  const std::map<std::string, double> multipliers = LearningRateMultipliers(*s->model);
+  s->plan = ApplyTensorParallel(*s->model, *s->tp);
+  s->model->to(s->device);
+  s->model->SetActivationCheckpointing(s->spec.train.activation_checkpointing);
+  s->optimizer = std::make_unique<Optimizer>(*s->model, multipliers, s->spec.train);
+  s->step = std::make_unique<TrainStep>(*s->model, *s->optimizer, s->plan, *s->tp, *s->dp,
+                                        s->spec);
+  return s;
+}
+
+}  // namespace spacebyte::trainer
