@@ -2,6 +2,7 @@
 
 #include "trainer/attention_kernels.h"
 #include "trainer/linear_init.h"
+#include "trainer/phase_timer.h"
 #include "trainer/rope.h"
 
 namespace spacebyte::trainer {
@@ -42,6 +43,7 @@ torch::Tensor AttentionImpl::Attend(const torch::Tensor& q, const torch::Tensor&
       cache->v = v;
       cache->position = k.size(2);
     }
+    PhaseScope phase("attention kernel");
     return window_ < 0 ? CausalAttention(q, k, v) : WindowedAttention(q, k, v, window_);
   }
   TORCH_CHECK(q.size(2) == 1, "incremental attention takes one new position at a time");

@@ -15,9 +15,13 @@ torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch
 #if TORCH_VERSION_MAJOR >= 2
   return at::scaled_dot_product_attention(q, k, v, allowed);
 #else
+  // The scale goes on q and the mask is added as 0 / -inf: the score matrix,
+  // the largest tensor here, sees no extra pass forward or backward.
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)).mul_(scale);
-  scores.masked_fill_(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+  const torch::Tensor bias =
+      torch::zeros(allowed.sizes(), q.options().requires_grad(false))
+          .masked_fill_(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+  torch::Tensor scores = torch::matmul(q * scale, k.transpose(-1, -2)).add_(bias);
   return torch::matmul(scores.softmax(-1), v);
 #endif
 }
@@ -50,6 +54,33 @@ torch::Tensor MaskedAttention(const torch::Tensor& q, const torch::Tensor& k,
   return Attend(q, k, v, BandMask(q.size(2), k.size(2), window, q.device()));
 }
 
+namespace {
+
+// Rows per chunk for WindowedAttention: a chunk of c queries reads the
+// ceil(window / c) chunks before it and itself, (1 + ceil(window / c)) * c
+// keys, and the sequence pads up to whole chunks. Smaller chunks waste fewer
+// scores (2 * window keys per query at c = window, 4/3 * window at
+// c = window / 3) but make smaller matrix products; 64 rows keep them
+// worth a BLAS call.
+int64_t ChunkRows(int64_t length, int64_t window) {
+  constexpr int64_t kMinRows = 64;
+  int64_t best = window, best_cost = -1;
+  for (int64_t before = 1;; ++before) {
+    const int64_t c = (window + before - 1) / before;
+    if (c < kMinRows && before > 1) break;
+    const int64_t padded = (length + c - 1) / c * c;
+    const int64_t cost = padded * (before + 1) * c;
+    if (best_cost < 0 || cost < best_cost) {
+      best = c;
+      best_cost = cost;
+    }
+    if (c == 1) break;
+  }
+  return best;
+}
+
+}  // namespace
+
 torch::Tensor WindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
                                 const torch::Tensor& v, int64_t window) {
   TORCH_CHECK(window > 0, "attention window must be positive, got ", window);
@@ -57,26 +88,29 @@ torch::Tensor WindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
   const int64_t length = q.size(2);
   if (length <= window + 1) return CausalAttention(q, k, v);
 
-  const int64_t chunk = window, n = (length + chunk - 1) / chunk;
+  const int64_t chunk = ChunkRows(length, window), n = (length + chunk - 1) / chunk;
+  const int64_t before = (window + chunk - 1) / chunk;  // chunks of keys before a chunk
   const int64_t batch = q.size(0), heads = q.size(1), d_key = q.size(3);
   const int64_t pad = n * chunk - length;
   auto chunks = [&](const torch::Tensor& x) {
     return torch::constant_pad_nd(x, {0, 0, 0, pad}).view({batch, heads, n, chunk, d_key});
   };
-  // Keys of chunk i: the chunk before it (zeros before the first) and itself.
+  // Keys of chunk i: the `before` chunks preceding it (zeros before the
+  // first) and itself, [B, H, n, (before + 1) * chunk, d_key].
   auto with_previous = [&](const torch::Tensor& x) {
-    const torch::Tensor c = chunks(x);
-    const torch::Tensor prev =
-        torch::constant_pad_nd(c.narrow(2, 0, n - 1), {0, 0, 0, 0, 1, 0});
-    return torch::cat({prev, c}, 3);  // [B, H, n, 2 * chunk, d_key]
+    const torch::Tensor padded = torch::constant_pad_nd(chunks(x), {0, 0, 0, 0, before, 0});
+    std::vector<torch::Tensor> parts;
+    for (int64_t j = 0; j <= before; ++j) parts.push_back(padded.narrow(2, j, n));
+    return torch::cat(parts, 3);
   };
-  // Query a of a chunk sits at key index chunk + a; it sees keys a .. chunk + a.
+  // Query a of chunk i sits at key index before * chunk + a; it sees keys
+  // back to `window` positions earlier that exist (index >= (before - i) * chunk).
   const auto opts = torch::TensorOptions().dtype(torch::kLong).device(q.device());
-  const torch::Tensor a = torch::arange(chunk, opts).view({1, chunk, 1});
-  const torch::Tensor b = torch::arange(2 * chunk, opts).view({1, 1, 2 * chunk});
-  const torch::Tensor first = torch::arange(n, opts).eq(0).view({n, 1, 1});
-  const torch::Tensor allowed = b.ge(a).logical_and(b.le(a + chunk))
-                                    .logical_and(first.logical_and(b.lt(chunk)).logical_not());
+  const torch::Tensor a = torch::arange(chunk, opts).view({1, chunk, 1}) + before * chunk;
+  const torch::Tensor b = torch::arange((before + 1) * chunk, opts).view({1, 1, -1});
+  const torch::Tensor first_key = (before - torch::arange(n, opts)).clamp_min(0).view({n, 1, 1}) * chunk;
+  const torch::Tensor allowed =
+      b.le(a).logical_and(b.ge(a - window)).logical_and(b.ge(first_key));
   const torch::Tensor out = Attend(chunks(q), with_previous(k), with_previous(v), allowed);
   return out.reshape({batch, heads, n * chunk, d_key}).narrow(2, 0, length);
 }

@@ -15,8 +15,9 @@ torch::Tensor CausalAttention(const torch::Tensor& q, const torch::Tensor& k,
 
 // Query at position p attends keys at positions p - window .. p (window + 1
 // keys, the reference's CPU rule). Costs O(L * window): the sequence is cut
-// into chunks of `window` rows and each chunk attends to itself and the chunk
-// before it, so no L x L score matrix is ever formed.
+// into chunks of at most `window` rows and each chunk attends to itself and
+// the chunks that cover the `window` positions before it, so no L x L score
+// matrix is ever formed.
 torch::Tensor WindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
                                 const torch::Tensor& v, int64_t window);
 

@@ -1,10 +1,15 @@
 #include "trainer/bench.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
+#include <iostream>
 
 #include <nlohmann/json.hpp>
 
 #include "trainer/matmul_peak.h"
+#include "trainer/phase_timer.h"
 #include "trainer/training_session.h"
 
 namespace spacebyte::trainer {
@@ -16,6 +21,22 @@ torch::Tensor SyntheticText(int64_t rows, int64_t context, const torch::Device& 
   torch::Tensor letters = torch::randint('a', 'z' + 1, {rows, context}, torch::kLong);
   const torch::Tensor space = torch::rand({rows, context}).lt(1.0 / 6);
   return letters.masked_fill_(space, ' ').to(device);
+}
+
+// Peak resident set of every rank in MiB (Linux reports ru_maxrss in KiB).
+std::vector<double> PeakRssMbPerRank(const parallel::MpiEnv& env) {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  double mine = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  std::vector<double> all(env.world_size());
+  MPI_Allgather(&mine, 1, MPI_DOUBLE, all.data(), 1, MPI_DOUBLE, MPI_COMM_WORLD);
+  return all;
+}
+
+nlohmann::json ProfileJson(int64_t steps) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const PhaseTimer::Row& row : PhaseTimer::Rows()) j[row.path] = 1e3 * row.total_s / steps;
+  return j;
 }
 
 }  // namespace
@@ -31,25 +52,44 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
   for (int64_t i = 0; i < options.warmup; ++i) s.step->Run(targets, t.lr);
 
   MPI_Barrier(MPI_COMM_WORLD);
+  PhaseTimer::Reset();
+  PhaseTimer::Enable(options.profile);
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = ProcessCpuSeconds();
   for (int64_t i = 0; i < options.steps; ++i) s.step->Run(targets, t.lr);
+  const double cpu_seconds = ProcessCpuSeconds() - cpu_start;
   MPI_Barrier(MPI_COMM_WORLD);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  PhaseTimer::Enable(false);
+  const std::vector<double> rss = PeakRssMbPerRank(env);
 
-  const double peak = MeasureMatmulPeakGflops(s.device) * s.grid->world_size();
+  double peak_per_cpu_s = 0;
+  const double peak =
+      MeasureMatmulPeakGflops(s.device, 2.0, &peak_per_cpu_s) * s.grid->world_size();
   const double flops_per_byte = TrainingFlopsPerByte(s.spec.model);
   const double bytes_per_s =
       static_cast<double>(options.steps * t.batch_size * s.spec.model.context_size) / seconds;
   const double achieved = bytes_per_s * flops_per_byte / 1e9;
+  // Model GFLOP per CPU-second of a rank against the matrix product's.
+  const double mfu_cpu =
+      achieved * seconds / s.grid->world_size() / cpu_seconds / peak_per_cpu_s;
   nlohmann::json j = {{"bytes_per_s", bytes_per_s},
                       {"step_s", seconds / options.steps},
                       {"model_flops_per_byte", flops_per_byte},
                       {"achieved_gflops", achieved},
                       {"matmul_peak_gflops", peak},
                       {"mfu", achieved / peak},
+                      {"cpu_s_per_step", cpu_seconds / options.steps},
+                      {"mfu_cpu", mfu_cpu},
                       {"world_size", s.grid->world_size()},
-                      {"threads_per_rank", at::get_num_threads()}};
+                      {"threads_per_rank", at::get_num_threads()},
+                      {"peak_rss_mb", *std::max_element(rss.begin(), rss.end())},
+                      {"peak_rss_mb_per_rank", rss}};
+  if (options.profile) {
+    j["profile_ms"] = ProfileJson(options.steps);
+    if (env.world_rank() == 0) std::cerr << PhaseTimer::Table(options.steps, seconds, cpu_seconds);
+  }
   return j.dump();
 }
 

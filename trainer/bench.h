@@ -14,12 +14,17 @@ struct BenchOptions {
   std::vector<std::string> overrides;
   int64_t steps = 10;
   int64_t warmup = 2;
+  // Times the phases of the measured steps; the table goes to stderr and
+  // the per-step milliseconds into the JSON line as "profile_ms".
+  bool profile = false;
 };
 
 // `spacebyte bench`: trains `steps` steps on synthetic text-like bytes after
 // `warmup` steps and returns one JSON line: bytes_per_s, step_s,
 // model_flops_per_byte, achieved_gflops, matmul_peak_gflops (measured in the
-// same run) and mfu. Throughput counts every rank's bytes.
+// same run), mfu and peak_rss_mb (the largest resident set of any rank, in
+// MiB; every rank's in peak_rss_mb_per_rank). Throughput counts every rank's
+// bytes.
 absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::MpiEnv& env);
 
 }  // namespace spacebyte::trainer

@@ -16,6 +16,7 @@
 #include "torch/version.h"
 #include "parallel/mpi_env.h"
 #include "trainer/bench.h"
+#include "trainer/cpu_threads.h"
 #include "trainer/config_file.h"
 #include "trainer/convert.h"
 #include "trainer/evaluate.h"
@@ -253,6 +254,7 @@ int RunBench(int argc, char** argv) {
   flags.Strings("set", &o.overrides, "override a config field: path=value");
   flags.Int("steps", &o.steps, "measured steps");
   flags.Int("warmup", &o.warmup, "unmeasured steps first");
+  flags.Bool("profile", &o.profile, "print time per phase of a step (rank 0) to stderr");
   flags.Require("config");
   if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
   return RunUnderMpi(&argc, &argv, [&](const parallel::MpiEnv& env) {
@@ -289,6 +291,7 @@ void PrintUsage() {
 
 int main(int argc, char** argv) {
   using spacebyte::trainer::kSubcommands;
+  spacebyte::trainer::ReexecWithPassiveOpenMpWait(argv);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     spacebyte::trainer::PrintUsage();
     return argc < 2 ? 2 : 0;

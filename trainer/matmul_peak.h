@@ -6,8 +6,11 @@
 namespace spacebyte::trainer {
 
 // GFLOP/s of a large float32 matrix product on `device`, measured now (about
-// `seconds` long): the denominator of MFU, taken in the same run.
-double MeasureMatmulPeakGflops(const torch::Device& device, double seconds = 0.5);
+// `seconds` long): the denominator of MFU, taken in the same run. With
+// `per_cpu_second`, also stores GFLOP per second of process CPU time (all
+// threads), which holds still when other processes share the cores.
+double MeasureMatmulPeakGflops(const torch::Device& device, double seconds = 0.5,
+                               double* per_cpu_second = nullptr);
 
 }  // namespace spacebyte::trainer
 

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "trainer/fused_adamw.h"
+
 namespace spacebyte::trainer {
 
 std::map<std::string, double> LearningRateMultipliers(torch::nn::Module& model) {
@@ -35,6 +37,8 @@ Optimizer::Optimizer(torch::nn::Module& model,
   defaults.betas({spec.beta1, spec.beta2}).weight_decay(spec.weight_decay);
   adamw_ = std::make_unique<torch::optim::AdamW>(std::move(groups), defaults);
 }
+
+void Optimizer::Step() { FusedAdamWStep(*adamw_); }
 
 void Optimizer::SetLearningRate(double lr) {
   auto& groups = adamw_->param_groups();

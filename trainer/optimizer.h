@@ -27,7 +27,7 @@ class Optimizer {
             const TrainSpec& spec);
 
   void SetLearningRate(double lr);
-  void Step() { adamw_->step(); }
+  void Step();
   void ZeroGrad() { adamw_->zero_grad(); }
   torch::optim::AdamW& adamw() { return *adamw_; }
 

@@ -1,6 +1,7 @@
 #include "trainer/spacebyte_model.h"
 
 #include "trainer/patching.h"
+#include "trainer/phase_timer.h"
 
 namespace spacebyte::trainer {
 
@@ -29,22 +30,43 @@ torch::Tensor SpaceByteModel::ToGlobal(const torch::Tensor& x, int64_t offset) {
 
 ModelOutput SpaceByteModel::Forward(const torch::Tensor& tokens) {
   const int64_t length = tokens.size(1), d = spec().d_local;
-  torch::Tensor x =
-      token_embedding_(tokens) + local_position_encoding_.narrow(0, 0, length);
-  x = initial_blocks_(x);
-
-  const Patches patches = FindPatches(tokens, spec());
-  const torch::Tensor index = patches.global_ts.unsqueeze(-1).expand({-1, -1, d});
-  torch::Tensor y = global_blocks_(ToGlobal(x.gather(1, index), 0));
-  // Only real boundaries are scattered back; padding may alias position T-1.
-  const torch::Tensor real =
-      torch::arange(spec().global_context_size, patches.global_T.options())
-          .unsqueeze(0)
-          .lt(patches.global_T.unsqueeze(1));
-  y = y.narrow(2, spec().d_model - d, d) * real.unsqueeze(-1).to(y.dtype());
-  x = final_blocks_(x.scatter_add(1, index, y));
-
+  torch::Tensor x;
+  {
+    PhaseScope phase("embedding");
+    x = token_embedding_(tokens) + local_position_encoding_.narrow(0, 0, length);
+  }
+  {
+    PhaseScope phase("local blocks");
+    x = initial_blocks_(x);
+  }
+  Patches patches;
+  torch::Tensor index, y;
+  {
+    PhaseScope phase("gather & scatter");
+    patches = FindPatches(tokens, spec());
+    index = patches.global_ts.unsqueeze(-1).expand({-1, -1, d});
+    y = ToGlobal(x.gather(1, index), 0);
+  }
+  {
+    PhaseScope phase("global blocks");
+    y = global_blocks_(y);
+  }
+  {
+    PhaseScope phase("gather & scatter");
+    // Only real boundaries are scattered back; padding may alias position T-1.
+    const torch::Tensor real =
+        torch::arange(spec().global_context_size, patches.global_T.options())
+            .unsqueeze(0)
+            .lt(patches.global_T.unsqueeze(1));
+    y = y.narrow(2, spec().d_model - d, d) * real.unsqueeze(-1).to(y.dtype());
+    x = x.scatter_add(1, index, y);
+  }
+  {
+    PhaseScope phase("local blocks");
+    x = final_blocks_(x);
+  }
   ModelOutput out;
+  PhaseScope phase("logits");
   out.logits = logits_(x);
   out.ignored = patches.overflow;
   out.global_ts = patches.global_ts;

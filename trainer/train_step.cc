@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "trainer/cuda_autocast.h"
+#include "trainer/phase_timer.h"
+
 namespace spacebyte::trainer {
 
 TrainStep::TrainStep(ByteLm& model, Optimizer& optimizer, const TensorParallelPlan& plan,
@@ -26,24 +29,56 @@ StepResult TrainStep::Run(const torch::Tensor& targets, double lr) {
   // [loss sum, ignored sum] over this rank's rows, summed over dp below.
   torch::Tensor totals = torch::zeros({2}, torch::kDouble);
   for (int64_t start = 0; start < rows; start += micro) {
-    const torch::Tensor mb = targets.narrow(0, start, micro);
+    torch::Tensor mb, tokens;
+    {
+      PhaseScope phase("data");
+      mb = targets.narrow(0, start, micro);
+      tokens = TokensFromTargets(mb);
+    }
     grad_sync_->Prepare(/*sync=*/start + micro >= rows);
-    const LossOutput out = ComputeLoss(model_.Forward(TokensFromTargets(mb)), mb);
-    // Each rank's share of the global mean; GradSync averages over dp.
-    (out.per_sample.sum() / static_cast<double>(rows)).backward();
-    totals[0] += out.per_sample.sum().item<double>();
+    LossOutput out;
+    {
+      CudaAutocast autocast(targets.device());
+      ModelOutput output;
+      {
+        PhaseScope phase("forward");
+        output = model_.Forward(tokens);
+      }
+      PhaseScope phase("loss");
+      out = ComputeLoss(output, mb);
+    }
+    {
+      PhaseScope phase("backward");
+      // Each rank's share of the global mean; GradSync averages over dp.
+      (out.per_sample.sum() / static_cast<double>(rows)).backward();
+    }
+    // Added as a tensor: on the CPU no wait on the value per micro-batch.
+    totals[0] += out.per_sample.sum().detach().to(totals.options());
     totals[1] += out.ignored_fraction * static_cast<double>(micro);
   }
-  grad_sync_->Finish();
-  for (torch::Tensor& p : partial_) {
-    torch::Tensor g = p.mutable_grad();
-    tp_.AllReduceSum(g);
+  {
+    PhaseScope phase("grad sync (dp)");
+    grad_sync_->Finish();
+  }
+  {
+    PhaseScope phase("tp all-reduce");
+    for (torch::Tensor& p : partial_) {
+      torch::Tensor g = p.mutable_grad();
+      tp_.AllReduceSum(g);
+    }
   }
   StepResult result;
-  result.grad_norm = ClipGradients();
-  optimizer_.SetLearningRate(lr);
-  optimizer_.Step();
-  optimizer_.ZeroGrad();
+  {
+    PhaseScope phase("grad clip");
+    result.grad_norm = ClipGradients();
+  }
+  {
+    PhaseScope phase("optimizer");
+    optimizer_.SetLearningRate(lr);
+    optimizer_.Step();
+    optimizer_.ZeroGrad();
+  }
+  PhaseScope phase("loss all-reduce");
   dp_.AllReduceSum(totals);
   const double batch = static_cast<double>(spec_.train.batch_size);
   result.loss = totals[0].item<double>() / batch;
@@ -52,12 +87,14 @@ StepResult TrainStep::Run(const torch::Tensor& targets, double lr) {
 }
 
 double TrainStep::ClipGradients() {
+  // One float pass per gradient (its norm); the squares add up in double.
   auto squares = [](const std::vector<torch::Tensor>& params) {
-    torch::Tensor sum = torch::zeros({1}, torch::kDouble);
+    std::vector<torch::Tensor> norms;
     for (const torch::Tensor& p : params) {
-      if (p.grad().defined()) sum += p.grad().to(torch::kDouble).pow(2).sum();
+      if (p.grad().defined()) norms.push_back(p.grad().norm().to(torch::kDouble));
     }
-    return sum;
+    if (norms.empty()) return torch::zeros({1}, torch::kDouble);
+    return torch::stack(norms).square().sum().view({1});
   };
   // Shards add up over the tp group; replicated tensors count once.
   torch::Tensor sharded = squares(sharded_);

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "parallel/mpi_collectives.h"
 #include "trainer/config_file.h"
+#include "trainer/cpu_threads.h"
 #ifdef SPACEBYTE_WITH_NCCL
 #include "parallel/nccl_collectives.h"
 #endif
@@ -47,7 +48,7 @@ absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(
   s->device = s->spec.train.cuda
                   ? torch::Device(torch::kCUDA, env.local_rank() % torch::cuda::device_count())
                   : torch::Device(torch::kCPU);
-  at::set_num_threads(env.IntraOpThreads(s->spec.train.threads));
+  SetCpuThreads(env.IntraOpThreads(s->spec.train.threads));
 
   absl::StatusOr<parallel::ProcessGrid> grid = parallel::MakeProcessGrid(s->spec.parallel.tp);
   if (!grid.ok()) return grid.status();

@@ -37,7 +37,10 @@ TEST_P(WindowedAttentionTest, MatchesMaskedFullAttention) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, WindowedAttentionTest,
                          ::testing::Values(Case{64, 16}, Case{61, 16}, Case{50, 7},
-                                           Case{9, 8}, Case{30, 1}, Case{100, 33}));
+                                           Case{9, 8}, Case{30, 1}, Case{100, 33},
+                                           // Chunks smaller than the window: 64 rows
+                                           // with 3 chunks before, 65 with 2.
+                                           Case{700, 192}, Case{333, 130}));
 
 TEST(WindowedAttentionTest, WindowLimitsTheKeysSeen) {
   // A value spike at position 0 reaches query p only while p <= window.

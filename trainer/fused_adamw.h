@@ -1,0 +1,18 @@
+#ifndef SPACEBYTE_TRAINER_FUSED_ADAMW_H_
+#define SPACEBYTE_TRAINER_FUSED_ADAMW_H_
+
+#include <torch/torch.h>
+
+namespace spacebyte::trainer {
+
+// One step of LibTorch's AdamW (decoupled weight decay, no amsgrad) on every
+// parameter of `adamw` that has a gradient, reading and writing the same
+// state entries, so checkpoints and torch::optim::AdamW::step stay
+// interchangeable. Contiguous float32 CPU tensors take one fused pass over
+// parameter, gradient and both moments instead of about ten tensor ops;
+// anything else goes through the tensor ops.
+void FusedAdamWStep(torch::optim::AdamW& adamw);
+
+}  // namespace spacebyte::trainer
+
+#endif  // SPACEBYTE_TRAINER_FUSED_ADAMW_H_
