@@ -40,7 +40,7 @@ TEST(FusedAdamWTest, MatchesLibTorchAdamWOverSteps) {
   for (int step = 0; step < 5; ++step) {
     torch::manual_seed(100 + step);
     for (size_t i = 0; i < expected.size(); ++i) {
-      const torch::Tensor g = torch::randn(expected[i].sizes()) * (i + 1);
+      const torch::Tensor g = torch::randn(expected[i].sizes()) * static_cast<double>(i + 1);
       expected[i].mutable_grad() = g.clone();
       actual[i].mutable_grad() = g.clone();
     }
