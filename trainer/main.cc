@@ -249,7 +249,7 @@ int RunBench(int argc, char** argv) {
   FlagSet flags("bench",
                 "Trains --steps steps on synthetic bytes after a warm-up and prints one JSON\n"
                 "line: bytes_per_s, step_s, model_flops_per_byte, achieved_gflops,\n"
-                "matmul_peak_gflops, mfu.");
+                "matmul_peak_gflops, mfu, cpu_s_per_step, mfu_cpu, peak_rss_mb.");
   flags.String("config", &o.config, "run config (protobuf text)");
   flags.Strings("set", &o.overrides, "override a config field: path=value");
   flags.Int("steps", &o.steps, "measured steps");
