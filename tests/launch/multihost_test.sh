@@ -66,11 +66,11 @@ if ! "$spacebyte" train --help >/dev/null 2>&1; then
   skip "plumbing passed; the training comparison needs 'spacebyte train', which this build lacks"
 fi
 
-echo "== data: 3 UDHR languages"
+echo "== data: the UDHR corpus, one language per file"
 rm -rf "$work"
 mkdir -p "$work"
-"$spacebyte" prep --input "$corpus/eng.txt=eng" --input "$corpus/rus.txt=rus" \
-  --input "$corpus/cmn.txt=cmn" --separator blank --out "$work/data" >/dev/null
+"$spacebyte" prep --input "$corpus" --language_from '([a-z]+)\.txt$' --separator blank \
+  --out "$work/data" >/dev/null
 
 # One intra-op thread everywhere: thread counts change float summation order,
 # and the two layouts would otherwise get different defaults.
