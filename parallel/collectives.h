@@ -1,0 +1,59 @@
+#ifndef SPACEBYTE_PARALLEL_COLLECTIVES_H_
+#define SPACEBYTE_PARALLEL_COLLECTIVES_H_
+
+// Collective operations over one group of ranks (a tp or dp group of the
+// ProcessGrid), independent of where the tensors live: MpiCollectives works on
+// CPU tensors, NcclCollectives (built with SPACEBYTE_CUDA) on CUDA tensors.
+// Every rank of the group must issue the same collectives in the same order.
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+
+namespace spacebyte::parallel {
+
+// A collective in flight. The tensor it works on must not be touched until
+// Wait returns.
+class PendingCollective {
+ public:
+  virtual ~PendingCollective() = default;
+  // Blocks until the result is in the tensor.
+  virtual void Wait() = 0;
+  // Non-blocking completion check; also lets the library make progress,
+  // which MPI without an asynchronous progress thread only does inside calls.
+  virtual bool Done() = 0;
+};
+
+class Collectives {
+ public:
+  virtual ~Collectives() = default;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+
+  // Sums `tensor` (contiguous) over the group, in place.
+  void AllReduceSum(torch::Tensor& tensor) { AllReduceSumAsync(tensor)->Wait(); }
+  // Starts the same sum and returns at once.
+  virtual std::unique_ptr<PendingCollective> AllReduceSumAsync(
+      torch::Tensor tensor) = 0;
+  // Copies `root`'s `tensor` (contiguous) into every rank's, in place.
+  virtual void Broadcast(torch::Tensor& tensor, int root) = 0;
+  // Concatenates every rank's `tensor` (same shape everywhere) along `dim`, in
+  // rank order.
+  torch::Tensor AllGather(const torch::Tensor& tensor, int64_t dim);
+  virtual void Barrier() = 0;
+
+ protected:
+  Collectives(int rank, int size) : rank_(rank), size_(size) {}
+  // Fills `stacked` ([size, *local.sizes()]) with every rank's `local`.
+  virtual void AllGatherStacked(const torch::Tensor& local,
+                                torch::Tensor& stacked) = 0;
+
+ private:
+  int rank_, size_;
+};
+
+}  // namespace spacebyte::parallel
+
+#endif  // SPACEBYTE_PARALLEL_COLLECTIVES_H_

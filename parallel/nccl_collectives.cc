@@ -1,0 +1,147 @@
+#include "parallel/nccl_collectives.h"
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace spacebyte::parallel {
+namespace {
+
+#define SPACEBYTE_NCCL_CHECK(call)                                          \
+  do {                                                                      \
+    ncclResult_t result_ = (call);                                          \
+    TORCH_CHECK(result_ == ncclSuccess, #call ": ", ncclGetErrorString(result_)); \
+  } while (0)
+#define SPACEBYTE_CUDA_CHECK(call)                                          \
+  do {                                                                      \
+    cudaError_t error_ = (call);                                            \
+    TORCH_CHECK(error_ == cudaSuccess, #call ": ", cudaGetErrorString(error_)); \
+  } while (0)
+
+ncclDataType_t NcclType(const torch::Tensor& t) {
+  switch (t.scalar_type()) {
+    case torch::kFloat: return ncclFloat32;
+    case torch::kDouble: return ncclFloat64;
+    case torch::kHalf: return ncclFloat16;
+    case torch::kBFloat16: return ncclBfloat16;
+    case torch::kInt: return ncclInt32;
+    case torch::kLong: return ncclInt64;
+    default:
+      TORCH_CHECK(false, "NCCL collectives do not support ", t.scalar_type());
+  }
+}
+
+class NcclPending : public PendingCollective {
+ public:
+  NcclPending(cudaEvent_t event, torch::Tensor tensor)
+      : event_(event), tensor_(std::move(tensor)) {}
+  ~NcclPending() override { cudaEventDestroy(event_); }
+  void Wait() override { SPACEBYTE_CUDA_CHECK(cudaEventSynchronize(event_)); }
+  bool Done() override { return cudaEventQuery(event_) == cudaSuccess; }
+
+ private:
+  cudaEvent_t event_;
+  torch::Tensor tensor_;  // kept alive while NCCL writes into it
+};
+
+class NcclCollectives : public Collectives {
+ public:
+  NcclCollectives(ncclComm_t comm, cudaStream_t stream, int device, int rank,
+                  int size)
+      : Collectives(rank, size), comm_(comm), stream_(stream), device_(device) {}
+  ~NcclCollectives() override {
+    ncclCommDestroy(comm_);
+    cudaStreamDestroy(stream_);
+  }
+
+  std::unique_ptr<PendingCollective> AllReduceSumAsync(
+      torch::Tensor tensor) override {
+    Check(tensor);
+    SPACEBYTE_NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(),
+                                       tensor.numel(), NcclType(tensor), ncclSum,
+                                       comm_, stream_));
+    return std::make_unique<NcclPending>(RecordEvent(), std::move(tensor));
+  }
+
+  void Broadcast(torch::Tensor& tensor, int root) override {
+    Check(tensor);
+    SPACEBYTE_NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(),
+                                       tensor.numel(), NcclType(tensor), root,
+                                       comm_, stream_));
+    SPACEBYTE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+
+  void AllGatherStacked(const torch::Tensor& local,
+                        torch::Tensor& stacked) override {
+    Check(local);
+    SPACEBYTE_NCCL_CHECK(ncclAllGather(local.data_ptr(), stacked.data_ptr(),
+                                       local.numel(), NcclType(local), comm_,
+                                       stream_));
+    SPACEBYTE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+
+  void Barrier() override {
+    torch::Tensor token = torch::zeros({1}, torch::dtype(torch::kFloat)
+                                                .device(torch::kCUDA, device_));
+    AllReduceSum(token);
+  }
+
+ private:
+  void Check(const torch::Tensor& t) const {
+    TORCH_CHECK(t.is_cuda() && t.get_device() == device_,
+                "NCCL collectives need tensors on cuda:", device_, ", got ",
+                t.device());
+    TORCH_CHECK(t.is_contiguous(), "NCCL collectives need contiguous tensors");
+  }
+  cudaEvent_t RecordEvent() {
+    cudaEvent_t event;
+    SPACEBYTE_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    SPACEBYTE_CUDA_CHECK(cudaEventRecord(event, stream_));
+    return event;
+  }
+
+  ncclComm_t comm_;
+  cudaStream_t stream_;
+  int device_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Collectives>> MakeNcclCollectives(MPI_Comm comm,
+                                                                 int device) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  if (cudaError_t e = cudaSetDevice(device); e != cudaSuccess) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot use CUDA device ", device, ": ", cudaGetErrorString(e)));
+  }
+  ncclUniqueId id;
+  if (rank == 0) {
+    if (ncclResult_t r = ncclGetUniqueId(&id); r != ncclSuccess) {
+      return absl::UnavailableError(
+          absl::StrCat("ncclGetUniqueId: ", ncclGetErrorString(r)));
+    }
+  }
+  MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm);
+  ncclComm_t nccl;
+  if (ncclResult_t r = ncclCommInitRank(&nccl, size, id, rank); r != ncclSuccess) {
+    return absl::UnavailableError(absl::StrCat(
+        "ncclCommInitRank on device ", device, ": ", ncclGetErrorString(r)));
+  }
+  cudaStream_t stream;
+  if (cudaError_t e = cudaStreamCreateWithFlags(&stream, cudaStreamDefault);
+      e != cudaSuccess) {
+    ncclCommDestroy(nccl);
+    return absl::UnavailableError(
+        absl::StrCat("cudaStreamCreate: ", cudaGetErrorString(e)));
+  }
+  return std::unique_ptr<Collectives>(
+      std::make_unique<NcclCollectives>(nccl, stream, device, rank, size));
+}
+
+}  // namespace spacebyte::parallel

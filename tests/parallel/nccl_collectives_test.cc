@@ -1,0 +1,54 @@
+#include "parallel/nccl_collectives.h"
+
+#include <gtest/gtest.h>
+
+#include <cuda_runtime.h>
+
+#include "parallel/mpi_env.h"
+
+namespace spacebyte::parallel {
+namespace {
+
+// One CUDA device per rank; skipped where there are too few devices or the
+// LibTorch build cannot make CUDA tensors.
+class NcclCollectivesTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess) devices = 0;
+    int enough = devices >= size_ && torch::cuda::is_available();
+    MPI_Allreduce(MPI_IN_PLACE, &enough, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!enough) GTEST_SKIP() << "needs one CUDA device per rank and CUDA LibTorch";
+    auto nccl = MakeNcclCollectives(MPI_COMM_WORLD, rank_);
+    ASSERT_TRUE(nccl.ok()) << nccl.status();
+    nccl_ = std::move(*nccl);
+    options_ = torch::dtype(torch::kFloat).device(torch::kCUDA, rank_);
+  }
+
+  int rank_ = 0, size_ = 1;
+  std::unique_ptr<Collectives> nccl_;
+  torch::TensorOptions options_;
+};
+
+TEST_F(NcclCollectivesTest, AllReduceBroadcastAndGather) {
+  torch::Tensor x = torch::full({3}, rank_ + 1.0, options_);
+  nccl_->AllReduceSum(x);
+  EXPECT_EQ(x.cpu()[0].item<float>(), size_ * (size_ + 1) / 2);
+
+  torch::Tensor y = torch::full({2}, float(rank_), options_);
+  nccl_->AllReduceSumAsync(y)->Wait();
+  EXPECT_EQ(y.cpu()[1].item<float>(), size_ * (size_ - 1) / 2);
+
+  torch::Tensor b = torch::full({2}, float(rank_), options_);
+  nccl_->Broadcast(b, size_ - 1);
+  EXPECT_EQ(b.cpu()[0].item<float>(), size_ - 1);
+
+  torch::Tensor g = nccl_->AllGather(torch::full({1, 2}, float(rank_), options_), 1);
+  EXPECT_EQ(g.cpu()[0][2 * size_ - 1].item<float>(), size_ - 1);
+  nccl_->Barrier();
+}
+
+}  // namespace
+}  // namespace spacebyte::parallel
