@@ -48,7 +48,7 @@ else
 fi
 
 step 5/7 "evaluating on the test split"
-if "$bin" eval --help 2>/dev/null | grep -q -- '--data'; then
+if "$bin" eval --help 2>/dev/null | grep -qE -- '^ +--data '; then
   "$bin" eval --checkpoint "$run" --data "$data" --split test | tee "$run/eval_test.json"
 else
   # Older builds score raw bytes only; the English text was partly trained on.
@@ -64,9 +64,12 @@ echo
 step 7/7 "writing the report"
 "$bin" report "$run"
 
+# The first "bits_per_byte" of the eval line (not one of the per-language ones).
+bpb=$(sed -n 's/^{.*"bits_per_byte": *\([0-9.eE+-]*\).*/\1/p' "$run/eval_test.json" | head -1)
+
 cat <<DONE
 
-Done.
+Done. Test bits per byte: ${bpb:-see $run/eval_test.json}
   program      $bin
   corpus       $data
   run          $run
