@@ -14,6 +14,7 @@
 #include "data/inspect.h"
 #include "data/prep.h"
 #include "torch/version.h"
+#include "parallel/mpi_collectives.h"
 #include "parallel/mpi_env.h"
 #include "trainer/bench.h"
 #include "trainer/config_file.h"
@@ -78,24 +79,56 @@ int RunInfo(int argc, char** argv) {
   return 0;
 }
 
+// Runs `job` inside MPI (alone, or as one rank of an mpirun job). Errors every
+// rank sees alike are printed once, by rank 0.
+template <typename Job>
+int RunUnderMpi(int* argc, char*** argv, Job job) {
+  absl::StatusOr<parallel::MpiEnv> env = parallel::MpiEnv::Init(argc, argv);
+  if (!env.ok()) return Finish(env.status());
+  const absl::Status status = job(*env);
+  const bool quiet = env->world_rank() != 0 &&
+                     (absl::IsInvalidArgument(status) || absl::IsAborted(status));
+  return quiet ? (status.ok() ? 0 : 1) : Finish(status);
+}
+
 int RunEval(int argc, char** argv) {
-  std::string checkpoint, bytes;
+  std::string checkpoint, bytes, data, split = "test";
   int64_t max_windows = 0, batch_size = 8;
-  FlagSet flags("eval", "Scores a checkpoint: loss and bits-per-byte, as one JSON line.");
+  FlagSet flags("eval",
+                "Scores a checkpoint: loss, bits-per-byte, ignored fraction, as one JSON line.\n"
+                "  spacebyte eval --checkpoint DIR --bytes FILE\n"
+                "  spacebyte eval --checkpoint DIR --data DATASET --split test   (mpirun ok)");
   flags.String("checkpoint", &checkpoint, "run directory (its latest) or step directory");
   flags.String("bytes", &bytes, "raw byte file: consecutive full windows, each after BOS");
-  flags.Int("max_windows", &max_windows, "score at most this many windows (0 = all)");
+  flags.String("data", &data, "dataset directory made by `spacebyte prep`");
+  flags.String("split", &split, "with --data: train | validation | test");
+  flags.Int("max_windows", &max_windows,
+            "at most this many windows (with --data: per language); 0 = all");
   flags.Int("batch_size", &batch_size, "windows per forward pass");
   flags.Require("checkpoint");
-  flags.Require("bytes");
   if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
-  absl::StatusOr<LoadedModel> loaded = LoadModelCheckpoint(checkpoint);
-  if (!loaded.ok()) return Finish(loaded.status());
-  absl::StatusOr<EvalResult> result =
-      EvaluateBytesFile(*loaded->model, bytes, max_windows, std::max<int64_t>(batch_size, 1));
-  if (!result.ok()) return Finish(result.status());
-  std::cout << ToJson(*result) << "\n";
-  return 0;
+  if (bytes.empty() == data.empty()) {
+    return Finish(absl::InvalidArgumentError("give exactly one of --bytes and --data"));
+  }
+  batch_size = std::max<int64_t>(batch_size, 1);
+  if (!bytes.empty()) {
+    absl::StatusOr<LoadedModel> loaded = LoadModelCheckpoint(checkpoint);
+    if (!loaded.ok()) return Finish(loaded.status());
+    absl::StatusOr<EvalResult> result =
+        EvaluateBytesFile(*loaded->model, bytes, max_windows, batch_size);
+    if (!result.ok()) return Finish(result.status());
+    std::cout << ToJson(*result) << "\n";
+    return 0;
+  }
+  return RunUnderMpi(&argc, &argv, [&](const parallel::MpiEnv& env) -> absl::Status {
+    absl::StatusOr<LoadedModel> loaded = LoadModelCheckpoint(checkpoint);
+    if (!loaded.ok()) return loaded.status();
+    std::unique_ptr<parallel::Collectives> world = parallel::MakeMpiCollectives(MPI_COMM_WORLD);
+    absl::StatusOr<std::string> json =
+        EvaluateSplitJson(*loaded->model, data, split, max_windows, batch_size, *world);
+    if (json.ok() && env.world_rank() == 0) std::cout << *json << std::endl;
+    return json.status();
+  });
 }
 
 int RunConvert(int argc, char** argv) {
@@ -215,18 +248,6 @@ int RunReport(int argc, char** argv) {
   if (!path.ok()) return Finish(path.status());
   std::cout << "wrote " << *path << "\n";
   return 0;
-}
-
-// Runs `job` inside MPI (alone, or as one rank of an mpirun job). Errors every
-// rank sees alike are printed once, by rank 0.
-template <typename Job>
-int RunUnderMpi(int* argc, char*** argv, Job job) {
-  absl::StatusOr<parallel::MpiEnv> env = parallel::MpiEnv::Init(argc, argv);
-  if (!env.ok()) return Finish(env.status());
-  const absl::Status status = job(*env);
-  const bool quiet = env->world_rank() != 0 &&
-                     (absl::IsInvalidArgument(status) || absl::IsAborted(status));
-  return quiet ? (status.ok() ? 0 : 1) : Finish(status);
 }
 
 int RunTrain(int argc, char** argv) {

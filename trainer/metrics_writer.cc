@@ -83,6 +83,7 @@ void MetricsWriter::Eval(const EvalMetrics& m) {
   const double bpb = m.loss / std::log(2.0);
   nlohmann::json j = {{"step", m.step}, {"split", m.split}, {"loss", m.loss},
                       {"bits_per_byte", bpb}, {"windows", m.windows},
+                      {"ignored_fraction", m.ignored_fraction},
                       {"bits_per_byte_by_language", m.bits_per_byte_by_language}};
   out_ << j.dump() << "\n" << std::flush;
   ClearProgress();

@@ -27,6 +27,7 @@ struct EvalMetrics {
   int64_t step = 0;
   std::string split;
   double loss = 0;
+  double ignored_fraction = 0;
   int64_t windows = 0;
   std::map<std::string, double> bits_per_byte_by_language;
 };
