@@ -4,6 +4,7 @@
 // to the reference layout, and asynchronous saves writing the same bytes.
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -56,23 +57,31 @@ std::string Step(const std::string& run, int64_t step) {
   return run + "/checkpoints/" + StepDirName(step);
 }
 
-// A tiny corpus (three UDHR languages) and a tiny model config.
+// A tiny corpus (three UDHR languages) and a tiny model config, shared by
+// the test processes ctest runs side by side: each writes its own copy and
+// renames it into place, so none reads a half-written one.
 void PrepareCorpusAndConfig() {
-  if (fs::exists(Root() + "/config.textproto")) return;
-  fs::create_directories(Root());
-  const std::string udhr = std::string(SPACEBYTE_SOURCE_DIR) + "/data/corpus/udhr/";
-  const Outcome prep = Shell(std::string(SPACEBYTE_BIN) + " prep --input " + udhr +
-                             "eng.txt=eng --input " + udhr + "fra.txt=fra --input " + udhr +
-                             "deu.txt=deu --separator blank --validation_fraction 0.1 "
-                             "--test_fraction 0.1 --out " + Root() + "/data");
-  ASSERT_EQ(prep.status, 0) << prep.output;
-  std::ofstream(Root() + "/config.textproto")
+  const std::string mine = Root() + "/." + std::to_string(getpid());
+  fs::create_directories(mine);
+  if (!fs::exists(Root() + "/data")) {
+    const std::string udhr = std::string(SPACEBYTE_SOURCE_DIR) + "/data/corpus/udhr/";
+    const Outcome prep = Shell(std::string(SPACEBYTE_BIN) + " prep --input " + udhr +
+                               "eng.txt=eng --input " + udhr + "fra.txt=fra --input " + udhr +
+                               "deu.txt=deu --separator blank --validation_fraction 0.1 "
+                               "--test_fraction 0.1 --out " + mine + "/data");
+    ASSERT_EQ(prep.status, 0) << prep.output;
+    std::error_code already_there;
+    fs::rename(mine + "/data", Root() + "/data", already_there);
+  }
+  std::ofstream(mine + "/config.textproto")
       << "model { kind: \"spacebyte\" d_model: 64 d_local: 32 context_size: 64\n"
          "        global_context_size: 16 n_layers: 2 n_local_layers: 2 d_key: 32 }\n"
          "train { steps: " << kSteps << " batch_size: 4 log_interval: 1 seed: 1\n"
          "        eval_windows: 1 threads: 1 }\n"
          "data { path: \"" << Root() << "/data\" }\n"
          "checkpoint { interval: " << kSteps / 2 << " keep: 3 }\n";
+  fs::rename(mine + "/config.textproto", Root() + "/config.textproto");
+  fs::remove_all(mine);
 }
 
 // Runs `spacebyte train` on `ranks` processes with extra `--set` overrides.
