@@ -244,7 +244,7 @@ absl::StatusOr<CheckpointReader> CheckpointReader::Open(const std::string& path)
   }
   std::vector<std::string> skipped;
   absl::StatusOr<CheckpointReader> reader = FindLatestCheckpoint(checkpoints, &skipped);
-  for (const std::string& s : skipped) std::cerr << "spacebyte: skipping " << s << "\n";
+  for (const std::string& s : skipped) std::cerr << absl::StrCat("spacebyte: skipping ", s, "\n");
   return reader;
 }
 

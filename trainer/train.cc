@@ -99,7 +99,11 @@ absl::Status Run::Resume(bool insist) {
   if (s_.logging_rank() && fs::exists(checkpoints)) {
     std::vector<std::string> skipped;
     absl::StatusOr<CheckpointReader> latest = FindLatestCheckpoint(checkpoints, &skipped);
-    for (const std::string& why : skipped) std::cerr << "spacebyte: skipping " << why << "\n";
+    // One write per line: stderr is unbuffered, and under mpirun pieces of a
+    // line written separately interleave with other output.
+    for (const std::string& why : skipped) {
+      std::cerr << absl::StrCat("spacebyte: skipping ", why, "\n") << std::flush;
+    }
     if (latest.ok()) chosen = latest->dir();
   }
   chosen = parallel::BroadcastBytes(chosen, 0);

@@ -96,17 +96,20 @@ Outcome Train(const std::string& run, int ranks, const std::string& sets,
                "/config.textproto --run_dir " + run + " " + sets);
 }
 
-// The "loss" of every training line of metrics.jsonl, as written.
-std::map<int, std::string> Losses(const std::string& run) {
-  std::map<int, std::string> losses;
+// One field of every training line of metrics.jsonl, as written, by step.
+std::map<int, std::string> Field(const std::string& run, const std::string& name) {
+  std::map<int, std::string> values;
   std::ifstream in(run + "/metrics.jsonl");
   for (std::string line; std::getline(in, line);) {
     if (Contains(line, "\"split\"")) continue;
-    const size_t step = line.find("\"step\":") + 7, loss = line.find("\"loss\":") + 7;
-    losses[std::stoi(line.substr(step))] = line.substr(loss, line.find_first_of(",}", loss) - loss);
+    const size_t step = line.find("\"step\":") + 7;
+    const size_t value = line.find("\"" + name + "\":") + name.size() + 3;
+    values[std::stoi(line.substr(step))] =
+        line.substr(value, line.find_first_of(",}", value) - value);
   }
-  return losses;
+  return values;
 }
+std::map<int, std::string> Losses(const std::string& run) { return Field(run, "loss"); }
 
 // Every model and optimizer tensor of two checkpoints is bitwise equal.
 void ExpectSameState(const std::string& a, const std::string& b) {
@@ -150,9 +153,10 @@ void ExpectExactResume(const std::string& straight, const std::string& split, in
   EXPECT_TRUE(Contains(second.output, "resumed from " + Step(split, 4) + " at step 4"))
       << second.output;
 
-  const std::map<int, std::string> want = Losses(straight);
-  ASSERT_EQ(want.size(), static_cast<size_t>(kSteps));
-  EXPECT_EQ(Losses(split), want);
+  ASSERT_EQ(Losses(straight).size(), static_cast<size_t>(kSteps));
+  for (const char* field : {"loss", "grad_norm", "lr", "bytes_seen"}) {
+    EXPECT_EQ(Field(split, field), Field(straight, field)) << field;
+  }
   ExpectSameState(Step(straight, kSteps), Step(split, kSteps));
   for (int step : {4, kSteps}) {
     EXPECT_EQ(ReadAll(Step(straight, step) + "/rank_00000.bin"),
