@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <iostream>
 #include <sstream>
 #include <vector>
@@ -20,7 +21,8 @@ std::string Duration(double seconds) {
   return absl::StrFormat("%dm%02ds", s / 60, s % 60);
 }
 
-// Keeps the lines of `path` whose step is at most `step`.
+// Keeps the lines of `path` whose step is at most `step`. Written aside and
+// renamed, so a crash here cannot lose the lines being kept.
 void TruncateAfter(const std::string& path, int64_t step) {
   std::ifstream in(path);
   std::vector<std::string> kept;
@@ -29,8 +31,11 @@ void TruncateAfter(const std::string& path, int64_t step) {
     if (!j.is_discarded() && j.value("step", int64_t{0}) <= step) kept.push_back(line);
   }
   in.close();
-  std::ofstream out(path, std::ios::trunc);
+  const std::string rewritten = path + ".tmp";
+  std::ofstream out(rewritten, std::ios::trunc);
   for (const std::string& line : kept) out << line << "\n";
+  out.close();
+  if (out) std::rename(rewritten.c_str(), path.c_str());
 }
 
 }  // namespace
