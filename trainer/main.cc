@@ -122,7 +122,7 @@ int RunConvert(int argc, char** argv) {
 int RunPrep(int argc, char** argv) {
   data::PrepOptions o;
   FlagSet flags("prep", "Turns text files or JSON Lines into a sharded dataset directory.");
-  flags.Strings("input", &o.inputs, "PATH[=LANG]: a file or directory (repeatable)");
+  flags.Strings("input", &o.inputs, "PATH[=LANG]: a file or directory");
   flags.String("out", &o.out, "dataset directory to write");
   flags.String("format", &o.format, "text | jsonl (JSON Lines with a `text` field)");
   flags.String("separator", &o.separator, "text documents: file | blank | percent | line");
@@ -248,7 +248,8 @@ int RunBench(int argc, char** argv) {
   FlagSet flags("bench",
                 "Trains --steps steps on synthetic bytes after a warm-up and prints one JSON\n"
                 "line: bytes_per_s, step_s, model_flops_per_byte, achieved_gflops,\n"
-                "matmul_peak_gflops, mfu.");
+                "matmul_peak_gflops, mfu; with dp > 1 also grad_allreduce_s and\n"
+                "grad_allreduce_share (a blocking all-reduce of the whole gradient).");
   flags.String("config", &o.config, "run config (protobuf text)");
   flags.Strings("set", &o.overrides, "override a config field: path=value");
   flags.Int("steps", &o.steps, "measured steps");
