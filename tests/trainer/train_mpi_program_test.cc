@@ -23,10 +23,10 @@ size_t Count(const std::string& text, const std::string& needle) {
   return n;
 }
 
-class TrainMpiProgramTest : public ::testing::Test {
+class TrainMpiProgramTest : public ProgramTest {
  protected:
   void SetUp() override {
-    dir_ = FreshDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ProgramTest::SetUp();
     config_ = WriteTinyConfig(dir_, PrepCorpus(dir_), 6);
   }
 
@@ -41,7 +41,7 @@ class TrainMpiProgramTest : public ::testing::Test {
     EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;
   }
 
-  std::string dir_, config_;
+  std::string config_;
 };
 
 struct Layout {

@@ -1,12 +1,12 @@
 #include "train_program.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 namespace spacebyte::trainer {
 namespace fs = std::filesystem;
@@ -21,11 +21,18 @@ CommandResult RunCommand(const std::string& command) {
   return r;
 }
 
-std::string FreshDir(const std::string& name) {
-  const fs::path dir = fs::path(::testing::TempDir()) / ("spacebyte_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
+void ProgramTest::SetUp() {
+  const ::testing::TestInfo& test = *::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string(test.test_suite_name()) + "." + test.name();
+  std::replace(name.begin(), name.end(), '/', '.');
+  dir_ = (fs::path(::testing::TempDir()) /
+          ("spacebyte_" + name + "_" + std::to_string(getpid()))).string();
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+}
+
+void ProgramTest::TearDown() {
+  if (!HasFailure()) fs::remove_all(dir_);
 }
 
 std::string PrepCorpus(const std::string& dir) {

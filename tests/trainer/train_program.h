@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 namespace spacebyte::trainer {
@@ -19,8 +20,14 @@ struct CommandResult {
 // Runs `command` through the shell.
 CommandResult RunCommand(const std::string& command);
 
-// A fresh directory under the test temp dir.
-std::string FreshDir(const std::string& name);
+// Gives each test a fresh directory of its own (named after the test and
+// the process), removed when the test passes.
+class ProgramTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+  std::string dir_;
+};
 
 // `spacebyte prep` of three UDHR languages into `dir` (done once per dir).
 std::string PrepCorpus(const std::string& dir);

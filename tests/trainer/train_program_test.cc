@@ -15,15 +15,15 @@
 namespace spacebyte::trainer {
 namespace {
 
-class TrainProgramTest : public ::testing::Test {
+class TrainProgramTest : public ProgramTest {
  protected:
   void SetUp() override {
-    dir_ = FreshDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ProgramTest::SetUp();
     data_ = PrepCorpus(dir_);
   }
   std::string Config(int steps) { return WriteTinyConfig(dir_, data_, steps); }
 
-  std::string dir_, data_;
+  std::string data_;
 };
 
 TEST_F(TrainProgramTest, ValidationBitsPerByteFallsAndReportDrawsIt) {
@@ -104,16 +104,15 @@ struct BadConfig {
 void PrintTo(const BadConfig& c, std::ostream* os) { *os << c.name; }
 
 // Every case fails before any data is read: no corpus needed.
-class BadConfigTest : public ::testing::TestWithParam<BadConfig> {};
+class BadConfigTest : public ProgramTest, public ::testing::WithParamInterface<BadConfig> {};
 
 TEST_P(BadConfigTest, OneClearLineAndNonZeroExit) {
-  const std::string dir = FreshDir(std::string("bad_") + GetParam().name);
-  std::string config = WriteTinyConfig(dir, "/nonexistent/udhr", 3);
+  std::string config = WriteTinyConfig(dir_, "/nonexistent/udhr", 3);
   if (GetParam().config_text) {
-    config = dir + "/bad.textproto";
+    config = dir_ + "/bad.textproto";
     std::ofstream(config) << GetParam().config_text;
   }
-  const CommandResult r = Train(config, dir + "/run", GetParam().sets);
+  const CommandResult r = Train(config, dir_ + "/run", GetParam().sets);
   EXPECT_EQ(r.status, 1) << r.output;
   const std::vector<std::string> lines = absl::StrSplit(r.output, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 1u) << r.output;
