@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "c10/util/Exception.h"
 #include "data/inspect.h"
 #include "data/prep.h"
 #include "torch/version.h"
@@ -223,7 +224,17 @@ template <typename Job>
 int RunUnderMpi(int* argc, char*** argv, Job job) {
   absl::StatusOr<parallel::MpiEnv> env = parallel::MpiEnv::Init(argc, argv);
   if (!env.ok()) return Finish(env.status());
-  const absl::Status status = job(*env);
+  absl::Status status;
+  // An exception is this rank's alone (a failed tensor check, out of
+  // memory): end the whole job with its message rather than leave the other
+  // ranks waiting in a collective or print a backtrace.
+  try {
+    status = job(*env);
+  } catch (const c10::Error& e) {
+    parallel::AbortAll(absl::InternalError(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    parallel::AbortAll(absl::InternalError(e.what()));
+  }
   const bool quiet = env->world_rank() != 0 &&
                      (absl::IsInvalidArgument(status) || absl::IsAborted(status));
   return quiet ? (status.ok() ? 0 : 1) : Finish(status);
