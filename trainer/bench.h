@@ -19,7 +19,9 @@ struct BenchOptions {
 // `spacebyte bench`: trains `steps` steps on synthetic text-like bytes after
 // `warmup` steps and returns one JSON line: bytes_per_s, step_s,
 // model_flops_per_byte, achieved_gflops, matmul_peak_gflops (measured in the
-// same run) and mfu. Throughput counts every rank's bytes.
+// same run) and mfu. Throughput counts every rank's bytes. With dp > 1 also
+// grad_allreduce_s and grad_allreduce_share: one blocking all-reduce of the
+// whole gradient and its share of the step time.
 absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::MpiEnv& env);
 
 }  // namespace spacebyte::trainer

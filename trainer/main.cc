@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "c10/util/Exception.h"
 #include "data/inspect.h"
 #include "data/prep.h"
 #include "torch/version.h"
@@ -85,7 +86,17 @@ template <typename Job>
 int RunUnderMpi(int* argc, char*** argv, Job job) {
   absl::StatusOr<parallel::MpiEnv> env = parallel::MpiEnv::Init(argc, argv);
   if (!env.ok()) return Finish(env.status());
-  const absl::Status status = job(*env);
+  absl::Status status;
+  // An exception is this rank's alone (a failed tensor check, out of
+  // memory): end the whole job with its message rather than leave the other
+  // ranks waiting in a collective or print a backtrace.
+  try {
+    status = job(*env);
+  } catch (const c10::Error& e) {
+    parallel::AbortAll(absl::InternalError(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    parallel::AbortAll(absl::InternalError(e.what()));
+  }
   const bool quiet = env->world_rank() != 0 &&
                      (absl::IsInvalidArgument(status) || absl::IsAborted(status));
   return quiet ? (status.ok() ? 0 : 1) : Finish(status);
@@ -155,7 +166,7 @@ int RunConvert(int argc, char** argv) {
 int RunPrep(int argc, char** argv) {
   data::PrepOptions o;
   FlagSet flags("prep", "Turns text files or JSON Lines into a sharded dataset directory.");
-  flags.Strings("input", &o.inputs, "PATH[=LANG]: a file or directory (repeatable)");
+  flags.Strings("input", &o.inputs, "PATH[=LANG]: a file or directory");
   flags.String("out", &o.out, "dataset directory to write");
   flags.String("format", &o.format, "text | jsonl (JSON Lines with a `text` field)");
   flags.String("separator", &o.separator, "text documents: file | blank | percent | line");
@@ -269,7 +280,8 @@ int RunBench(int argc, char** argv) {
   FlagSet flags("bench",
                 "Trains --steps steps on synthetic bytes after a warm-up and prints one JSON\n"
                 "line: bytes_per_s, step_s, model_flops_per_byte, achieved_gflops,\n"
-                "matmul_peak_gflops, mfu.");
+                "matmul_peak_gflops, mfu; with dp > 1 also grad_allreduce_s and\n"
+                "grad_allreduce_share (a blocking all-reduce of the whole gradient).");
   flags.String("config", &o.config, "run config (protobuf text)");
   flags.Strings("set", &o.overrides, "override a config field: path=value");
   flags.Int("steps", &o.steps, "measured steps");

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace spacebyte::trainer {
@@ -41,12 +42,17 @@ void TruncateAfter(const std::string& path, int64_t step) {
 }  // namespace
 
 MetricsWriter::MetricsWriter(const std::string& path, bool active, int64_t resume_step)
-    : active_(active), terminal_(isatty(STDERR_FILENO)) {
+    : path_(path), active_(active), terminal_(isatty(STDERR_FILENO)) {
   if (!active_) return;
   if (resume_step > 0) {
     TruncateAfter(path, resume_step);
   }
   out_.open(path, resume_step > 0 ? std::ios::app : std::ios::trunc);
+}
+
+absl::Status MetricsWriter::status() const {
+  if (!active_ || out_) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("cannot write ", path_));
 }
 
 void MetricsWriter::ClearProgress() {

@@ -135,7 +135,7 @@ absl::Status Run::Evaluate(const std::string& split, int64_t step) {
   }
   if (it->second->windows() == 0) return absl::OkStatus();
   log_->Eval(it->second->Evaluate(*s_.model, step, *s_.dp, s_.spec.train.micro_batch_size));
-  return absl::OkStatus();
+  return log_->status();
 }
 
 // Saves unless this step's checkpoint already exists (an interval save that
@@ -167,6 +167,7 @@ absl::Status Run::Execute(bool insist_on_resume) {
   if (absl::Status st = Agree(loader.status()); !st.ok()) return st;
   log_ = std::make_unique<MetricsWriter>((fs::path(run_dir_) / "metrics.jsonl").string(),
                                          s_.logging_rank(), progress_.step);
+  if (absl::Status st = Agree(log_->status()); !st.ok()) return st;
 
   const double peak = MeasureMatmulPeakGflops(s_.device) * 1e9 * s_.grid->world_size();
   const double flops_per_byte = TrainingFlopsPerByte(s_.spec.model);
@@ -201,6 +202,7 @@ absl::Status Run::Execute(bool insist_on_resume) {
       m.bytes_seen = progress_.bytes_seen;
       m.elapsed_s = std::chrono::duration<double>(now - start).count();
       log_->Train(m);
+      if (absl::Status st = Agree(log_->status()); !st.ok()) return st;
       window_start = now;
       window_steps = 0;
       window_ignored = 0;
