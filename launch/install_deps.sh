@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every build and run dependency from Debian packages. Called by the
 # README commands, .ci/run and the Dockerfiles, so there is one list to keep.
+# SPACEBYTE_SYSTEM_TORCH=0 leaves out Debian's LibTorch (CPU only), for the GPU
+# image, which brings its own CUDA LibTorch (docker/Dockerfile.gpu).
 set -euo pipefail
 
 packages=(
@@ -15,8 +17,13 @@ packages=(
   iproute2             # network namespaces for the multi-host test
 )
 
+if [ "${SPACEBYTE_SYSTEM_TORCH:-1}" = 0 ]; then
+  packages=("${packages[@]/libtorch-dev/}")
+fi
+
 missing=()
 for p in "${packages[@]}"; do
+  [ -n "$p" ] || continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
     || missing+=("$p")
 done

@@ -39,6 +39,22 @@ nlohmann::json ProfileJson(int64_t steps) {
   return j;
 }
 
+// Seconds one blocking dp all-reduce of the whole gradient takes (one flat
+// buffer: what GradSync sends when the model fits in one bucket), averaged
+// over `reps`. An upper bound on a step's communication: GradSync overlaps
+// part of it with backward.
+double GradientAllReduceSeconds(ByteLm& model, parallel::Collectives& dp,
+                                const torch::Device& device, int64_t reps) {
+  int64_t numel = 0;
+  for (const torch::Tensor& p : model.parameters()) numel += p.numel();
+  torch::Tensor flat = torch::ones({numel}, torch::TensorOptions().device(device));
+  dp.AllReduceSum(flat);  // warm-up
+  MPI_Barrier(MPI_COMM_WORLD);
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < reps; ++i) dp.AllReduceSum(flat);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / reps;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::MpiEnv& env) {
@@ -89,6 +105,11 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
   if (options.profile) {
     j["profile_ms"] = ProfileJson(options.steps);
     if (env.world_rank() == 0) std::cerr << PhaseTimer::Table(options.steps, seconds, cpu_seconds);
+  }
+  if (s.grid->dp() > 1) {
+    const double allreduce = GradientAllReduceSeconds(*s.model, *s.dp, s.device, options.steps);
+    j["grad_allreduce_s"] = allreduce;
+    j["grad_allreduce_share"] = allreduce * options.steps / seconds;
   }
   return j.dump();
 }

@@ -24,7 +24,8 @@ struct BenchOptions {
 // model_flops_per_byte, achieved_gflops, matmul_peak_gflops (measured in the
 // same run), mfu and peak_rss_mb (the largest resident set of any rank, in
 // MiB; every rank's in peak_rss_mb_per_rank). Throughput counts every rank's
-// bytes.
+// bytes. With dp > 1 also grad_allreduce_s and grad_allreduce_share: one
+// blocking all-reduce of the whole gradient and its share of the step time.
 absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::MpiEnv& env);
 
 }  // namespace spacebyte::trainer

@@ -11,6 +11,7 @@ std::shared_ptr<ByteLm> MakeModel(const ModelSpec& spec) {
 }
 
 LossOutput ComputeLoss(const ModelOutput& out, const torch::Tensor& targets) {
+  const torch::Tensor real = targets.ne(-1);
   torch::Tensor t = targets;
   if (out.ignored.defined()) t = t.masked_fill(out.ignored, -1);
   const torch::Tensor logits = out.logits.to(torch::kFloat);
@@ -22,7 +23,10 @@ LossOutput ComputeLoss(const ModelOutput& out, const torch::Tensor& targets) {
   LossOutput result;
   result.per_sample = ce.sum(1) / valid.sum(1).clamp_min(1).to(ce.dtype());
   result.loss = result.per_sample.mean();
-  result.ignored_fraction = 1.0 - valid.to(torch::kDouble).mean().item<double>();
+  // Of the real targets, the share the model could not predict.
+  const double real_count = real.sum().item<double>();
+  result.ignored_fraction =
+      real_count > 0 ? 1.0 - valid.sum().item<double>() / real_count : 0.0;
   return result;
 }
 

@@ -50,7 +50,7 @@ std::shared_ptr<ByteLm> MakeModel(const ModelSpec& spec);
 struct LossOutput {
   torch::Tensor loss;        // scalar: mean over samples of per-sample mean CE
   torch::Tensor per_sample;  // [B]
-  double ignored_fraction;   // share of targets ignored
+  double ignored_fraction;   // share of real targets past the global context
 };
 
 // The spec's batch loss; `targets` may hold -1 (ignored), and `ignored`

@@ -92,6 +92,24 @@ bool IsStepDirName(const std::string& name) {
          std::all_of(name.begin() + 5, name.end(), ::isdigit);
 }
 
+// Every file the manifest lists has its recorded size and CRC32C.
+absl::Status VerifyFiles(const std::string& step_dir, const proto::CheckpointManifest& manifest) {
+  for (const proto::CheckpointFile& f : manifest.files()) {
+    const std::string path = (fs::path(step_dir) / f.name()).string();
+    absl::StatusOr<std::string> contents = ReadFile(path);
+    if (!contents.ok()) return absl::DataLossError(absl::StrCat(path, ": missing"));
+    if (static_cast<int64_t>(contents->size()) != f.size()) {
+      return absl::DataLossError(absl::StrCat(path, ": size ", contents->size(),
+                                              " bytes, manifest says ", f.size(),
+                                              " (truncated or overwritten)"));
+    }
+    if (data::Crc32c(*contents) != f.crc32c()) {
+      return absl::DataLossError(absl::StrCat(path, ": CRC32C mismatch (corrupt file)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string StepDirName(int64_t step) { return absl::StrFormat("step_%08d", step); }
@@ -151,12 +169,14 @@ absl::Status CommitCheckpoint(const std::string& tmp_dir, const std::string& fin
                              fs::path(final_dir).filename().string() + "\n");
 }
 
-absl::Status PruneCheckpoints(const std::string& checkpoints_dir, int keep) {
+absl::Status PruneCheckpoints(const std::string& checkpoints_dir, int keep,
+                              int64_t newest_step) {
+  const std::string newest = StepDirName(newest_step);
   std::vector<std::string> complete;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(checkpoints_dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (IsStepDirName(name) && fs::exists(entry.path() / kManifestName)) {
+    if (IsStepDirName(name) && name <= newest && fs::exists(entry.path() / kManifestName)) {
       complete.push_back(name);
     }
   }
@@ -171,7 +191,7 @@ absl::Status PruneCheckpoints(const std::string& checkpoints_dir, int keep) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<CheckpointReader> OpenStepDir(const std::string& step_dir) {
+absl::StatusOr<CheckpointReader> OpenStepDir(const std::string& step_dir, bool verify) {
   const std::string manifest_path = (fs::path(step_dir) / kManifestName).string();
   absl::StatusOr<std::string> bytes = ReadFile(manifest_path);
   if (!bytes.ok()) {
@@ -182,24 +202,14 @@ absl::StatusOr<CheckpointReader> OpenStepDir(const std::string& step_dir) {
   if (!manifest.ParseFromString(*bytes)) {
     return absl::DataLossError(absl::StrCat(manifest_path, ": corrupt manifest"));
   }
-  for (const proto::CheckpointFile& f : manifest.files()) {
-    const std::string path = (fs::path(step_dir) / f.name()).string();
-    absl::StatusOr<std::string> contents = ReadFile(path);
-    if (!contents.ok()) return absl::DataLossError(absl::StrCat(path, ": missing"));
-    if (static_cast<int64_t>(contents->size()) != f.size()) {
-      return absl::DataLossError(absl::StrCat(path, ": size ", contents->size(),
-                                              " bytes, manifest says ", f.size(),
-                                              " (truncated or overwritten)"));
-    }
-    if (data::Crc32c(*contents) != f.crc32c()) {
-      return absl::DataLossError(absl::StrCat(path, ": CRC32C mismatch (corrupt file)"));
-    }
+  if (verify) {
+    if (absl::Status s = VerifyFiles(step_dir, manifest); !s.ok()) return s;
   }
   return CheckpointReader::FromManifest(step_dir, std::move(manifest));
 }
 
-absl::StatusOr<std::string> FindLatestCheckpoint(const std::string& checkpoints_dir,
-                                                 std::vector<std::string>* skipped) {
+absl::StatusOr<CheckpointReader> FindLatestCheckpoint(const std::string& checkpoints_dir,
+                                                      std::vector<std::string>* skipped) {
   std::vector<std::string> names;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(checkpoints_dir, ec)) {
@@ -215,7 +225,7 @@ absl::StatusOr<std::string> FindLatestCheckpoint(const std::string& checkpoints_
   for (const std::string& name : names) {
     const std::string dir = (fs::path(checkpoints_dir) / name).string();
     absl::StatusOr<CheckpointReader> reader = OpenStepDir(dir);
-    if (reader.ok()) return dir;
+    if (reader.ok()) return reader;
     skipped->push_back(std::string(reader.status().message()));
   }
   return absl::NotFoundError(
@@ -233,10 +243,9 @@ absl::StatusOr<CheckpointReader> CheckpointReader::Open(const std::string& path)
     return absl::NotFoundError(absl::StrCat("no checkpoint at ", path));
   }
   std::vector<std::string> skipped;
-  absl::StatusOr<std::string> dir = FindLatestCheckpoint(checkpoints, &skipped);
-  for (const std::string& s : skipped) std::cerr << "spacebyte: skipping " << s << "\n";
-  if (!dir.ok()) return dir.status();
-  return OpenStepDir(*dir);
+  absl::StatusOr<CheckpointReader> reader = FindLatestCheckpoint(checkpoints, &skipped);
+  for (const std::string& s : skipped) std::cerr << absl::StrCat("spacebyte: skipping ", s, "\n");
+  return reader;
 }
 
 CheckpointReader CheckpointReader::FromManifest(std::string dir,
@@ -256,6 +265,7 @@ bool CheckpointReader::Has(const std::string& name) const {
 
 absl::StatusOr<torch::Tensor> CheckpointReader::Read(const std::string& name) const {
   torch::Tensor full;
+  int64_t covered = 0;  // elements the slices filled in
   for (const proto::TensorSlice& e : manifest_.tensors()) {
     if (e.name() != name) continue;
     absl::StatusOr<torch::ScalarType> dtype = NameToDtype(e.dtype());
@@ -274,9 +284,15 @@ absl::StatusOr<torch::Tensor> CheckpointReader::Read(const std::string& name) co
     in.read(static_cast<char*>(slice.data_ptr()), slice.numel() * slice.element_size());
     if (!in) return absl::DataLossError(absl::StrCat(path, ": cannot read tensor ", name));
     view.copy_(slice);
+    covered += slice.numel();
   }
   if (!full.defined()) {
     return absl::NotFoundError(absl::StrCat(dir_, ": checkpoint has no tensor ", name));
+  }
+  if (covered != full.numel()) {
+    return absl::DataLossError(absl::StrCat(dir_, "/", kManifestName, ": the slices of ", name,
+                                            " hold ", covered, " of its ", full.numel(),
+                                            " elements"));
   }
   return full;
 }

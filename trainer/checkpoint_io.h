@@ -40,8 +40,12 @@ absl::StatusOr<proto::CheckpointFile> WriteTensorFile(
 absl::Status CommitCheckpoint(const std::string& tmp_dir, const std::string& final_dir,
                               const proto::CheckpointManifest& manifest);
 
-// Removes all but the newest `keep` complete step directories of `dir`.
-absl::Status PruneCheckpoints(const std::string& checkpoints_dir, int keep);
+// Keeps the newest `keep` (at least 1) complete step directories up to
+// `newest_step`, the one just committed, which is never removed. Directories
+// of later steps (left by a run that resumed from an earlier checkpoint
+// because they were damaged) are left for that step's next save to replace.
+absl::Status PruneCheckpoints(const std::string& checkpoints_dir, int keep,
+                              int64_t newest_step);
 
 // A verified checkpoint: every file's size and CRC matched the manifest.
 class CheckpointReader {
@@ -57,20 +61,24 @@ class CheckpointReader {
   absl::StatusOr<torch::Tensor> Read(const std::string& name) const;
 
  private:
-  friend absl::StatusOr<CheckpointReader> OpenStepDir(const std::string& step_dir);
+  friend absl::StatusOr<CheckpointReader> OpenStepDir(const std::string& step_dir,
+                                                      bool verify);
   static CheckpointReader FromManifest(std::string dir, proto::CheckpointManifest manifest);
 
   std::string dir_;
   proto::CheckpointManifest manifest_;
 };
 
-// Opens and verifies one step directory.
-absl::StatusOr<CheckpointReader> OpenStepDir(const std::string& step_dir);
+// Opens one step directory; with `verify`, checks every file's size and
+// CRC32C against the manifest. Skip verification only for a directory that
+// another rank has just verified.
+absl::StatusOr<CheckpointReader> OpenStepDir(const std::string& step_dir, bool verify = true);
 
-// The newest complete checkpoint under `checkpoints_dir`; damaged or
-// unfinished ones are skipped, each reported in `skipped` as "path: reason".
-absl::StatusOr<std::string> FindLatestCheckpoint(const std::string& checkpoints_dir,
-                                                 std::vector<std::string>* skipped);
+// The newest complete checkpoint under `checkpoints_dir`, verified once;
+// damaged or unfinished ones are skipped, each reported in `skipped` as
+// "path: reason".
+absl::StatusOr<CheckpointReader> FindLatestCheckpoint(const std::string& checkpoints_dir,
+                                                      std::vector<std::string>* skipped);
 
 }  // namespace spacebyte::trainer
 

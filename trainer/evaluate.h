@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "absl/status/statusor.h"
+#include "parallel/collectives.h"
 #include "trainer/byte_lm.h"
 
 namespace spacebyte::trainer {
@@ -34,6 +35,14 @@ absl::StatusOr<EvalResult> EvaluateBytesFile(ByteLm& model, const std::string& p
                                              int64_t max_windows, int64_t batch_size);
 
 std::string ToJson(const EvalResult& result);
+
+// Scores a split of a prepared corpus (all windows, or the first
+// `max_windows_per_language` of each language), shared over the ranks of
+// `dp`; the JSON line adds `bits_per_byte_by_language`.
+absl::StatusOr<std::string> EvaluateSplitJson(ByteLm& model, const std::string& data_dir,
+                                              const std::string& split,
+                                              int64_t max_windows_per_language,
+                                              int64_t batch_size, parallel::Collectives& dp);
 
 }  // namespace spacebyte::trainer
 

@@ -11,9 +11,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "c10/util/Exception.h"
 #include "data/inspect.h"
 #include "data/prep.h"
 #include "torch/version.h"
+#include "parallel/mpi_collectives.h"
 #include "parallel/mpi_env.h"
 #include "trainer/bench.h"
 #include "trainer/cpu_threads.h"
@@ -79,24 +81,66 @@ int RunInfo(int argc, char** argv) {
   return 0;
 }
 
+// Runs `job` inside MPI (alone, or as one rank of an mpirun job). Errors every
+// rank sees alike are printed once, by rank 0.
+template <typename Job>
+int RunUnderMpi(int* argc, char*** argv, Job job) {
+  absl::StatusOr<parallel::MpiEnv> env = parallel::MpiEnv::Init(argc, argv);
+  if (!env.ok()) return Finish(env.status());
+  absl::Status status;
+  // An exception is this rank's alone (a failed tensor check, out of
+  // memory): end the whole job with its message rather than leave the other
+  // ranks waiting in a collective or print a backtrace.
+  try {
+    status = job(*env);
+  } catch (const c10::Error& e) {
+    parallel::AbortAll(absl::InternalError(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    parallel::AbortAll(absl::InternalError(e.what()));
+  }
+  const bool quiet = env->world_rank() != 0 &&
+                     (absl::IsInvalidArgument(status) || absl::IsAborted(status));
+  return quiet ? (status.ok() ? 0 : 1) : Finish(status);
+}
+
 int RunEval(int argc, char** argv) {
-  std::string checkpoint, bytes;
+  std::string checkpoint, bytes, data, split = "test";
   int64_t max_windows = 0, batch_size = 8;
-  FlagSet flags("eval", "Scores a checkpoint: loss and bits-per-byte, as one JSON line.");
+  FlagSet flags("eval",
+                "Scores a checkpoint: loss, bits-per-byte, ignored fraction, as one JSON line.\n"
+                "  spacebyte eval --checkpoint DIR --bytes FILE\n"
+                "  spacebyte eval --checkpoint DIR --data DATASET --split test   (mpirun ok)");
   flags.String("checkpoint", &checkpoint, "run directory (its latest) or step directory");
   flags.String("bytes", &bytes, "raw byte file: consecutive full windows, each after BOS");
-  flags.Int("max_windows", &max_windows, "score at most this many windows (0 = all)");
+  flags.String("data", &data, "dataset directory made by `spacebyte prep`");
+  flags.String("split", &split, "with --data: train | validation | test");
+  flags.Int("max_windows", &max_windows,
+            "at most this many windows (with --data: per language); 0 = all");
   flags.Int("batch_size", &batch_size, "windows per forward pass");
   flags.Require("checkpoint");
-  flags.Require("bytes");
   if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
-  absl::StatusOr<LoadedModel> loaded = LoadModelCheckpoint(checkpoint);
-  if (!loaded.ok()) return Finish(loaded.status());
-  absl::StatusOr<EvalResult> result =
-      EvaluateBytesFile(*loaded->model, bytes, max_windows, std::max<int64_t>(batch_size, 1));
-  if (!result.ok()) return Finish(result.status());
-  std::cout << ToJson(*result) << "\n";
-  return 0;
+  if (bytes.empty() == data.empty()) {
+    return Finish(absl::InvalidArgumentError("give exactly one of --bytes and --data"));
+  }
+  batch_size = std::max<int64_t>(batch_size, 1);
+  if (!bytes.empty()) {
+    absl::StatusOr<LoadedModel> loaded = LoadModelCheckpoint(checkpoint);
+    if (!loaded.ok()) return Finish(loaded.status());
+    absl::StatusOr<EvalResult> result =
+        EvaluateBytesFile(*loaded->model, bytes, max_windows, batch_size);
+    if (!result.ok()) return Finish(result.status());
+    std::cout << ToJson(*result) << "\n";
+    return 0;
+  }
+  return RunUnderMpi(&argc, &argv, [&](const parallel::MpiEnv& env) -> absl::Status {
+    absl::StatusOr<LoadedModel> loaded = LoadModelCheckpoint(checkpoint);
+    if (!loaded.ok()) return loaded.status();
+    std::unique_ptr<parallel::Collectives> world = parallel::MakeMpiCollectives(MPI_COMM_WORLD);
+    absl::StatusOr<std::string> json =
+        EvaluateSplitJson(*loaded->model, data, split, max_windows, batch_size, *world);
+    if (json.ok() && env.world_rank() == 0) std::cout << *json << std::endl;
+    return json.status();
+  });
 }
 
 int RunConvert(int argc, char** argv) {
@@ -123,7 +167,7 @@ int RunConvert(int argc, char** argv) {
 int RunPrep(int argc, char** argv) {
   data::PrepOptions o;
   FlagSet flags("prep", "Turns text files or JSON Lines into a sharded dataset directory.");
-  flags.Strings("input", &o.inputs, "PATH[=LANG]: a file or directory (repeatable)");
+  flags.Strings("input", &o.inputs, "PATH[=LANG]: a file or directory");
   flags.String("out", &o.out, "dataset directory to write");
   flags.String("format", &o.format, "text | jsonl (JSON Lines with a `text` field)");
   flags.String("separator", &o.separator, "text documents: file | blank | percent | line");
@@ -218,18 +262,6 @@ int RunReport(int argc, char** argv) {
   return 0;
 }
 
-// Runs `job` inside MPI (alone, or as one rank of an mpirun job). Errors every
-// rank sees alike are printed once, by rank 0.
-template <typename Job>
-int RunUnderMpi(int* argc, char*** argv, Job job) {
-  absl::StatusOr<parallel::MpiEnv> env = parallel::MpiEnv::Init(argc, argv);
-  if (!env.ok()) return Finish(env.status());
-  const absl::Status status = job(*env);
-  const bool quiet = env->world_rank() != 0 &&
-                     (absl::IsInvalidArgument(status) || absl::IsAborted(status));
-  return quiet ? (status.ok() ? 0 : 1) : Finish(status);
-}
-
 int RunTrain(int argc, char** argv) {
   TrainOptions o;
   FlagSet flags("train",
@@ -249,7 +281,9 @@ int RunBench(int argc, char** argv) {
   FlagSet flags("bench",
                 "Trains --steps steps on synthetic bytes after a warm-up and prints one JSON\n"
                 "line: bytes_per_s, step_s, model_flops_per_byte, achieved_gflops,\n"
-                "matmul_peak_gflops, mfu, cpu_s_per_step, mfu_cpu, peak_rss_mb.");
+                "matmul_peak_gflops, mfu, cpu_s_per_step, mfu_cpu, peak_rss_mb; with dp > 1\n"
+                "also grad_allreduce_s and grad_allreduce_share (a blocking all-reduce of\n"
+                "the whole gradient).");
   flags.String("config", &o.config, "run config (protobuf text)");
   flags.Strings("set", &o.overrides, "override a config field: path=value");
   flags.Int("steps", &o.steps, "measured steps");

@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <iostream>
 #include <sstream>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace spacebyte::trainer {
@@ -20,7 +22,8 @@ std::string Duration(double seconds) {
   return absl::StrFormat("%dm%02ds", s / 60, s % 60);
 }
 
-// Keeps the lines of `path` whose step is at most `step`.
+// Keeps the lines of `path` whose step is at most `step`. Written aside and
+// renamed, so a crash here cannot lose the lines being kept.
 void TruncateAfter(const std::string& path, int64_t step) {
   std::ifstream in(path);
   std::vector<std::string> kept;
@@ -29,19 +32,27 @@ void TruncateAfter(const std::string& path, int64_t step) {
     if (!j.is_discarded() && j.value("step", int64_t{0}) <= step) kept.push_back(line);
   }
   in.close();
-  std::ofstream out(path, std::ios::trunc);
+  const std::string rewritten = path + ".tmp";
+  std::ofstream out(rewritten, std::ios::trunc);
   for (const std::string& line : kept) out << line << "\n";
+  out.close();
+  if (out) std::rename(rewritten.c_str(), path.c_str());
 }
 
 }  // namespace
 
 MetricsWriter::MetricsWriter(const std::string& path, bool active, int64_t resume_step)
-    : active_(active), terminal_(isatty(STDERR_FILENO)) {
+    : path_(path), active_(active), terminal_(isatty(STDERR_FILENO)) {
   if (!active_) return;
   if (resume_step > 0) {
     TruncateAfter(path, resume_step);
   }
   out_.open(path, resume_step > 0 ? std::ios::app : std::ios::trunc);
+}
+
+absl::Status MetricsWriter::status() const {
+  if (!active_ || out_) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("cannot write ", path_));
 }
 
 void MetricsWriter::ClearProgress() {
@@ -83,6 +94,7 @@ void MetricsWriter::Eval(const EvalMetrics& m) {
   const double bpb = m.loss / std::log(2.0);
   nlohmann::json j = {{"step", m.step}, {"split", m.split}, {"loss", m.loss},
                       {"bits_per_byte", bpb}, {"windows", m.windows},
+                      {"ignored_fraction", m.ignored_fraction},
                       {"bits_per_byte_by_language", m.bits_per_byte_by_language}};
   out_ << j.dump() << "\n" << std::flush;
   ClearProgress();

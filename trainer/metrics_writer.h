@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
+
 namespace spacebyte::trainer {
 
 struct TrainMetrics {
@@ -27,6 +29,7 @@ struct EvalMetrics {
   int64_t step = 0;
   std::string split;
   double loss = 0;
+  double ignored_fraction = 0;
   int64_t windows = 0;
   std::map<std::string, double> bits_per_byte_by_language;
 };
@@ -41,8 +44,13 @@ class MetricsWriter {
   void Eval(const EvalMetrics& m);
   void Message(const std::string& text);
 
+  // An error naming the file once a line failed to reach it (a full disk),
+  // so the run stops instead of losing its record; OK on inactive ranks.
+  absl::Status status() const;
+
  private:
   void ClearProgress();
+  std::string path_;
   bool active_;
   bool terminal_;
   std::ofstream out_;

@@ -78,6 +78,7 @@ class Run {
  private:
   absl::Status Resume(bool insist);
   absl::Status Evaluate(const std::string& split, int64_t step);
+  absl::Status Save();
   bool ShouldStop(int64_t step, Clock::time_point start);
 
   TrainingSession& s_;
@@ -85,29 +86,41 @@ class Run {
   std::unique_ptr<TrainingCheckpointer> checkpointer_;
   std::unique_ptr<MetricsWriter> log_;
   TrainingProgress progress_;
+  int64_t saved_step_ = -1;  // step of the newest checkpoint on disk
   std::map<std::string, std::unique_ptr<Validator>> validators_;
 };
 
+// Rank 0 finds and verifies the newest complete checkpoint and reports what
+// it skipped; the other ranks open the directory it names without reading
+// every file a second time.
 absl::Status Run::Resume(bool insist) {
-  std::vector<std::string> skipped;
   const std::string checkpoints = checkpointer_->checkpoints_dir();
-  absl::StatusOr<std::string> latest =
-      fs::exists(checkpoints) ? FindLatestCheckpoint(checkpoints, &skipped)
-                              : absl::NotFoundError("no checkpoints directory");
-  if (s_.logging_rank()) {
-    for (const std::string& why : skipped) std::cerr << "spacebyte: skipping " << why << "\n";
+  std::string chosen;
+  if (s_.logging_rank() && fs::exists(checkpoints)) {
+    std::vector<std::string> skipped;
+    absl::StatusOr<CheckpointReader> latest = FindLatestCheckpoint(checkpoints, &skipped);
+    // One write per line: stderr is unbuffered, and under mpirun pieces of a
+    // line written separately interleave with other output.
+    for (const std::string& why : skipped) {
+      std::cerr << absl::StrCat("spacebyte: skipping ", why, "\n") << std::flush;
+    }
+    if (latest.ok()) chosen = latest->dir();
   }
-  if (!latest.ok()) {
+  chosen = parallel::BroadcastBytes(chosen, 0);
+  if (chosen.empty()) {
     if (insist) {
       return absl::NotFoundError(absl::StrCat("--resume: no complete checkpoint in ", checkpoints));
     }
     return absl::OkStatus();
   }
-  absl::StatusOr<TrainingProgress> restored = checkpointer_->Restore(*latest);
+  absl::StatusOr<CheckpointReader> reader = OpenStepDir(chosen, /*verify=*/false);
+  if (!reader.ok()) return reader.status();
+  absl::StatusOr<TrainingProgress> restored = checkpointer_->Restore(*reader);
   if (!restored.ok()) return restored.status();
   progress_ = *restored;
+  saved_step_ = progress_.step;
   if (s_.logging_rank()) {
-    std::cout << "resumed from " << *latest << " at step " << progress_.step << std::endl;
+    std::cout << "resumed from " << chosen << " at step " << progress_.step << std::endl;
   }
   return absl::OkStatus();
 }
@@ -122,7 +135,16 @@ absl::Status Run::Evaluate(const std::string& split, int64_t step) {
   }
   if (it->second->windows() == 0) return absl::OkStatus();
   log_->Eval(it->second->Evaluate(*s_.model, step, *s_.dp, s_.spec.train.micro_batch_size));
-  return absl::OkStatus();
+  return log_->status();
+}
+
+// Saves unless this step's checkpoint already exists (an interval save that
+// was also the last step, or a resumed run that had nothing left to do):
+// saving it again would replace a complete checkpoint for no reason.
+absl::Status Run::Save() {
+  if (progress_.step == saved_step_) return absl::OkStatus();
+  saved_step_ = progress_.step;
+  return checkpointer_->Save(progress_);
 }
 
 bool Run::ShouldStop(int64_t step, Clock::time_point start) {
@@ -145,6 +167,7 @@ absl::Status Run::Execute(bool insist_on_resume) {
   if (absl::Status st = Agree(loader.status()); !st.ok()) return st;
   log_ = std::make_unique<MetricsWriter>((fs::path(run_dir_) / "metrics.jsonl").string(),
                                          s_.logging_rank(), progress_.step);
+  if (absl::Status st = Agree(log_->status()); !st.ok()) return st;
 
   const double peak = MeasureMatmulPeakGflops(s_.device) * 1e9 * s_.grid->world_size();
   const double flops_per_byte = TrainingFlopsPerByte(s_.spec.model);
@@ -179,6 +202,7 @@ absl::Status Run::Execute(bool insist_on_resume) {
       m.bytes_seen = progress_.bytes_seen;
       m.elapsed_s = std::chrono::duration<double>(now - start).count();
       log_->Train(m);
+      if (absl::Status st = Agree(log_->status()); !st.ok()) return st;
       window_start = now;
       window_steps = 0;
       window_ignored = 0;
@@ -188,16 +212,19 @@ absl::Status Run::Execute(bool insist_on_resume) {
     }
     const int64_t interval = s_.spec.checkpoint.interval;
     if (interval > 0 && step % interval == 0 && step < t.steps) {
-      if (absl::Status st = checkpointer_->Save(progress_); !st.ok()) return st;
+      if (absl::Status st = Save(); !st.ok()) return st;
     }
   }
-  if (absl::Status st = checkpointer_->Save(progress_); !st.ok()) return st;
-  if (absl::Status st = checkpointer_->Finish(); !st.ok()) return st;
-  if (step >= t.steps) {
+  // The final evaluations come before the final save, so a run whose last
+  // checkpoint is committed has logged them, and rerunning it adds nothing.
+  if (step >= t.steps && step > saved_step_) {
     for (const char* split : {"validation", "test"}) {
       if (absl::Status st = Agree(Evaluate(split, step)); !st.ok()) return st;
     }
-  } else {
+  }
+  if (absl::Status st = Save(); !st.ok()) return st;
+  if (absl::Status st = checkpointer_->Finish(); !st.ok()) return st;
+  if (step < t.steps) {
     log_->Message(absl::StrCat("stopped at step ", step, " of ", t.steps,
                                "; resume with the same command"));
   }

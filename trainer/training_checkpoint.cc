@@ -1,5 +1,7 @@
 #include "trainer/training_checkpoint.h"
 
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -29,6 +31,19 @@ struct TrainingCheckpointer::PendingWrite {
     slices.clear();
   }
 };
+
+namespace {
+
+// The fault-injection hook described in the header.
+void MaybeDieForTest(int64_t step, const parallel::ProcessGrid& grid) {
+  const char* kill_step = std::getenv("SPACEBYTE_TEST_KILL_DURING_SAVE");
+  if (kill_step != nullptr && std::atoll(kill_step) == step &&
+      grid.world_rank() == grid.world_size() - 1) {
+    std::raise(SIGKILL);
+  }
+}
+
+}  // namespace
 
 TrainingCheckpointer::TrainingCheckpointer(std::string run_dir, proto::RunConfig config,
                                            ByteLm& model, Optimizer& optimizer,
@@ -122,6 +137,7 @@ absl::Status TrainingCheckpointer::Finish() {
 absl::Status TrainingCheckpointer::Commit(PendingWrite& write) {
   // Each rank describes what it wrote (or why it failed); rank 0 commits only
   // if every rank succeeded.
+  MaybeDieForTest(write.progress.step, grid_);
   proto::CheckpointManifest mine;
   std::string error;
   if (write.writes) {
@@ -165,7 +181,7 @@ absl::Status TrainingCheckpointer::Commit(PendingWrite& write) {
         }
       }
       absl::Status s = CommitCheckpoint(write.tmp_dir, write.final_dir, manifest);
-      if (s.ok()) s = PruneCheckpoints(checkpoints_dir(), keep_);
+      if (s.ok()) s = PruneCheckpoints(checkpoints_dir(), keep_, write.progress.step);
       if (!s.ok()) outcome = std::string(s.message());
     }
   }
@@ -189,14 +205,12 @@ std::string ModelConfigDifferences(const proto::ModelConfig& saved,
   return absl::StrJoin(diffs, ", ");
 }
 
-absl::StatusOr<TrainingProgress> TrainingCheckpointer::Restore(const std::string& path) {
-  absl::StatusOr<CheckpointReader> reader = CheckpointReader::Open(path);
-  if (!reader.ok()) return reader.status();
-  const proto::CheckpointManifest& m = reader->manifest();
+absl::StatusOr<TrainingProgress> TrainingCheckpointer::Restore(const CheckpointReader& reader) {
+  const proto::CheckpointManifest& m = reader.manifest();
   const std::string diffs = ModelConfigDifferences(m.config().model(), config_.model());
   if (!diffs.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        reader->dir(), " was saved from a different model: ", diffs));
+        reader.dir(), " was saved from a different model: ", diffs));
   }
   torch::NoGradGuard no_grad;
   auto local = [&](const std::string& param, const torch::Tensor& full) {
@@ -204,7 +218,7 @@ absl::StatusOr<TrainingProgress> TrainingCheckpointer::Restore(const std::string
     return it == plan_.sharded.end() || full.dim() == 0 ? full : TakeShard(full, it->second);
   };
   for (auto& p : model_.named_parameters()) {
-    absl::StatusOr<torch::Tensor> full = reader->Read("model/" + p.key());
+    absl::StatusOr<torch::Tensor> full = reader.Read("model/" + p.key());
     if (!full.ok()) return full.status();
     p.value().copy_(local(p.key(), *full));
   }
@@ -212,8 +226,8 @@ absl::StatusOr<TrainingProgress> TrainingCheckpointer::Restore(const std::string
   for (const auto& p : model_.named_parameters()) {
     for (const char* part : {"exp_avg", "exp_avg_sq", "step"}) {
       const std::string name = absl::StrCat(p.key(), "/", part);
-      if (!reader->Has("optim/" + name)) continue;
-      absl::StatusOr<torch::Tensor> full = reader->Read("optim/" + name);
+      if (!reader.Has("optim/" + name)) continue;
+      absl::StatusOr<torch::Tensor> full = reader.Read("optim/" + name);
       if (!full.ok()) return full.status();
       state[name] = local(p.key(), *full);
     }

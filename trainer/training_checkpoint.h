@@ -14,6 +14,17 @@
 //
 // Restore: each rank reads the manifest and assembles its own shards from
 // whatever layout saved them, so a run can resume on other dp and tp sizes.
+//
+// What a step depends on besides the weights and AdamW state is the data
+// loader's position (saved in the manifest; the loader draws its samples from
+// (seed, sample index), so it has no RNG state of its own) and the step
+// number (learning rate schedule). Training uses no torch RNG (no dropout),
+// so no torch generator state is saved.
+//
+// Fault injection for tests: with SPACEBYTE_TEST_KILL_DURING_SAVE=STEP in the
+// environment, the last rank raises SIGKILL once its file for the save at
+// STEP is written and before the ranks agree to commit, as a crash mid-save
+// would; the step_STEP.tmp/ directory is left behind.
 
 #include <memory>
 #include <string>
@@ -47,9 +58,9 @@ class TrainingCheckpointer {
   // Commits an asynchronous save still in flight. Collective.
   absl::Status Finish();
 
-  // Loads model and optimizer state from a checkpoint (run, checkpoints or
-  // step directory). The model config must match; a mismatch names the fields.
-  absl::StatusOr<TrainingProgress> Restore(const std::string& path);
+  // Loads model and optimizer state from an opened checkpoint. The model
+  // config must match; a mismatch names the fields.
+  absl::StatusOr<TrainingProgress> Restore(const CheckpointReader& reader);
 
   std::string checkpoints_dir() const;
 

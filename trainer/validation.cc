@@ -45,8 +45,8 @@ EvalMetrics Validator::Evaluate(ByteLm& model, int64_t step, parallel::Collectiv
   torch::NoGradGuard no_grad;
   model.eval();
   const int64_t n = windows(), languages = static_cast<int64_t>(languages_.size());
-  // Per language: summed window losses and window counts.
-  torch::Tensor sums = torch::zeros({2, std::max<int64_t>(languages, 1)}, torch::kDouble);
+  // Per language: summed window losses, window counts, ignored fractions.
+  torch::Tensor sums = torch::zeros({3, std::max<int64_t>(languages, 1)}, torch::kDouble);
   // Every rank runs the same number of batches (the tp group needs it), some
   // of them possibly empty of windows of its own.
   const int64_t per_rank = (n + dp.size() - 1) / dp.size();
@@ -60,6 +60,7 @@ EvalMetrics Validator::Evaluate(ByteLm& model, int64_t step, parallel::Collectiv
     const torch::Tensor lang = language_.narrow(0, first + start, rows);
     sums[0].index_add_(0, lang, loss.per_sample.to(torch::kDouble));
     sums[1].index_add_(0, lang, torch::ones({rows}, torch::kDouble));
+    sums[2][0] += loss.ignored_fraction * static_cast<double>(rows);
   }
   // Ranks with fewer batches still join the tp group's collectives.
   const int64_t batches = (per_rank + batch_size - 1) / batch_size;
@@ -74,6 +75,7 @@ EvalMetrics Validator::Evaluate(ByteLm& model, int64_t step, parallel::Collectiv
   m.split = split_;
   m.windows = n;
   m.loss = n > 0 ? sums[0].sum().item<double>() / n : 0.0;
+  m.ignored_fraction = n > 0 ? sums[2].sum().item<double>() / n : 0.0;
   for (int64_t l = 0; l < languages; ++l) {
     const double count = sums[1][l].item<double>();
     if (count > 0) {

@@ -79,9 +79,9 @@ TEST(CheckpointIoTest, NewestCompleteWinsDamagedAndTmpAreReported) {
   fs::resize_file(second + "/rank_00000.bin", 1);
   fs::create_directories(root + "/step_00000003.tmp");
   std::vector<std::string> skipped;
-  absl::StatusOr<std::string> latest = FindLatestCheckpoint(root, &skipped);
+  absl::StatusOr<CheckpointReader> latest = FindLatestCheckpoint(root, &skipped);
   ASSERT_TRUE(latest.ok());
-  EXPECT_EQ(fs::path(*latest).filename(), "step_00000001");
+  EXPECT_EQ(fs::path(latest->dir()).filename(), "step_00000001");
   ASSERT_EQ(skipped.size(), 2u);
 }
 
@@ -89,8 +89,21 @@ TEST(CheckpointIoTest, PruneKeepsNewest) {
   const std::string root = ::testing::TempDir() + "/ckpt_d";
   fs::remove_all(root);
   for (int step : {1, 2, 3}) SaveSplit(root, step, torch::ones({2, 2}));
-  ASSERT_TRUE(PruneCheckpoints(root, 2).ok());
+  ASSERT_TRUE(PruneCheckpoints(root, 2, 3).ok());
   EXPECT_FALSE(fs::exists(root + "/step_00000001"));
+  EXPECT_TRUE(fs::exists(root + "/step_00000002"));
+  EXPECT_TRUE(fs::exists(root + "/step_00000003"));
+}
+
+// A run that resumed from step 1 (step 3 being damaged) and just saved step
+// 2 keeps step 2, its newest complete checkpoint, even with keep = 1.
+TEST(CheckpointIoTest, PruneNeverRemovesTheCheckpointJustCommitted) {
+  const std::string root = ::testing::TempDir() + "/ckpt_e";
+  fs::remove_all(root);
+  for (int step : {1, 3, 2}) SaveSplit(root, step, torch::ones({2, 2}));
+  ASSERT_TRUE(PruneCheckpoints(root, 1, 2).ok());
+  EXPECT_FALSE(fs::exists(root + "/step_00000001"));
+  EXPECT_TRUE(fs::exists(root + "/step_00000002"));
   EXPECT_TRUE(fs::exists(root + "/step_00000003"));
 }
 

@@ -1,0 +1,312 @@
+// The checkpoint guarantees, end to end on the real `spacebyte` program (under
+// mpirun for two ranks): exact stop/resume, resuming on another layout, a
+// rank killed mid-save, damaged or mismatched checkpoints named, conversion
+// to the reference layout, and asynchronous saves writing the same bytes.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "trainer/checkpoint_io.h"
+#include "trainer/model_checkpoint.h"
+#include "trainer/reference_checkpoint.h"
+
+namespace spacebyte::trainer {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr int kSteps = 8;  // a whole run; stopped runs stop at kSteps / 2
+
+struct Outcome {
+  int status = -1;
+  std::string output;  // stdout and stderr
+};
+
+Outcome Shell(const std::string& command) {
+  Outcome o;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) o.output.append(buffer, n);
+  o.status = WEXITSTATUS(pclose(pipe));
+  return o;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string Root() { return ::testing::TempDir() + "/checkpoint_resume"; }
+std::string Step(const std::string& run, int64_t step) {
+  return run + "/checkpoints/" + StepDirName(step);
+}
+
+// A tiny corpus (three UDHR languages) and a tiny model config, shared by
+// the test processes ctest runs side by side: each writes its own copy and
+// renames it into place, so none reads a half-written one.
+void PrepareCorpusAndConfig() {
+  const std::string mine = Root() + "/." + std::to_string(getpid());
+  fs::create_directories(mine);
+  if (!fs::exists(Root() + "/data")) {
+    const std::string udhr = std::string(SPACEBYTE_SOURCE_DIR) + "/data/corpus/udhr/";
+    const Outcome prep = Shell(std::string(SPACEBYTE_BIN) + " prep --input " + udhr +
+                               "eng.txt=eng --input " + udhr + "fra.txt=fra --input " + udhr +
+                               "deu.txt=deu --separator blank --validation_fraction 0.1 "
+                               "--test_fraction 0.1 --out " + mine + "/data");
+    ASSERT_EQ(prep.status, 0) << prep.output;
+    std::error_code already_there;
+    fs::rename(mine + "/data", Root() + "/data", already_there);
+  }
+  std::ofstream(mine + "/config.textproto")
+      << "model { kind: \"spacebyte\" d_model: 64 d_local: 32 context_size: 64\n"
+         "        global_context_size: 16 n_layers: 2 n_local_layers: 2 d_key: 32 }\n"
+         "train { steps: " << kSteps << " batch_size: 4 log_interval: 1 seed: 1\n"
+         "        eval_windows: 1 threads: 1 }\n"
+         "data { path: \"" << Root() << "/data\" }\n"
+         "checkpoint { interval: " << kSteps / 2 << " keep: 3 }\n";
+  fs::rename(mine + "/config.textproto", Root() + "/config.textproto");
+  fs::remove_all(mine);
+}
+
+// Runs `spacebyte train` on `ranks` processes with extra `--set` overrides.
+Outcome Train(const std::string& run, int ranks, const std::string& sets,
+              const std::string& env = "") {
+  std::string launcher;
+  if (ranks > 1) {
+    launcher = std::string(SPACEBYTE_MPIEXEC) + " --allow-run-as-root --oversubscribe -np " +
+               std::to_string(ranks) + " ";
+  }
+  return Shell(env + " " + launcher + SPACEBYTE_BIN + " train --config " + Root() +
+               "/config.textproto --run_dir " + run + " " + sets);
+}
+
+// One field of every training line of metrics.jsonl, as written, by step.
+std::map<int, std::string> Field(const std::string& run, const std::string& name) {
+  std::map<int, std::string> values;
+  std::ifstream in(run + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    if (Contains(line, "\"split\"")) continue;
+    const size_t step = line.find("\"step\":") + 7;
+    const size_t value = line.find("\"" + name + "\":") + name.size() + 3;
+    values[std::stoi(line.substr(step))] =
+        line.substr(value, line.find_first_of(",}", value) - value);
+  }
+  return values;
+}
+std::map<int, std::string> Losses(const std::string& run) { return Field(run, "loss"); }
+
+// Every model and optimizer tensor of two checkpoints is bitwise equal.
+void ExpectSameState(const std::string& a, const std::string& b) {
+  absl::StatusOr<CheckpointReader> ra = CheckpointReader::Open(a);
+  absl::StatusOr<CheckpointReader> rb = CheckpointReader::Open(b);
+  ASSERT_TRUE(ra.ok() && rb.ok()) << ra.status() << rb.status();
+  std::set<std::string> names;
+  for (const auto& t : ra->manifest().tensors()) names.insert(t.name());
+  ASSERT_GT(names.size(), 10u);
+  for (const std::string& name : names) {
+    absl::StatusOr<torch::Tensor> ta = ra->Read(name), tb = rb->Read(name);
+    ASSERT_TRUE(ta.ok() && tb.ok()) << name;
+    EXPECT_TRUE(ta->sizes() == tb->sizes() && ta->dtype() == tb->dtype() &&
+                std::memcmp(ta->data_ptr(), tb->data_ptr(), ta->nbytes()) == 0)
+        << name << " differs between " << a << " and " << b;
+  }
+}
+
+class CheckpointResumeTest : public ::testing::Test {
+ protected:
+  void SetUp() override { PrepareCorpusAndConfig(); }
+  std::string Fresh(const std::string& name) {
+    const std::string run = Root() + "/" + name;
+    fs::remove_all(run);
+    return run;
+  }
+};
+
+// Straight (asynchronous saves) vs stopped at kSteps/2 and run again with the
+// same command (synchronous saves): the same loss string at every step, the
+// same final weights and AdamW state, and the same rank files at both saves.
+void ExpectExactResume(const std::string& straight, const std::string& split, int ranks,
+                       const std::string& layout) {
+  const Outcome a = Train(straight, ranks, layout + " --set checkpoint.async=true");
+  ASSERT_EQ(a.status, 0) << a.output;
+  const Outcome first = Train(split, ranks, layout + " --set train.stop_at_step=4");
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_TRUE(Contains(first.output, "stopped at step 4")) << first.output;
+  const Outcome second = Train(split, ranks, layout);
+  ASSERT_EQ(second.status, 0) << second.output;
+  EXPECT_TRUE(Contains(second.output, "resumed from " + Step(split, 4) + " at step 4"))
+      << second.output;
+
+  ASSERT_EQ(Losses(straight).size(), static_cast<size_t>(kSteps));
+  for (const char* field : {"loss", "grad_norm", "lr", "bytes_seen"}) {
+    EXPECT_EQ(Field(split, field), Field(straight, field)) << field;
+  }
+  ExpectSameState(Step(straight, kSteps), Step(split, kSteps));
+  for (int step : {4, kSteps}) {
+    EXPECT_EQ(ReadAll(Step(straight, step) + "/rank_00000.bin"),
+              ReadAll(Step(split, step) + "/rank_00000.bin"))
+        << "an asynchronous save wrote other bytes than a synchronous one at step " << step;
+  }
+}
+
+TEST_F(CheckpointResumeTest, StopAndResumeIsExactOnOneRank) {
+  ExpectExactResume(Fresh("straight1"), Fresh("split1"), 1, "");
+}
+
+TEST_F(CheckpointResumeTest, StopAndResumeIsExactOnTwoDataParallelRanks) {
+  ExpectExactResume(Fresh("straight2"), Fresh("split2"), 2, "");
+}
+
+// Saved at dp x tp = 2 x 1 and 1 x 2, resumed on one rank: the losses follow
+// the one-rank run, and the loader position saved is the one-rank run's.
+TEST_F(CheckpointResumeTest, ResumesOnOneRankFromTwoRankLayouts) {
+  const std::string straight = Fresh("layout_straight");
+  const Outcome a = Train(straight, 1, "");
+  ASSERT_EQ(a.status, 0) << a.output;
+  const std::map<int, std::string> want = Losses(straight);
+  const std::string want_loader =
+      CheckpointReader::Open(Step(straight, 4))->manifest().loader_state();
+  for (const std::string layout : {"", "--set parallel.tp=2"}) {
+    SCOPED_TRACE(layout.empty() ? "dp=2" : "tp=2");
+    const std::string run = Fresh(layout.empty() ? "from_dp2" : "from_tp2");
+    const Outcome first = Train(run, 2, layout + " --set train.stop_at_step=4");
+    ASSERT_EQ(first.status, 0) << first.output;
+    EXPECT_EQ(CheckpointReader::Open(Step(run, 4))->manifest().loader_state(), want_loader);
+    const Outcome second = Train(run, 1, "");
+    ASSERT_EQ(second.status, 0) << second.output;
+    EXPECT_TRUE(Contains(second.output, "at step 4")) << second.output;
+    const std::map<int, std::string> got = Losses(run);
+    ASSERT_EQ(got.size(), want.size());
+    for (const auto& [step, loss] : want) {
+      EXPECT_NEAR(std::stod(got.at(step)), std::stod(loss), 1e-4) << "step " << step;
+    }
+  }
+}
+
+// The last rank dies by SIGKILL after writing its file for step 6 and before
+// the commit: step 4 stays complete, step_6.tmp is reported and skipped, and
+// the same command again reproduces the uninterrupted losses exactly.
+void ExpectKillMidSaveRecovers(const std::string& straight, const std::string& run, int ranks) {
+  const std::string every_2 = " --set checkpoint.interval=2";
+  const Outcome a = Train(straight, ranks, every_2);
+  ASSERT_EQ(a.status, 0) << a.output;
+  const Outcome killed = Train(run, ranks, every_2, "SPACEBYTE_TEST_KILL_DURING_SAVE=6");
+  ASSERT_NE(killed.status, 0) << killed.output;
+  EXPECT_TRUE(fs::exists(Step(run, 6) + ".tmp"));
+  EXPECT_FALSE(fs::exists(Step(run, 6)));
+  EXPECT_TRUE(OpenStepDir(Step(run, 4)).ok());
+
+  const Outcome again = Train(run, ranks, every_2);
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_TRUE(Contains(again.output, "skipping " + Step(run, 6) + ".tmp: unfinished save"))
+      << again.output;
+  EXPECT_TRUE(Contains(again.output, "resumed from " + Step(run, 4) + " at step 4"))
+      << again.output;
+  EXPECT_FALSE(fs::exists(Step(run, 6) + ".tmp")) << "the save of step 6 replaces it";
+  EXPECT_EQ(Losses(run), Losses(straight));
+  ExpectSameState(Step(straight, kSteps), Step(run, kSteps));
+}
+
+TEST_F(CheckpointResumeTest, RankKilledMidSaveResumesFromThePreviousCheckpoint) {
+  ExpectKillMidSaveRecovers(Fresh("kill_straight"), Fresh("killed"), 2);
+}
+
+// Damage and mismatches are errors that name the file or the fields.
+TEST_F(CheckpointResumeTest, DamagedOrMismatchedCheckpointsAreNamed) {
+  const std::string run = Fresh("damaged");
+  const Outcome a = Train(run, 1, "--set train.steps=2 --set checkpoint.interval=1");
+  ASSERT_EQ(a.status, 0) << a.output;
+
+  const Outcome other = Train(run, 1, "--set train.steps=2 --set model.d_model=96");
+  EXPECT_NE(other.status, 0);
+  EXPECT_TRUE(Contains(other.output, Step(run, 2) + " was saved from a different model: "
+                                     "d_model (checkpoint 64, config 96)"))
+      << other.output;
+
+  const std::string flipped = Step(run, 2) + "/rank_00000.bin";
+  {
+    std::fstream f(flipped, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(100);
+    const char c = static_cast<char>(f.get() ^ 0x01);
+    f.seekp(100);
+    f.put(c);
+  }
+  const std::string truncated = Step(run, 1) + "/rank_00000.bin";
+  fs::resize_file(truncated, fs::file_size(truncated) - 1);
+  const std::string eval = std::string(SPACEBYTE_BIN) + " eval --bytes " +
+                           SPACEBYTE_SOURCE_DIR + "/data/corpus/udhr/eng.txt --checkpoint ";
+  const Outcome bad_crc = Shell(eval + Step(run, 2));
+  EXPECT_NE(bad_crc.status, 0);
+  EXPECT_TRUE(Contains(bad_crc.output, flipped + ": CRC32C mismatch")) << bad_crc.output;
+  const Outcome short_file = Shell(eval + Step(run, 1));
+  EXPECT_NE(short_file.status, 0);
+  EXPECT_TRUE(Contains(short_file.output, truncated + ": size")) << short_file.output;
+
+  const Outcome resume = Train(run, 1, "--set train.steps=2 --resume");
+  EXPECT_NE(resume.status, 0);
+  EXPECT_TRUE(Contains(resume.output, "skipping " + flipped + ": CRC32C mismatch"))
+      << resume.output;
+  EXPECT_TRUE(Contains(resume.output, "skipping " + truncated + ": size")) << resume.output;
+  EXPECT_TRUE(Contains(resume.output, "--resume: no complete checkpoint")) << resume.output;
+}
+
+// A tp=2 checkpoint written out in the reference layout holds the merged
+// weights, and converting it back evaluates to the same loss.
+TEST_F(CheckpointResumeTest, ConvertsATensorParallelCheckpointToTheReferenceAndBack) {
+  const std::string run = Fresh("tp2");
+  const Outcome a = Train(run, 2, "--set train.steps=2 --set parallel.tp=2");
+  ASSERT_EQ(a.status, 0) << a.output;
+  const std::string bin = SPACEBYTE_BIN;
+  const std::string pt = Root() + "/tp2.pt";
+  const Outcome to = Shell(bin + " convert --checkpoint " + run + " --to_reference " + pt);
+  ASSERT_EQ(to.status, 0) << to.output;
+
+  absl::StatusOr<ReferenceCheckpoint> reference = ReadReferenceCheckpoint(pt);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  absl::StatusOr<CheckpointReader> ours = CheckpointReader::Open(run);
+  ASSERT_TRUE(ours.ok()) << ours.status();
+  ASSERT_EQ(ours->manifest().tp(), 2);
+  int sharded = 0;
+  for (const auto& [name, tensor] : reference->state_dict) {
+    absl::StatusOr<torch::Tensor> merged = ours->Read(kModelPrefix + name);
+    ASSERT_TRUE(merged.ok()) << merged.status();
+    EXPECT_TRUE(torch::equal(tensor, *merged)) << name;
+  }
+  for (const auto& t : ours->manifest().tensors()) {
+    for (int d = 0; d < t.slice_extent_size(); ++d) sharded += t.slice_extent(d) != t.global_shape(d);
+  }
+  EXPECT_GT(sharded, 0) << "the tp=2 checkpoint holds no slices";
+
+  const std::string back = Fresh("from_reference");
+  const Outcome from = Shell(bin + " convert --from_reference " + pt + " --out " + back);
+  ASSERT_EQ(from.status, 0) << from.output;
+  const std::string eval =
+      bin + " eval --bytes " + SPACEBYTE_SOURCE_DIR + "/data/corpus/udhr/eng.txt --checkpoint ";
+  const Outcome original = Shell(eval + run), converted = Shell(eval + back);
+  ASSERT_EQ(original.status, 0) << original.output;
+  const size_t json = original.output.find("{\"");
+  ASSERT_NE(json, std::string::npos) << original.output;
+  const std::string result =
+      original.output.substr(json, original.output.find('\n', json) - json);
+  EXPECT_TRUE(Contains(result, "\"loss\"")) << result;
+  EXPECT_TRUE(Contains(converted.output, result)) << converted.output << "\nvs\n" << result;
+}
+
+}  // namespace
+}  // namespace spacebyte::trainer

@@ -1,0 +1,143 @@
+// `spacebyte train` as a user runs it, on one process: the loss falls on the
+// bundled corpus and `report` draws it; accumulation and activation
+// checkpointing leave the losses unchanged; budgets set the step count; bad
+// configs give one clear line and a non-zero exit.
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_split.h"
+#include "train_program.h"
+
+namespace spacebyte::trainer {
+namespace {
+
+class TrainProgramTest : public ProgramTest {
+ protected:
+  void SetUp() override {
+    ProgramTest::SetUp();
+    data_ = PrepCorpus(dir_);
+  }
+  std::string Config(int steps) { return WriteTinyConfig(dir_, data_, steps); }
+
+  std::string data_;
+};
+
+TEST_F(TrainProgramTest, ValidationBitsPerByteFallsAndReportDrawsIt) {
+  const std::string run = dir_ + "/run";
+  const CommandResult r = Train(Config(60), run,
+                                {"train.log_interval=10", "train.eval_interval=20",
+                                 "train.eval_windows=8", "train.batch_size=8"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::vector<nlohmann::json> validation = EvalLines(run, "validation");
+  ASSERT_EQ(validation.size(), 3u) << r.output;  // steps 20, 40 and the final one
+  const double first = validation.front()["bits_per_byte"], last = validation.back()["bits_per_byte"];
+  EXPECT_LT(last, first - 0.5) << "validation bits/byte " << first << " -> " << last;
+  for (const char* language : {"eng", "deu", "fra"}) {
+    EXPECT_TRUE(validation.back()["bits_per_byte_by_language"].contains(language)) << language;
+  }
+  EXPECT_EQ(EvalLines(run, "test").size(), 1u);
+  const std::vector<nlohmann::json> training = TrainingLines(run);
+  ASSERT_EQ(training.size(), 6u);
+  for (const char* key : {"step", "loss", "bits_per_byte", "lr", "grad_norm", "bytes_per_s",
+                          "flops_per_s", "mfu", "ignored_fraction", "bytes_seen", "elapsed_s"}) {
+    EXPECT_TRUE(training.back().contains(key)) << key;
+  }
+  EXPECT_EQ(training.back()["bytes_seen"], 60 * 8 * 64);
+  EXPECT_LT(training.back()["loss"].get<double>(), training.front()["loss"].get<double>());
+
+  const CommandResult report = RunCommand(std::string(SPACEBYTE_BIN) + " report " + run);
+  ASSERT_EQ(report.status, 0) << report.output;
+  std::ifstream page(run + "/report.html");
+  std::stringstream html;
+  html << page.rdbuf();
+  EXPECT_NE(html.str().find("<svg"), std::string::npos);
+  EXPECT_NE(html.str().find("data-name='validation'"), std::string::npos);
+  EXPECT_NE(html.str().find("data-name='eng'"), std::string::npos);
+
+  const CommandResult sample = RunCommand(std::string(SPACEBYTE_BIN) + " sample --checkpoint " +
+                                          run + " --prompt 'All human' --max_bytes 20");
+  EXPECT_EQ(sample.status, 0) << sample.output;
+}
+
+TEST_F(TrainProgramTest, MicroBatchesGiveTheSameLosses) {
+  const std::string config = Config(5);
+  ASSERT_EQ(Train(config, dir_ + "/whole", {}).status, 0);
+  const CommandResult r = Train(config, dir_ + "/micro", {"train.micro_batch_size=1"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  ExpectSameCurve(dir_ + "/whole", dir_ + "/micro", 1e-5);
+}
+
+TEST_F(TrainProgramTest, ActivationCheckpointingGivesTheSameLosses) {
+  const std::string config = Config(5);
+  ASSERT_EQ(Train(config, dir_ + "/plain", {}).status, 0);
+  const CommandResult r =
+      Train(config, dir_ + "/checkpointed", {"train.activation_checkpointing=true"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  ExpectSameCurve(dir_ + "/plain", dir_ + "/checkpointed", 1e-5);
+}
+
+TEST_F(TrainProgramTest, ByteBudgetSetsTheStepCount) {
+  // 4 samples of 64 bytes per step: 1100 bytes take 5 steps (the last partly).
+  const std::string run = dir_ + "/run";
+  const CommandResult r = Train(Config(0), run, {"train.budget_bytes=1100"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::vector<nlohmann::json> training = TrainingLines(run);
+  ASSERT_EQ(training.size(), 5u);
+  EXPECT_EQ(training.back()["step"], 5);
+  std::ifstream resolved(run + "/config.textproto");
+  std::stringstream text;
+  text << resolved.rdbuf();
+  EXPECT_NE(text.str().find("steps: 5\n"), std::string::npos) << text.str();
+}
+
+struct BadConfig {
+  const char* name;
+  std::vector<std::string> sets;  // applied to the tiny config
+  const char* config_text;        // replaces the tiny config when set
+  const char* error;              // expected in the one line
+};
+
+void PrintTo(const BadConfig& c, std::ostream* os) { *os << c.name; }
+
+// Every case fails before any data is read: no corpus needed.
+class BadConfigTest : public ProgramTest, public ::testing::WithParamInterface<BadConfig> {};
+
+TEST_P(BadConfigTest, OneClearLineAndNonZeroExit) {
+  std::string config = WriteTinyConfig(dir_, "/nonexistent/udhr", 3);
+  if (GetParam().config_text) {
+    config = dir_ + "/bad.textproto";
+    std::ofstream(config) << GetParam().config_text;
+  }
+  const CommandResult r = Train(config, dir_ + "/run", GetParam().sets);
+  EXPECT_EQ(r.status, 1) << r.output;
+  const std::vector<std::string> lines = absl::StrSplit(r.output, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1u) << r.output;
+  EXPECT_EQ(lines[0].rfind("spacebyte: ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find(GetParam().error), std::string::npos) << lines[0];
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Train, BadConfigTest,
+    ::testing::Values(
+        BadConfig{"UnknownField", {}, "model { d_modle: 64 }\n",
+                  "bad.textproto:1:16: Message type \"spacebyte.proto.ModelConfig\" has no "
+                  "field named \"d_modle\""},
+        BadConfig{"UnknownOverride", {"train.stepz=3"}, nullptr, "train.stepz"},
+        BadConfig{"LocalWiderThanGlobal", {"model.d_local=128"}, nullptr,
+                  "model.d_local (128) exceeds model.d_model (64)"},
+        BadConfig{"GlobalContextTooLong", {"model.global_context_size=65"}, nullptr,
+                  "model.global_context_size (65) exceeds model.context_size (64)"},
+        BadConfig{"MicroBatchDoesNotDivide", {"train.micro_batch_size=3"}, nullptr,
+                  "train.micro_batch_size = 3 must divide the per-rank batch 4"},
+        BadConfig{"NoDataPath", {"data.path=''"}, nullptr, "data.path is not set"},
+        BadConfig{"MissingDataDir", {"data.path=/nonexistent/udhr"}, nullptr,
+                  "/nonexistent/udhr"},
+        BadConfig{"NoBudget", {"train.steps=0"}, nullptr, "exactly one of train.steps"}),
+    [](const ::testing::TestParamInfo<BadConfig>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace spacebyte::trainer
