@@ -4,6 +4,7 @@
 #include "parallel/mpi_collectives.h"
 #include "trainer/config_file.h"
 #include "trainer/cpu_threads.h"
+#include "trainer/heap_reuse.h"
 #ifdef SPACEBYTE_WITH_NCCL
 #include "parallel/nccl_collectives.h"
 #endif
@@ -49,6 +50,7 @@ absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(
                   ? torch::Device(torch::kCUDA, env.local_rank() % torch::cuda::device_count())
                   : torch::Device(torch::kCPU);
   SetCpuThreads(env.IntraOpThreads(s->spec.train.threads));
+  ReuseFreedHeapMemory();
 
   absl::StatusOr<parallel::ProcessGrid> grid = parallel::MakeProcessGrid(s->spec.parallel.tp);
   if (!grid.ok()) return grid.status();
