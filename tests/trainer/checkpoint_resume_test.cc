@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "tests/trainer/run_command.h"
 #include "trainer/checkpoint_io.h"
 #include "trainer/model_checkpoint.h"
 #include "trainer/reference_checkpoint.h"
@@ -28,20 +29,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kSteps = 8;  // a whole run; stopped runs stop at kSteps / 2
-
-struct Outcome {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-Outcome Shell(const std::string& command) {
-  Outcome o;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) o.output.append(buffer, n);
-  o.status = WEXITSTATUS(pclose(pipe));
-  return o;
-}
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -65,7 +52,7 @@ void PrepareCorpusAndConfig() {
   fs::create_directories(mine);
   if (!fs::exists(Root() + "/data")) {
     const std::string udhr = std::string(SPACEBYTE_SOURCE_DIR) + "/data/corpus/udhr/";
-    const Outcome prep = Shell(std::string(SPACEBYTE_BIN) + " prep --input " + udhr +
+    const CommandResult prep = RunCommand(std::string(SPACEBYTE_BIN) + " prep --input " + udhr +
                                "eng.txt=eng --input " + udhr + "fra.txt=fra --input " + udhr +
                                "deu.txt=deu --separator blank --validation_fraction 0.1 "
                                "--test_fraction 0.1 --out " + mine + "/data");
@@ -85,14 +72,14 @@ void PrepareCorpusAndConfig() {
 }
 
 // Runs `spacebyte train` on `ranks` processes with extra `--set` overrides.
-Outcome Train(const std::string& run, int ranks, const std::string& sets,
+CommandResult Train(const std::string& run, int ranks, const std::string& sets,
               const std::string& env = "") {
   std::string launcher;
   if (ranks > 1) {
     launcher = std::string(SPACEBYTE_MPIEXEC) + " --allow-run-as-root --oversubscribe -np " +
                std::to_string(ranks) + " ";
   }
-  return Shell(env + " " + launcher + SPACEBYTE_BIN + " train --config " + Root() +
+  return RunCommand(env + " " + launcher + SPACEBYTE_BIN + " train --config " + Root() +
                "/config.textproto --run_dir " + run + " " + sets);
 }
 
@@ -143,12 +130,12 @@ class CheckpointResumeTest : public ::testing::Test {
 // same final weights and AdamW state, and the same rank files at both saves.
 void ExpectExactResume(const std::string& straight, const std::string& split, int ranks,
                        const std::string& layout) {
-  const Outcome a = Train(straight, ranks, layout + " --set checkpoint.async=true");
+  const CommandResult a = Train(straight, ranks, layout + " --set checkpoint.async=true");
   ASSERT_EQ(a.status, 0) << a.output;
-  const Outcome first = Train(split, ranks, layout + " --set train.stop_at_step=4");
+  const CommandResult first = Train(split, ranks, layout + " --set train.stop_at_step=4");
   ASSERT_EQ(first.status, 0) << first.output;
   EXPECT_TRUE(Contains(first.output, "stopped at step 4")) << first.output;
-  const Outcome second = Train(split, ranks, layout);
+  const CommandResult second = Train(split, ranks, layout);
   ASSERT_EQ(second.status, 0) << second.output;
   EXPECT_TRUE(Contains(second.output, "resumed from " + Step(split, 4) + " at step 4"))
       << second.output;
@@ -177,7 +164,7 @@ TEST_F(CheckpointResumeTest, StopAndResumeIsExactOnTwoDataParallelRanks) {
 // the one-rank run, and the loader position saved is the one-rank run's.
 TEST_F(CheckpointResumeTest, ResumesOnOneRankFromTwoRankLayouts) {
   const std::string straight = Fresh("layout_straight");
-  const Outcome a = Train(straight, 1, "");
+  const CommandResult a = Train(straight, 1, "");
   ASSERT_EQ(a.status, 0) << a.output;
   const std::map<int, std::string> want = Losses(straight);
   const std::string want_loader =
@@ -185,10 +172,10 @@ TEST_F(CheckpointResumeTest, ResumesOnOneRankFromTwoRankLayouts) {
   for (const std::string layout : {"", "--set parallel.tp=2"}) {
     SCOPED_TRACE(layout.empty() ? "dp=2" : "tp=2");
     const std::string run = Fresh(layout.empty() ? "from_dp2" : "from_tp2");
-    const Outcome first = Train(run, 2, layout + " --set train.stop_at_step=4");
+    const CommandResult first = Train(run, 2, layout + " --set train.stop_at_step=4");
     ASSERT_EQ(first.status, 0) << first.output;
     EXPECT_EQ(CheckpointReader::Open(Step(run, 4))->manifest().loader_state(), want_loader);
-    const Outcome second = Train(run, 1, "");
+    const CommandResult second = Train(run, 1, "");
     ASSERT_EQ(second.status, 0) << second.output;
     EXPECT_TRUE(Contains(second.output, "at step 4")) << second.output;
     const std::map<int, std::string> got = Losses(run);
@@ -204,15 +191,15 @@ TEST_F(CheckpointResumeTest, ResumesOnOneRankFromTwoRankLayouts) {
 // the same command again reproduces the uninterrupted losses exactly.
 void ExpectKillMidSaveRecovers(const std::string& straight, const std::string& run, int ranks) {
   const std::string every_2 = " --set checkpoint.interval=2";
-  const Outcome a = Train(straight, ranks, every_2);
+  const CommandResult a = Train(straight, ranks, every_2);
   ASSERT_EQ(a.status, 0) << a.output;
-  const Outcome killed = Train(run, ranks, every_2, "SPACEBYTE_TEST_KILL_DURING_SAVE=6");
+  const CommandResult killed = Train(run, ranks, every_2, "SPACEBYTE_TEST_KILL_DURING_SAVE=6");
   ASSERT_NE(killed.status, 0) << killed.output;
   EXPECT_TRUE(fs::exists(Step(run, 6) + ".tmp"));
   EXPECT_FALSE(fs::exists(Step(run, 6)));
   EXPECT_TRUE(OpenStepDir(Step(run, 4)).ok());
 
-  const Outcome again = Train(run, ranks, every_2);
+  const CommandResult again = Train(run, ranks, every_2);
   ASSERT_EQ(again.status, 0) << again.output;
   EXPECT_TRUE(Contains(again.output, "skipping " + Step(run, 6) + ".tmp: unfinished save"))
       << again.output;
@@ -230,10 +217,10 @@ TEST_F(CheckpointResumeTest, RankKilledMidSaveResumesFromThePreviousCheckpoint) 
 // Damage and mismatches are errors that name the file or the fields.
 TEST_F(CheckpointResumeTest, DamagedOrMismatchedCheckpointsAreNamed) {
   const std::string run = Fresh("damaged");
-  const Outcome a = Train(run, 1, "--set train.steps=2 --set checkpoint.interval=1");
+  const CommandResult a = Train(run, 1, "--set train.steps=2 --set checkpoint.interval=1");
   ASSERT_EQ(a.status, 0) << a.output;
 
-  const Outcome other = Train(run, 1, "--set train.steps=2 --set model.d_model=96");
+  const CommandResult other = Train(run, 1, "--set train.steps=2 --set model.d_model=96");
   EXPECT_NE(other.status, 0);
   EXPECT_TRUE(Contains(other.output, Step(run, 2) + " was saved from a different model: "
                                      "d_model (checkpoint 64, config 96)"))
@@ -251,14 +238,14 @@ TEST_F(CheckpointResumeTest, DamagedOrMismatchedCheckpointsAreNamed) {
   fs::resize_file(truncated, fs::file_size(truncated) - 1);
   const std::string eval = std::string(SPACEBYTE_BIN) + " eval --bytes " +
                            SPACEBYTE_SOURCE_DIR + "/data/corpus/udhr/eng.txt --checkpoint ";
-  const Outcome bad_crc = Shell(eval + Step(run, 2));
+  const CommandResult bad_crc = RunCommand(eval + Step(run, 2));
   EXPECT_NE(bad_crc.status, 0);
   EXPECT_TRUE(Contains(bad_crc.output, flipped + ": CRC32C mismatch")) << bad_crc.output;
-  const Outcome short_file = Shell(eval + Step(run, 1));
+  const CommandResult short_file = RunCommand(eval + Step(run, 1));
   EXPECT_NE(short_file.status, 0);
   EXPECT_TRUE(Contains(short_file.output, truncated + ": size")) << short_file.output;
 
-  const Outcome resume = Train(run, 1, "--set train.steps=2 --resume");
+  const CommandResult resume = Train(run, 1, "--set train.steps=2 --resume");
   EXPECT_NE(resume.status, 0);
   EXPECT_TRUE(Contains(resume.output, "skipping " + flipped + ": CRC32C mismatch"))
       << resume.output;
@@ -270,11 +257,11 @@ TEST_F(CheckpointResumeTest, DamagedOrMismatchedCheckpointsAreNamed) {
 // weights, and converting it back evaluates to the same loss.
 TEST_F(CheckpointResumeTest, ConvertsATensorParallelCheckpointToTheReferenceAndBack) {
   const std::string run = Fresh("tp2");
-  const Outcome a = Train(run, 2, "--set train.steps=2 --set parallel.tp=2");
+  const CommandResult a = Train(run, 2, "--set train.steps=2 --set parallel.tp=2");
   ASSERT_EQ(a.status, 0) << a.output;
   const std::string bin = SPACEBYTE_BIN;
   const std::string pt = Root() + "/tp2.pt";
-  const Outcome to = Shell(bin + " convert --checkpoint " + run + " --to_reference " + pt);
+  const CommandResult to = RunCommand(bin + " convert --checkpoint " + run + " --to_reference " + pt);
   ASSERT_EQ(to.status, 0) << to.output;
 
   absl::StatusOr<ReferenceCheckpoint> reference = ReadReferenceCheckpoint(pt);
@@ -294,11 +281,11 @@ TEST_F(CheckpointResumeTest, ConvertsATensorParallelCheckpointToTheReferenceAndB
   EXPECT_GT(sharded, 0) << "the tp=2 checkpoint holds no slices";
 
   const std::string back = Fresh("from_reference");
-  const Outcome from = Shell(bin + " convert --from_reference " + pt + " --out " + back);
+  const CommandResult from = RunCommand(bin + " convert --from_reference " + pt + " --out " + back);
   ASSERT_EQ(from.status, 0) << from.output;
   const std::string eval =
       bin + " eval --bytes " + SPACEBYTE_SOURCE_DIR + "/data/corpus/udhr/eng.txt --checkpoint ";
-  const Outcome original = Shell(eval + run), converted = Shell(eval + back);
+  const CommandResult original = RunCommand(eval + run), converted = RunCommand(eval + back);
   ASSERT_EQ(original.status, 0) << original.output;
   const size_t json = original.output.find("{\"");
   ASSERT_NE(json, std::string::npos) << original.output;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "tests/trainer/run_command.h"
 #include "trainer/byte_lm.h"
 #include "trainer/reference_checkpoint.h"
 
@@ -20,13 +21,10 @@ std::string GoldenPath(const std::string& name) {
   return std::string(SPACEBYTE_TESTDATA) + "/golden/" + name + ".pt";
 }
 
-std::string RunCommand(const std::string& command) {
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
-  EXPECT_EQ(pclose(pipe), 0) << command << "\n" << output;
-  return output;
+std::string Checked(const std::string& command) {
+  const CommandResult r = RunCommand(command, /*with_stderr=*/false);
+  EXPECT_EQ(r.status, 0) << command << "\n" << r.output;
+  return r.output;
 }
 
 class GoldenTest : public ::testing::TestWithParam<std::string> {
@@ -79,10 +77,10 @@ TEST_P(GoldenTest, ConvertThenEvalGivesReferenceLoss) {
   std::ofstream(bytes_path, std::ios::binary) << RawBytes(Golden("tokens"), Golden("targets"));
 
   const std::string bin = SPACEBYTE_BIN;
-  RunCommand(bin + " convert --from_reference " + GoldenPath(GetParam()) + " --out " + dir +
+  Checked(bin + " convert --from_reference " + GoldenPath(GetParam()) + " --out " + dir +
              "/run");
   const nlohmann::json result = nlohmann::json::parse(
-      RunCommand(bin + " eval --checkpoint " + dir + "/run --bytes " + bytes_path));
+      Checked(bin + " eval --checkpoint " + dir + "/run --bytes " + bytes_path));
   const double want = Golden("loss").item<double>();
   EXPECT_NEAR(result["loss"].get<double>(), want, 1e-5 * want);
   EXPECT_EQ(result["windows"].get<int64_t>(), Golden("tokens").size(0));

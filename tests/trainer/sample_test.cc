@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "trainer/byte_lm.h"
+#include "tests/trainer/run_command.h"
 #include "trainer/sample.h"
 
 namespace spacebyte::trainer {
@@ -167,31 +168,28 @@ TEST(SamplerTest, TopOneIsGreedy) {
             Sampler(*model, top1).Generate("x", [](char) {})->text);
 }
 
-std::string RunCommand(const std::string& command, int want_status = 0) {
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
-  EXPECT_EQ(WEXITSTATUS(pclose(pipe)), want_status) << command << "\n" << output;
-  return output;
+std::string Checked(const std::string& command, int want_status = 0) {
+  const CommandResult r = RunCommand(command, /*with_stderr=*/false);
+  EXPECT_EQ(r.status, want_status) << command << "\n" << r.output;
+  return r.output;
 }
 
 TEST(SampleProgramTest, StreamsReproducibleTextFromAConvertedCheckpoint) {
   const std::string dir = ::testing::TempDir() + "/sample_program";
   std::filesystem::remove_all(dir);
   const std::string bin = SPACEBYTE_BIN;
-  RunCommand(bin + " convert --from_reference " + SPACEBYTE_TESTDATA +
+  Checked(bin + " convert --from_reference " + SPACEBYTE_TESTDATA +
              "/golden/spacebyte_tiny.pt --out " + dir + " 2>&1");
   const std::string sample = bin + " sample --checkpoint " + dir +
                              " --prompt 'Everyone has the right' --max_bytes 30 2>/dev/null";
-  const std::string first = RunCommand(sample + " --seed 11");
+  const std::string first = Checked(sample + " --seed 11");
   EXPECT_FALSE(first.empty());
   EXPECT_LE(first.size(), 30u);
-  EXPECT_EQ(RunCommand(sample + " --seed 11"), first);
-  EXPECT_EQ(RunCommand(sample + " --seed 11 --recompute"), first);
-  EXPECT_EQ(RunCommand(sample + " --seed 11 --echo"), "Everyone has the right" + first);
+  EXPECT_EQ(Checked(sample + " --seed 11"), first);
+  EXPECT_EQ(Checked(sample + " --seed 11 --recompute"), first);
+  EXPECT_EQ(Checked(sample + " --seed 11 --echo"), "Everyone has the right" + first);
   const std::string error =
-      RunCommand(bin + " sample --checkpoint " + dir + " --prompt x --top_k -2 2>&1", 1);
+      Checked(bin + " sample --checkpoint " + dir + " --prompt x --top_k -2 2>&1", 1);
   EXPECT_NE(error.find("--top_k must be >= 0"), std::string::npos) << error;
 }
 

@@ -11,16 +11,6 @@
 namespace spacebyte::trainer {
 namespace fs = std::filesystem;
 
-CommandResult RunCommand(const std::string& command) {
-  CommandResult r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) r.output.append(buffer, n);
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 void ProgramTest::SetUp() {
   const ::testing::TestInfo& test = *::testing::UnitTest::GetInstance()->current_test_info();
   std::string name = std::string(test.test_suite_name()) + "." + test.name();

@@ -10,15 +10,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/trainer/run_command.h"
+
 namespace spacebyte::trainer {
-
-struct CommandResult {
-  int status = -1;     // exit status; -1 when killed by a signal
-  std::string output;  // stdout and stderr together
-};
-
-// Runs `command` through the shell.
-CommandResult RunCommand(const std::string& command);
 
 // Gives each test a fresh directory of its own (named after the test and
 // the process), removed when the test passes.
