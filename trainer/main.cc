@@ -302,7 +302,7 @@ const Subcommand kSubcommands[] = {
     {"train", "train a model (alone or under mpirun)", RunTrain},
     {"bench", "measure training throughput and MFU", RunBench},
     {"info", "parameter counts and FLOPs per byte of a config", RunInfo},
-    {"eval", "score a checkpoint on a byte file", RunEval},
+    {"eval", "score a checkpoint on a byte file or a corpus split", RunEval},
     {"sample", "stream text generated from a checkpoint", RunSample},
     {"report", "write RUN_DIR/report.html from the run's metrics", RunReport},
     {"convert", "convert checkpoints to and from the PyTorch reference", RunConvert},
