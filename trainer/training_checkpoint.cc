@@ -68,28 +68,31 @@ std::string TrainingCheckpointer::checkpoints_dir() const {
 }
 
 std::vector<NamedSlice> TrainingCheckpointer::CollectSlices() {
-  std::vector<std::pair<std::string, torch::Tensor>> named;
-  for (const auto& p : model_.named_parameters()) named.emplace_back("model/" + p.key(), p.value());
-  for (auto& [name, t] : optimizer_.State()) named.emplace_back("optim/" + name, t);
+  // Each tensor with the parameter whose layout it shares.
+  struct Entry {
+    std::string param, name;
+    torch::Tensor tensor;
+  };
+  std::vector<Entry> entries;
+  for (const auto& p : model_.named_parameters()) {
+    entries.push_back({p.key(), "model/" + p.key(), p.value()});
+  }
+  for (auto& [name, t] : optimizer_.State()) {  // "<param>/<state>"
+    entries.push_back({name.substr(0, name.rfind('/')), "optim/" + name, t});
+  }
 
   std::vector<NamedSlice> slices;
-  for (const auto& [name, tensor] : named) {
-    // "model/<param>" or "optim/<param>/<state>": find the parameter's layout.
-    const size_t start = name.find('/') + 1;
-    const size_t end = name.rfind('/');
-    const std::string param =
-        name.substr(start, (name[0] == 'o' ? end : name.size()) - start);
-    auto it = plan_.sharded.find(param);
-    const bool scalar = tensor.dim() == 0;
-    if (it == plan_.sharded.end() || scalar) {
-      if (plan_.rank == 0) slices.push_back({name, tensor.detach(), {}, {}});
+  for (const Entry& e : entries) {
+    auto it = plan_.sharded.find(e.param);
+    if (it == plan_.sharded.end() || e.tensor.dim() == 0) {
+      if (plan_.rank == 0) slices.push_back({e.name, e.tensor.detach(), {}, {}});
       continue;
     }
     const ShardLayout& layout = it->second;
     for (const ShardLayout::Piece& piece : layout.pieces) {
       std::vector<int64_t> origin(layout.global_shape.size(), 0);
       origin[layout.dim] = piece.global;
-      slices.push_back({name, tensor.detach().narrow(layout.dim, piece.local, piece.length),
+      slices.push_back({e.name, e.tensor.detach().narrow(layout.dim, piece.local, piece.length),
                         layout.global_shape, origin});
     }
   }
