@@ -232,6 +232,14 @@ absl::StatusOr<CheckpointReader> FindLatestCheckpoint(const std::string& checkpo
       absl::StrCat("no complete checkpoint in ", checkpoints_dir));
 }
 
+void ReportSkippedCheckpoints(const std::vector<std::string>& skipped) {
+  // One write per line: stderr is unbuffered, and under mpirun pieces of a
+  // line written separately interleave with other output.
+  for (const std::string& why : skipped) {
+    std::cerr << absl::StrCat("spacebyte: skipping ", why, "\n") << std::flush;
+  }
+}
+
 absl::StatusOr<CheckpointReader> CheckpointReader::Open(const std::string& path) {
   if (fs::exists(fs::path(path) / kManifestName) || IsStepDirName(fs::path(path).filename())) {
     return OpenStepDir(path);
@@ -244,7 +252,7 @@ absl::StatusOr<CheckpointReader> CheckpointReader::Open(const std::string& path)
   }
   std::vector<std::string> skipped;
   absl::StatusOr<CheckpointReader> reader = FindLatestCheckpoint(checkpoints, &skipped);
-  for (const std::string& s : skipped) std::cerr << absl::StrCat("spacebyte: skipping ", s, "\n");
+  ReportSkippedCheckpoints(skipped);
   return reader;
 }
 

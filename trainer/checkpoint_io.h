@@ -80,6 +80,9 @@ absl::StatusOr<CheckpointReader> OpenStepDir(const std::string& step_dir, bool v
 absl::StatusOr<CheckpointReader> FindLatestCheckpoint(const std::string& checkpoints_dir,
                                                       std::vector<std::string>* skipped);
 
+// Prints each skipped checkpoint as one "spacebyte: skipping ..." line on stderr.
+void ReportSkippedCheckpoints(const std::vector<std::string>& skipped);
+
 }  // namespace spacebyte::trainer
 
 #endif  // SPACEBYTE_TRAINER_CHECKPOINT_IO_H_

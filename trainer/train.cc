@@ -99,11 +99,7 @@ absl::Status Run::Resume(bool insist) {
   if (s_.logging_rank() && fs::exists(checkpoints)) {
     std::vector<std::string> skipped;
     absl::StatusOr<CheckpointReader> latest = FindLatestCheckpoint(checkpoints, &skipped);
-    // One write per line: stderr is unbuffered, and under mpirun pieces of a
-    // line written separately interleave with other output.
-    for (const std::string& why : skipped) {
-      std::cerr << absl::StrCat("spacebyte: skipping ", why, "\n") << std::flush;
-    }
+    ReportSkippedCheckpoints(skipped);
     if (latest.ok()) chosen = latest->dir();
   }
   chosen = parallel::BroadcastBytes(chosen, 0);
@@ -180,8 +176,8 @@ absl::Status Run::Execute(bool insist_on_resume) {
   while (step < t.steps && !ShouldStop(step, start)) {
     absl::StatusOr<data::Batch> batch = (*loader)->Next();
     if (absl::Status st = Agree(batch.status()); !st.ok()) return st;
-    const StepResult r = s_.step->Run(ToTensor(*batch, s_.device),
-                                      LearningRateAt(step, t.steps, t.lr, t.warmup_fraction));
+    const double lr = LearningRateAt(step, t.steps, t.lr, t.warmup_fraction);
+    const StepResult r = s_.step->Run(ToTensor(*batch, s_.device), lr);
     ++step;
     progress_ = {step, progress_.bytes_seen + bytes_per_step, batch->state_after};
     ++window_steps;
@@ -193,7 +189,7 @@ absl::Status Run::Execute(bool insist_on_resume) {
       m.step = step;
       m.steps = t.steps;
       m.loss = r.loss;
-      m.lr = LearningRateAt(step - 1, t.steps, t.lr, t.warmup_fraction);
+      m.lr = lr;
       m.grad_norm = r.grad_norm;
       m.bytes_per_s = window_steps * bytes_per_step / seconds;
       m.flops_per_s = m.bytes_per_s * flops_per_byte;
