@@ -5,6 +5,9 @@ find_package(MPI REQUIRED COMPONENTS C)
 find_package(Protobuf REQUIRED)
 find_package(absl REQUIRED)
 find_package(Threads REQUIRED)
+# The CPU attention kernel calls cblas_sgemm; at run time libblas.so.3 is
+# OpenBLAS (Debian's alternatives), the same library LibTorch calls.
+find_package(BLAS REQUIRED)
 
 find_path(ISAL_INCLUDE_DIR isa-l/crc.h REQUIRED)
 find_library(ISAL_LIBRARY isal REQUIRED)

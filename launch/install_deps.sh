@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev libopenblas0-pthread
+  libblas-dev          # cblas.h for the CPU attention kernel
   libopenmpi-dev openmpi-bin
   libprotobuf-dev protobuf-compiler
   libabsl-dev

@@ -1,6 +1,7 @@
 #include "trainer/attention.h"
 
 #include "trainer/attention_kernels.h"
+#include "trainer/band_attention_cpu.h"
 #include "trainer/linear_init.h"
 #include "trainer/phase_timer.h"
 #include "trainer/rope.h"
@@ -30,9 +31,15 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, KvCache* cache) {
     q = ApplyRope(q, offset);
     k = ApplyRope(k, offset);
   }
-  const torch::Tensor out =
-      Attend(q.transpose(1, 2), k.transpose(1, 2), parts[2].transpose(1, 2), cache);
-  return tp_.Exit(linear_(out.transpose(1, 2).reshape({batch, length, heads * d_key_})));
+  torch::Tensor out;
+  if (cache == nullptr && BandAttentionCpuApplies(q)) {
+    PhaseScope phase("attention kernel");
+    out = BandAttentionCpu(q, k, parts[2], window_);
+  } else {
+    out = Attend(q.transpose(1, 2), k.transpose(1, 2), parts[2].transpose(1, 2), cache)
+              .transpose(1, 2);
+  }
+  return tp_.Exit(linear_(out.reshape({batch, length, heads * d_key_})));
 }
 
 torch::Tensor AttentionImpl::Attend(const torch::Tensor& q, const torch::Tensor& k,

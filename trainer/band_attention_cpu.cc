@@ -1,0 +1,226 @@
+#include "trainer/band_attention_cpu.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <cblas.h>
+
+namespace spacebyte::trainer {
+namespace {
+
+constexpr int64_t kChunkRows = 64;
+
+// Which keys each chunk of queries reads: chunk i holds queries
+// [Begin(i), Begin(i) + Rows(i)) and reads keys [KeyBegin(i), KeyBegin(i) + Keys(i)).
+// Score rows are `width` wide, the most keys any chunk reads.
+struct Band {
+  int64_t length, window, chunks, width;
+
+  Band(int64_t length, int64_t window)
+      : length(length),
+        window(window),
+        chunks((length + kChunkRows - 1) / kChunkRows),
+        width(window < 0 ? length : std::min(length, kChunkRows + window)) {}
+  int64_t Begin(int64_t i) const { return i * kChunkRows; }
+  int64_t Rows(int64_t i) const { return std::min(length - Begin(i), kChunkRows); }
+  int64_t KeyBegin(int64_t i) const {
+    return window < 0 ? 0 : std::max<int64_t>(0, Begin(i) - window);
+  }
+  int64_t Keys(int64_t i) const { return Begin(i) + Rows(i) - KeyBegin(i); }
+};
+
+// 0 where chunk i's row a may see its key column j, -inf elsewhere:
+// [chunks, kChunkRows, width]. Rows past the sequence end see column 0 only,
+// which keeps their softmax finite; nothing reads them.
+torch::Tensor BandBias(const Band& band, const torch::TensorOptions& options) {
+  const auto opts = torch::TensorOptions().dtype(torch::kLong);
+  const torch::Tensor i = torch::arange(band.chunks, opts).view({-1, 1, 1});
+  const torch::Tensor pos = i * kChunkRows + torch::arange(kChunkRows, opts).view({1, -1, 1});
+  const torch::Tensor j = torch::arange(band.width, opts).view({1, 1, -1});
+  torch::Tensor key_begin = torch::zeros_like(i);
+  if (band.window >= 0) key_begin = (i * kChunkRows - band.window).clamp_min(0);
+  const torch::Tensor key = key_begin + j;
+  torch::Tensor allowed = key.le(pos);
+  if (band.window >= 0) allowed = allowed.logical_and(key.ge(pos - band.window));
+  allowed = allowed.logical_or(pos.ge(band.length).logical_and(j.eq(0)));
+  return torch::zeros(allowed.sizes(), options)
+      .masked_fill_(allowed.logical_not(), -std::numeric_limits<double>::infinity());
+}
+
+// C[m x n] = alpha * op(A) * op(B) + beta * C on row-major matrices with
+// leading dimensions lda, ldb, ldc, straight to the system BLAS (OpenBLAS,
+// the one LibTorch calls): LibTorch does not export its own gemm wrapper.
+void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+          int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+          const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+          int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// The rows of one (batch, head) of a [B, L, H, d] tensor.
+template <typename T>
+struct HeadRows {
+  T* data;
+  int64_t ld;
+  T* Row(int64_t r) const { return data + r * ld; }
+};
+
+template <typename T>
+HeadRows<T> Head(const torch::Tensor& x, int64_t b, int64_t h) {
+  return {x.data_ptr<T>() + b * x.stride(0) + h * x.stride(2), x.stride(1)};
+}
+
+// Calls fn(b, h, i, matrix) for every chunk, where `matrix` points at that
+// chunk's [kChunkRows, width] block of a [B, H, chunks, kChunkRows, width]
+// tensor. Serial: each call is a BLAS product that OpenBLAS threads itself.
+template <typename T, typename Fn>
+void ForEachChunk(const Band& band, const torch::Tensor& q, const torch::Tensor& blocks,
+                  Fn fn) {
+  T* base = blocks.data_ptr<T>();
+  const int64_t block = kChunkRows * band.width;
+  for (int64_t b = 0; b < q.size(0); ++b) {
+    for (int64_t h = 0; h < q.size(2); ++h) {
+      for (int64_t i = 0; i < band.chunks; ++i) {
+        fn(b, h, i, base + ((b * q.size(2) + h) * band.chunks + i) * block);
+      }
+    }
+  }
+}
+
+torch::Tensor BlockShape(const Band& band, const torch::Tensor& q) {
+  return torch::zeros({q.size(0), q.size(2), band.chunks, kChunkRows, band.width},
+                      q.options());
+}
+
+template <typename T>
+void ScoreProducts(const Band& band, const torch::Tensor& q, const torch::Tensor& k,
+                   torch::Tensor& scores) {
+  const int64_t d = q.size(3);
+  const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d)));
+  ForEachChunk<T>(band, q, scores, [&](int64_t b, int64_t h, int64_t i, T* s) {
+    const HeadRows<T> qh = Head<T>(q, b, h), kh = Head<T>(k, b, h);
+    Gemm(false, true, band.Rows(i), band.Keys(i), d, scale, qh.Row(band.Begin(i)), qh.ld,
+            kh.Row(band.KeyBegin(i)), kh.ld, T{0}, s, band.width);
+  });
+}
+
+template <typename T>
+void ValueProducts(const Band& band, const torch::Tensor& probs, const torch::Tensor& v,
+                   torch::Tensor& out) {
+  const int64_t d = v.size(3);
+  ForEachChunk<T>(band, v, probs, [&](int64_t b, int64_t h, int64_t i, T* p) {
+    const HeadRows<T> vh = Head<T>(v, b, h), oh = Head<T>(out, b, h);
+    Gemm(false, false, band.Rows(i), d, band.Keys(i), T{1}, p, band.width,
+            vh.Row(band.KeyBegin(i)), vh.ld, 0, oh.Row(band.Begin(i)), oh.ld);
+  });
+}
+
+// dP = dO V^T per chunk, into grad_probs.
+template <typename T>
+void ProbGradients(const Band& band, const torch::Tensor& grad_out, const torch::Tensor& v,
+                   torch::Tensor& grad_probs) {
+  const int64_t d = v.size(3);
+  ForEachChunk<T>(band, v, grad_probs, [&](int64_t b, int64_t h, int64_t i, T* dp) {
+    const HeadRows<T> gh = Head<T>(grad_out, b, h), vh = Head<T>(v, b, h);
+    Gemm(false, true, band.Rows(i), band.Keys(i), d, 1, gh.Row(band.Begin(i)), gh.ld,
+            vh.Row(band.KeyBegin(i)), vh.ld, T{0}, dp, band.width);
+  });
+}
+
+struct Grads {
+  torch::Tensor q, k, v;
+};
+
+// dQ = scale dS K, dK += scale dS^T Q, dV += P^T dO per chunk. Key rows are
+// shared by neighbouring chunks, hence the accumulation into dK and dV.
+template <typename T>
+void InputGradients(const Band& band, const torch::Tensor& q, const torch::Tensor& k,
+                    const torch::Tensor& probs, const torch::Tensor& grad_scores,
+                    const torch::Tensor& grad_out, Grads& g) {
+  const int64_t d = q.size(3);
+  const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d)));
+  const T* p_base = probs.data_ptr<T>();
+  const T* ds_base = grad_scores.data_ptr<T>();
+  ForEachChunk<T>(band, q, grad_scores, [&](int64_t b, int64_t h, int64_t i, T* ds) {
+    const T* p = p_base + (ds - ds_base);
+    const int64_t rows = band.Rows(i), keys = band.Keys(i);
+    const int64_t row0 = band.Begin(i), key0 = band.KeyBegin(i);
+    const HeadRows<T> qh = Head<T>(q, b, h), kh = Head<T>(k, b, h), oh = Head<T>(grad_out, b, h);
+    const HeadRows<T> dq = Head<T>(g.q, b, h), dk = Head<T>(g.k, b, h), dv = Head<T>(g.v, b, h);
+    Gemm(false, false, rows, d, keys, scale, ds, band.width, kh.Row(key0), kh.ld, 0,
+            dq.Row(row0), dq.ld);
+    Gemm(true, false, keys, d, rows, scale, ds, band.width, qh.Row(row0), qh.ld, 1,
+            dk.Row(key0), dk.ld);
+    Gemm(true, false, keys, d, rows, T{1}, p, band.width, oh.Row(row0), oh.ld, 1,
+            dv.Row(key0), dv.ld);
+  });
+}
+
+torch::Tensor LastDimContiguous(const torch::Tensor& x) {
+  return x.stride(3) == 1 ? x : x.contiguous();
+}
+
+class BandAttentionFunction : public torch::autograd::Function<BandAttentionFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
+                               const torch::Tensor& k, const torch::Tensor& v,
+                               int64_t window) {
+    const Band band(q.size(1), window);
+    torch::Tensor scores = BlockShape(band, q);
+    torch::Tensor out = torch::empty(q.sizes(), q.options());
+    torch::Tensor probs;
+    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "band_attention_forward", [&] {
+      ScoreProducts<scalar_t>(band, q, k, scores);
+      probs = scores.add_(BandBias(band, q.options())).softmax(-1);
+      ValueProducts<scalar_t>(band, probs, v, out);
+    });
+    ctx->save_for_backward({q, k, v, probs});
+    ctx->saved_data["window"] = window;
+    return out;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const torch::autograd::variable_list saved = ctx->get_saved_variables();
+    const torch::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
+    const Band band(q.size(1), ctx->saved_data["window"].toInt());
+    const torch::Tensor grad_out = grads[0].contiguous();
+    Grads g{torch::empty(q.sizes(), q.options()), torch::zeros(k.sizes(), k.options()),
+            torch::zeros(v.sizes(), v.options())};
+    torch::Tensor grad_probs = BlockShape(band, q);
+    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "band_attention_backward", [&] {
+      ProbGradients<scalar_t>(band, grad_out, v, grad_probs);
+      const torch::Tensor grad_scores =
+          at::_softmax_backward_data(grad_probs, probs, -1, probs.scalar_type());
+      InputGradients<scalar_t>(band, q, k, probs, grad_scores, grad_out, g);
+    });
+    return {g.q, g.k, g.v, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+bool BandAttentionCpuApplies(const torch::Tensor& q) {
+  return q.device().is_cpu() &&
+         (q.scalar_type() == torch::kFloat || q.scalar_type() == torch::kDouble);
+}
+
+torch::Tensor BandAttentionCpu(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, int64_t window) {
+  TORCH_CHECK(BandAttentionCpuApplies(q), "BandAttentionCpu takes CPU float or double tensors");
+  TORCH_CHECK(q.dim() == 4 && q.sizes() == k.sizes() && q.sizes() == v.sizes(),
+              "BandAttentionCpu takes q, k, v of one shape [B, L, H, d_key], got ", q.sizes(),
+              ", ", k.sizes(), ", ", v.sizes());
+  return BandAttentionFunction::apply(LastDimContiguous(q), LastDimContiguous(k),
+                                      LastDimContiguous(v), window);
+}
+
+}  // namespace spacebyte::trainer
