@@ -1,10 +1,10 @@
 #include "trainer/band_attention_cpu.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include <cblas.h>
 
 namespace spacebyte::trainer {
 namespace {
@@ -12,8 +12,8 @@ namespace {
 constexpr int64_t kChunkRows = 64;
 
 // Which keys each chunk of queries reads: chunk i holds queries
-// [Begin(i), Begin(i) + Rows(i)) and reads keys [KeyBegin(i), KeyBegin(i) + Keys(i)).
-// Score rows are `width` wide, the most keys any chunk reads.
+// [Begin(i), Begin(i) + Rows(i)) and reads keys [KeyBegin(i), KeyBegin(i) +
+// Keys(i)). Score rows are `width` wide, the most keys any chunk reads.
 struct Band {
   int64_t length, window, chunks, width;
 
@@ -51,9 +51,8 @@ torch::Tensor BandBias(const Band& band, const torch::TensorOptions& options) {
 // C[m x n] = alpha * op(A) * op(B) + beta * C on row-major matrices with
 // leading dimensions lda, ldb, ldc, straight to the system BLAS (OpenBLAS,
 // the one LibTorch calls): LibTorch does not export its own gemm wrapper.
-void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-          int64_t ldc) {
+void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
@@ -82,8 +81,7 @@ HeadRows<T> Head(const torch::Tensor& x, int64_t b, int64_t h) {
 // chunk's [kChunkRows, width] block of a [B, H, chunks, kChunkRows, width]
 // tensor. Serial: each call is a BLAS product that OpenBLAS threads itself.
 template <typename T, typename Fn>
-void ForEachChunk(const Band& band, const torch::Tensor& q, const torch::Tensor& blocks,
-                  Fn fn) {
+void ForEachChunk(const Band& band, const torch::Tensor& q, const torch::Tensor& blocks, Fn fn) {
   T* base = blocks.data_ptr<T>();
   const int64_t block = kChunkRows * band.width;
   for (int64_t b = 0; b < q.size(0); ++b) {
@@ -95,9 +93,20 @@ void ForEachChunk(const Band& band, const torch::Tensor& q, const torch::Tensor&
   }
 }
 
-torch::Tensor BlockShape(const Band& band, const torch::Tensor& q) {
-  return torch::zeros({q.size(0), q.size(2), band.chunks, kChunkRows, band.width},
-                      q.options());
+// [B, H, chunks, kChunkRows, width], uninitialised: the products fill each
+// chunk's [Rows, Keys] corner and ZeroRest the remainder.
+torch::Tensor ChunkBlocks(const Band& band, const torch::Tensor& q) {
+  return torch::empty({q.size(0), q.size(2), band.chunks, kChunkRows, band.width}, q.options());
+}
+
+// Zeros what no product writes in chunk i's block: the key columns past
+// Keys(i) (early chunks see fewer keys) and the rows past the sequence end.
+template <typename T>
+void ZeroRest(const Band& band, int64_t i, T* block) {
+  for (int64_t a = 0; a < kChunkRows; ++a) {
+    const int64_t written = a < band.Rows(i) ? band.Keys(i) : 0;
+    std::fill(block + a * band.width + written, block + (a + 1) * band.width, T{0});
+  }
 }
 
 template <typename T>
@@ -108,7 +117,8 @@ void ScoreProducts(const Band& band, const torch::Tensor& q, const torch::Tensor
   ForEachChunk<T>(band, q, scores, [&](int64_t b, int64_t h, int64_t i, T* s) {
     const HeadRows<T> qh = Head<T>(q, b, h), kh = Head<T>(k, b, h);
     Gemm(false, true, band.Rows(i), band.Keys(i), d, scale, qh.Row(band.Begin(i)), qh.ld,
-            kh.Row(band.KeyBegin(i)), kh.ld, T{0}, s, band.width);
+         kh.Row(band.KeyBegin(i)), kh.ld, T{0}, s, band.width);
+    ZeroRest(band, i, s);
   });
 }
 
@@ -118,8 +128,8 @@ void ValueProducts(const Band& band, const torch::Tensor& probs, const torch::Te
   const int64_t d = v.size(3);
   ForEachChunk<T>(band, v, probs, [&](int64_t b, int64_t h, int64_t i, T* p) {
     const HeadRows<T> vh = Head<T>(v, b, h), oh = Head<T>(out, b, h);
-    Gemm(false, false, band.Rows(i), d, band.Keys(i), T{1}, p, band.width,
-            vh.Row(band.KeyBegin(i)), vh.ld, 0, oh.Row(band.Begin(i)), oh.ld);
+    Gemm(false, false, band.Rows(i), d, band.Keys(i), T{1}, p, band.width, vh.Row(band.KeyBegin(i)),
+         vh.ld, 0, oh.Row(band.Begin(i)), oh.ld);
   });
 }
 
@@ -131,7 +141,8 @@ void ProbGradients(const Band& band, const torch::Tensor& grad_out, const torch:
   ForEachChunk<T>(band, v, grad_probs, [&](int64_t b, int64_t h, int64_t i, T* dp) {
     const HeadRows<T> gh = Head<T>(grad_out, b, h), vh = Head<T>(v, b, h);
     Gemm(false, true, band.Rows(i), band.Keys(i), d, 1, gh.Row(band.Begin(i)), gh.ld,
-            vh.Row(band.KeyBegin(i)), vh.ld, T{0}, dp, band.width);
+         vh.Row(band.KeyBegin(i)), vh.ld, T{0}, dp, band.width);
+    ZeroRest(band, i, dp);
   });
 }
 
@@ -155,12 +166,12 @@ void InputGradients(const Band& band, const torch::Tensor& q, const torch::Tenso
     const int64_t row0 = band.Begin(i), key0 = band.KeyBegin(i);
     const HeadRows<T> qh = Head<T>(q, b, h), kh = Head<T>(k, b, h), oh = Head<T>(grad_out, b, h);
     const HeadRows<T> dq = Head<T>(g.q, b, h), dk = Head<T>(g.k, b, h), dv = Head<T>(g.v, b, h);
-    Gemm(false, false, rows, d, keys, scale, ds, band.width, kh.Row(key0), kh.ld, 0,
-            dq.Row(row0), dq.ld);
-    Gemm(true, false, keys, d, rows, scale, ds, band.width, qh.Row(row0), qh.ld, 1,
-            dk.Row(key0), dk.ld);
-    Gemm(true, false, keys, d, rows, T{1}, p, band.width, oh.Row(row0), oh.ld, 1,
-            dv.Row(key0), dv.ld);
+    Gemm(false, false, rows, d, keys, scale, ds, band.width, kh.Row(key0), kh.ld, 0, dq.Row(row0),
+         dq.ld);
+    Gemm(true, false, keys, d, rows, scale, ds, band.width, qh.Row(row0), qh.ld, 1, dk.Row(key0),
+         dk.ld);
+    Gemm(true, false, keys, d, rows, T{1}, p, band.width, oh.Row(row0), oh.ld, 1, dv.Row(key0),
+         dv.ld);
   });
 }
 
@@ -171,10 +182,9 @@ torch::Tensor LastDimContiguous(const torch::Tensor& x) {
 class BandAttentionFunction : public torch::autograd::Function<BandAttentionFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
-                               const torch::Tensor& k, const torch::Tensor& v,
-                               int64_t window) {
+                               const torch::Tensor& k, const torch::Tensor& v, int64_t window) {
     const Band band(q.size(1), window);
-    torch::Tensor scores = BlockShape(band, q);
+    torch::Tensor scores = ChunkBlocks(band, q);
     torch::Tensor out = torch::empty(q.sizes(), q.options());
     torch::Tensor probs;
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "band_attention_forward", [&] {
@@ -195,7 +205,7 @@ class BandAttentionFunction : public torch::autograd::Function<BandAttentionFunc
     const torch::Tensor grad_out = grads[0].contiguous();
     Grads g{torch::empty(q.sizes(), q.options()), torch::zeros(k.sizes(), k.options()),
             torch::zeros(v.sizes(), v.options())};
-    torch::Tensor grad_probs = BlockShape(band, q);
+    torch::Tensor grad_probs = ChunkBlocks(band, q);
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "band_attention_backward", [&] {
       ProbGradients<scalar_t>(band, grad_out, v, grad_probs);
       const torch::Tensor grad_scores =
@@ -217,8 +227,8 @@ torch::Tensor BandAttentionCpu(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, int64_t window) {
   TORCH_CHECK(BandAttentionCpuApplies(q), "BandAttentionCpu takes CPU float or double tensors");
   TORCH_CHECK(q.dim() == 4 && q.sizes() == k.sizes() && q.sizes() == v.sizes(),
-              "BandAttentionCpu takes q, k, v of one shape [B, L, H, d_key], got ", q.sizes(),
-              ", ", k.sizes(), ", ", v.sizes());
+              "BandAttentionCpu takes q, k, v of one shape [B, L, H, d_key], got ", q.sizes(), ", ",
+              k.sizes(), ", ", v.sizes());
   return BandAttentionFunction::apply(LastDimContiguous(q), LastDimContiguous(k),
                                       LastDimContiguous(v), window);
 }

@@ -12,7 +12,7 @@ FeedForwardImpl::FeedForwardImpl(int64_t width, const ModelSpec& spec)
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
   torch::Tensor h = linear_1_(tp_.Enter(layer_norm_(x)));
-  h = nonlinear_ == Nonlinear::kReLU ? torch::relu(h) : torch::gelu(h, "tanh");
+  h = nonlinear_ == Nonlinear::kReLU ? torch::relu_(h) : torch::gelu(h, "tanh");
   return tp_.Exit(linear_2_(h));
 }
 

@@ -1,11 +1,12 @@
 // The CPU band kernel equals attention through a dense band mask, forward and
 // backward, on strided [B, L, H, d] views like the ones a fused QKV makes.
 
+#include "trainer/band_attention_cpu.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "trainer/attention_kernels.h"
-#include "trainer/band_attention_cpu.h"
 
 namespace spacebyte::trainer {
 namespace {
@@ -22,17 +23,15 @@ TEST_P(BandAttentionCpuTest, MatchesMaskedFullAttention) {
   const int64_t batch = 2, heads = 3, d = 8;
   // q, k, v as views into one [B, L, 3, H, d] tensor, as the model has them.
   const torch::Tensor qkv =
-      torch::randn({batch, length, 3, heads, d}, torch::dtype(torch::kDouble))
-          .requires_grad_(true);
+      torch::randn({batch, length, 3, heads, d}, torch::dtype(torch::kDouble)).requires_grad_(true);
   const std::vector<torch::Tensor> parts = qkv.unbind(2);
   const torch::Tensor grad = torch::randn({batch, length, heads, d}, torch::kDouble);
 
   const torch::Tensor fast = BandAttentionCpu(parts[0], parts[1], parts[2], window);
   const torch::Tensor fast_grad = torch::autograd::grad({fast}, {qkv}, {grad})[0];
   auto heads_first = [](const torch::Tensor& x) { return x.transpose(1, 2); };
-  const torch::Tensor slow =
-      heads_first(MaskedAttention(heads_first(parts[0]), heads_first(parts[1]),
-                                  heads_first(parts[2]), window));
+  const torch::Tensor slow = heads_first(
+      MaskedAttention(heads_first(parts[0]), heads_first(parts[1]), heads_first(parts[2]), window));
   const torch::Tensor slow_grad = torch::autograd::grad({slow}, {qkv}, {grad})[0];
 
   EXPECT_TRUE(torch::allclose(fast, slow, 1e-10, 1e-10));
@@ -40,18 +39,18 @@ TEST_P(BandAttentionCpuTest, MatchesMaskedFullAttention) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, BandAttentionCpuTest,
-                         ::testing::Values(Case{64, 16}, Case{61, 16}, Case{50, 7},
-                                           Case{9, 8}, Case{30, 1}, Case{100, 33},
-                                           Case{200, 128}, Case{333, 130}, Case{130, 0},
-                                           Case{96, -1}, Case{150, -1}, Case{1, -1}));
+                         ::testing::Values(Case{64, 16}, Case{61, 16}, Case{50, 7}, Case{9, 8},
+                                           Case{30, 1}, Case{100, 33}, Case{200, 128},
+                                           Case{333, 130}, Case{130, 0}, Case{96, -1},
+                                           Case{150, -1}, Case{1, -1}));
 
 TEST(BandAttentionCpuTest, FloatMatchesDouble) {
   torch::manual_seed(3);
   const torch::Tensor q = torch::randn({2, 200, 2, 16}), k = torch::randn({2, 200, 2, 16});
   const torch::Tensor v = torch::randn({2, 200, 2, 16});
   const torch::Tensor f = BandAttentionCpu(q, k, v, 40);
-  const torch::Tensor d = BandAttentionCpu(q.to(torch::kDouble), k.to(torch::kDouble),
-                                           v.to(torch::kDouble), 40);
+  const torch::Tensor d =
+      BandAttentionCpu(q.to(torch::kDouble), k.to(torch::kDouble), v.to(torch::kDouble), 40);
   EXPECT_TRUE(torch::allclose(f.to(torch::kDouble), d, 1e-5, 1e-5));
 }
 
