@@ -27,7 +27,7 @@ def run_json(cmd, env=None):
 
 
 def ours(args, config, steps, ranks=1):
-    cmd = [args.spacebyte, "bench", "--config", config, "--steps", str(steps), "--warmup", "1",
+    cmd = [args.spacebyte, "bench", "--config", config, "--steps", str(steps), "--warmup", "2",
            "--set", f"train.threads={args.threads // ranks}"]
     if ranks > 1:
         cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), *cmd]
@@ -37,7 +37,7 @@ def ours(args, config, steps, ranks=1):
 def baseline(args, config, steps, passive):
     env = {"OMP_WAIT_POLICY": "PASSIVE"} if passive else {}
     cmd = [sys.executable, os.path.join(HERE, "pytorch_baseline.py"), "--config", config,
-           "--steps", str(steps), "--warmup", "1", "--threads", str(args.threads)]
+           "--steps", str(steps), "--warmup", "2", "--threads", str(args.threads)]
     return run_json(cmd, env)
 
 
@@ -51,7 +51,7 @@ def main():
                         help="also run spacebyte as this many data-parallel ranks of "
                              "threads/ranks threads each (0: don't)")
     parser.add_argument("configs", nargs="*", default=[
-        "launch/configs/bench_d384.textproto:2", "launch/configs/bench_d256.textproto:5"],
+        "launch/configs/bench_d384.textproto:3", "launch/configs/bench_d256.textproto:15"],
         help="CONFIG:STEPS pairs")
     args = parser.parse_args()
 
