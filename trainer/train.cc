@@ -9,6 +9,7 @@
 #include "data/prefetch_loader.h"
 #include "google/protobuf/text_format.h"
 #include "parallel/mpi_agreement.h"
+#include "trainer/batch_upload.h"
 #include "trainer/matmul_peak.h"
 #include "trainer/metrics_writer.h"
 #include "trainer/lr_schedule.h"
@@ -61,12 +62,6 @@ absl::StatusOr<std::unique_ptr<data::PrefetchLoader>> OpenLoader(const TrainingS
     if (absl::Status st = (*loader)->RestoreState(state); !st.ok()) return st;
   }
   return std::make_unique<data::PrefetchLoader>(std::move(*loader));
-}
-
-torch::Tensor ToTensor(const data::Batch& batch, const torch::Device& device) {
-  return torch::from_blob(const_cast<uint8_t*>(batch.targets.data()),
-                          {batch.rows, batch.context}, torch::kUInt8)
-      .to(device, torch::kLong);
 }
 
 class Run {
@@ -177,7 +172,7 @@ absl::Status Run::Execute(bool insist_on_resume) {
     absl::StatusOr<data::Batch> batch = (*loader)->Next();
     if (absl::Status st = Agree(batch.status()); !st.ok()) return st;
     const double lr = LearningRateAt(step, t.steps, t.lr, t.warmup_fraction);
-    const StepResult r = s_.step->Run(ToTensor(*batch, s_.device), lr);
+    const StepResult r = s_.step->Run(UploadBatch(*batch, s_.device), lr);
     ++step;
     progress_ = {step, progress_.bytes_seen + bytes_per_step, batch->state_after};
     ++window_steps;
