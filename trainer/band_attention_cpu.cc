@@ -109,16 +109,17 @@ void ZeroRest(const Band& band, int64_t i, T* block) {
   }
 }
 
+// Each chunk's block = alpha * A[its query rows] * B[its key rows]^T: the
+// scores (A = q, B = k, alpha = 1/sqrt(d)) and, backward, dP (A = dO, B = v).
 template <typename T>
-void ScoreProducts(const Band& band, const torch::Tensor& q, const torch::Tensor& k,
-                   torch::Tensor& scores) {
-  const int64_t d = q.size(3);
-  const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d)));
-  ForEachChunk<T>(band, q, scores, [&](int64_t b, int64_t h, int64_t i, T* s) {
-    const HeadRows<T> qh = Head<T>(q, b, h), kh = Head<T>(k, b, h);
-    Gemm(false, true, band.Rows(i), band.Keys(i), d, scale, qh.Row(band.Begin(i)), qh.ld,
-         kh.Row(band.KeyBegin(i)), kh.ld, T{0}, s, band.width);
-    ZeroRest(band, i, s);
+void RowKeyProducts(const Band& band, const torch::Tensor& a, const torch::Tensor& b, T alpha,
+                    torch::Tensor& blocks) {
+  const int64_t d = a.size(3);
+  ForEachChunk<T>(band, a, blocks, [&](int64_t batch, int64_t h, int64_t i, T* block) {
+    const HeadRows<T> ah = Head<T>(a, batch, h), bh = Head<T>(b, batch, h);
+    Gemm(false, true, band.Rows(i), band.Keys(i), d, alpha, ah.Row(band.Begin(i)), ah.ld,
+         bh.Row(band.KeyBegin(i)), bh.ld, T{0}, block, band.width);
+    ZeroRest(band, i, block);
   });
 }
 
@@ -133,17 +134,9 @@ void ValueProducts(const Band& band, const torch::Tensor& probs, const torch::Te
   });
 }
 
-// dP = dO V^T per chunk, into grad_probs.
 template <typename T>
-void ProbGradients(const Band& band, const torch::Tensor& grad_out, const torch::Tensor& v,
-                   torch::Tensor& grad_probs) {
-  const int64_t d = v.size(3);
-  ForEachChunk<T>(band, v, grad_probs, [&](int64_t b, int64_t h, int64_t i, T* dp) {
-    const HeadRows<T> gh = Head<T>(grad_out, b, h), vh = Head<T>(v, b, h);
-    Gemm(false, true, band.Rows(i), band.Keys(i), d, 1, gh.Row(band.Begin(i)), gh.ld,
-         vh.Row(band.KeyBegin(i)), vh.ld, T{0}, dp, band.width);
-    ZeroRest(band, i, dp);
-  });
+T Scale(const torch::Tensor& q) {
+  return static_cast<T>(1.0 / std::sqrt(static_cast<double>(q.size(3))));
 }
 
 struct Grads {
@@ -157,7 +150,7 @@ void InputGradients(const Band& band, const torch::Tensor& q, const torch::Tenso
                     const torch::Tensor& probs, const torch::Tensor& grad_scores,
                     const torch::Tensor& grad_out, Grads& g) {
   const int64_t d = q.size(3);
-  const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d)));
+  const T scale = Scale<T>(q);
   const T* p_base = probs.data_ptr<T>();
   const T* ds_base = grad_scores.data_ptr<T>();
   ForEachChunk<T>(band, q, grad_scores, [&](int64_t b, int64_t h, int64_t i, T* ds) {
@@ -188,7 +181,7 @@ class BandAttentionFunction : public torch::autograd::Function<BandAttentionFunc
     torch::Tensor out = torch::empty(q.sizes(), q.options());
     torch::Tensor probs;
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "band_attention_forward", [&] {
-      ScoreProducts<scalar_t>(band, q, k, scores);
+      RowKeyProducts<scalar_t>(band, q, k, Scale<scalar_t>(q), scores);
       probs = scores.add_(BandBias(band, q.options())).softmax(-1);
       ValueProducts<scalar_t>(band, probs, v, out);
     });
@@ -207,7 +200,7 @@ class BandAttentionFunction : public torch::autograd::Function<BandAttentionFunc
             torch::zeros(v.sizes(), v.options())};
     torch::Tensor grad_probs = ChunkBlocks(band, q);
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "band_attention_backward", [&] {
-      ProbGradients<scalar_t>(band, grad_out, v, grad_probs);
+      RowKeyProducts<scalar_t>(band, grad_out, v, scalar_t{1}, grad_probs);
       const torch::Tensor grad_scores =
           at::_softmax_backward_data(grad_probs, probs, -1, probs.scalar_type());
       InputGradients<scalar_t>(band, q, k, probs, grad_scores, grad_out, g);
