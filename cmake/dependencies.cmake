@@ -21,7 +21,11 @@ find_package(nlohmann_json REQUIRED)
 # LibTorch's headers are heavy; every target that includes them reuses one
 # precompiled header so a 2-core build stays fast.
 add_library(spacebyte_torch_pch STATIC ${PROJECT_SOURCE_DIR}/cmake/torch_pch.cc)
-target_link_libraries(spacebyte_torch_pch PUBLIC ${TORCH_LIBRARIES})
+# at::parallel_for is inlined from LibTorch's headers and runs serially
+# unless the including file is compiled with OpenMP (libgomp, the runtime
+# LibTorch itself uses).
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+target_link_libraries(spacebyte_torch_pch PUBLIC ${TORCH_LIBRARIES} OpenMP::OpenMP_CXX)
 target_compile_options(spacebyte_torch_pch PUBLIC -Wno-deprecated-declarations)
 target_precompile_headers(spacebyte_torch_pch PRIVATE <torch/torch.h>)
 

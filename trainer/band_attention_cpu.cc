@@ -1,10 +1,13 @@
 #include "trainer/band_attention_cpu.h"
 
+#include <ATen/Parallel.h>
 #include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+
+#include "trainer/cpu_threads.h"
 
 namespace spacebyte::trainer {
 namespace {
@@ -77,26 +80,28 @@ HeadRows<T> Head(const torch::Tensor& x, int64_t b, int64_t h) {
   return {x.data_ptr<T>() + b * x.stride(0) + h * x.stride(2), x.stride(1)};
 }
 
-// Calls fn(b, h, i, matrix) for every chunk, where `matrix` points at that
-// chunk's [kChunkRows, width] block of a [B, H, chunks, kChunkRows, width]
-// tensor. Serial: each call is a BLAS product that OpenBLAS threads itself.
-template <typename T, typename Fn>
-void ForEachChunk(const Band& band, const torch::Tensor& q, const torch::Tensor& blocks, Fn fn) {
-  T* base = blocks.data_ptr<T>();
-  const int64_t block = kChunkRows * band.width;
-  for (int64_t b = 0; b < q.size(0); ++b) {
-    for (int64_t h = 0; h < q.size(2); ++h) {
-      for (int64_t i = 0; i < band.chunks; ++i) {
-        fn(b, h, i, base + ((b * q.size(2) + h) * band.chunks + i) * block);
-      }
-    }
-  }
+// Calls fn(b, h) for every (batch, head), spread over LibTorch's threads
+// with OpenBLAS serial meanwhile: a chunk's products are too small to split
+// (OpenBLAS would hand half of each to another thread and wait for it), so
+// each core takes whole heads, their products and their softmax.
+template <typename Fn>
+void ForEachHead(const torch::Tensor& q, Fn fn) {
+  const SerialBlasScope serial_blas;
+  const int64_t heads = q.size(2);
+  at::parallel_for(0, q.size(0) * heads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t bh = begin; bh < end; ++bh) fn(bh / heads, bh % heads);
+  });
 }
 
-// [B, H, chunks, kChunkRows, width], uninitialised: the products fill each
-// chunk's [Rows, Keys] corner and ZeroRest the remainder.
-torch::Tensor ChunkBlocks(const Band& band, const torch::Tensor& q) {
-  return torch::empty({q.size(0), q.size(2), band.chunks, kChunkRows, band.width}, q.options());
+// One head's blocks, [chunks, kChunkRows, width], uninitialised: products
+// fill each chunk's [Rows, Keys] corner and ZeroRest the remainder.
+torch::Tensor Slab(const Band& band, const torch::Tensor& like) {
+  return torch::empty({band.chunks, kChunkRows, band.width}, like.options());
+}
+
+template <typename T>
+T* Block(const Band& band, const torch::Tensor& slab, int64_t i) {
+  return slab.data_ptr<T>() + i * kChunkRows * band.width;
 }
 
 // Zeros what no product writes in chunk i's block: the key columns past
@@ -109,29 +114,17 @@ void ZeroRest(const Band& band, int64_t i, T* block) {
   }
 }
 
-// Each chunk's block = alpha * A[its query rows] * B[its key rows]^T: the
+// Block i of one head's slab = alpha * A[chunk rows] * B[chunk keys]^T: the
 // scores (A = q, B = k, alpha = 1/sqrt(d)) and, backward, dP (A = dO, B = v).
 template <typename T>
-void RowKeyProducts(const Band& band, const torch::Tensor& a, const torch::Tensor& b, T alpha,
-                    torch::Tensor& blocks) {
-  const int64_t d = a.size(3);
-  ForEachChunk<T>(band, a, blocks, [&](int64_t batch, int64_t h, int64_t i, T* block) {
-    const HeadRows<T> ah = Head<T>(a, batch, h), bh = Head<T>(b, batch, h);
-    Gemm(false, true, band.Rows(i), band.Keys(i), d, alpha, ah.Row(band.Begin(i)), ah.ld,
-         bh.Row(band.KeyBegin(i)), bh.ld, T{0}, block, band.width);
+void RowKeyProducts(const Band& band, const HeadRows<T>& a, const HeadRows<T>& b, int64_t d,
+                    T alpha, const torch::Tensor& slab) {
+  for (int64_t i = 0; i < band.chunks; ++i) {
+    T* block = Block<T>(band, slab, i);
+    Gemm(false, true, band.Rows(i), band.Keys(i), d, alpha, a.Row(band.Begin(i)), a.ld,
+         b.Row(band.KeyBegin(i)), b.ld, T{0}, block, band.width);
     ZeroRest(band, i, block);
-  });
-}
-
-template <typename T>
-void ValueProducts(const Band& band, const torch::Tensor& probs, const torch::Tensor& v,
-                   torch::Tensor& out) {
-  const int64_t d = v.size(3);
-  ForEachChunk<T>(band, v, probs, [&](int64_t b, int64_t h, int64_t i, T* p) {
-    const HeadRows<T> vh = Head<T>(v, b, h), oh = Head<T>(out, b, h);
-    Gemm(false, false, band.Rows(i), d, band.Keys(i), T{1}, p, band.width, vh.Row(band.KeyBegin(i)),
-         vh.ld, 0, oh.Row(band.Begin(i)), oh.ld);
-  });
+  }
 }
 
 template <typename T>
@@ -139,33 +132,53 @@ T Scale(const torch::Tensor& q) {
   return static_cast<T>(1.0 / std::sqrt(static_cast<double>(q.size(3))));
 }
 
+// Forward of one head: probabilities into `probs` (its slab of the saved
+// [B, H, chunks, kChunkRows, width] tensor), P V into its rows of `out`.
+template <typename T>
+void HeadForward(const Band& band, const torch::Tensor& q, const torch::Tensor& k,
+                 const torch::Tensor& v, const torch::Tensor& bias, int64_t b, int64_t h,
+                 torch::Tensor probs, torch::Tensor& out) {
+  const int64_t d = q.size(3);
+  torch::Tensor scores = Slab(band, q);
+  RowKeyProducts<T>(band, Head<T>(q, b, h), Head<T>(k, b, h), d, Scale<T>(q), scores);
+  at::_softmax_out(probs, scores.add_(bias), -1, false);
+  const HeadRows<T> vh = Head<T>(v, b, h), oh = Head<T>(out, b, h);
+  for (int64_t i = 0; i < band.chunks; ++i) {
+    Gemm(false, false, band.Rows(i), d, band.Keys(i), T{1}, Block<T>(band, probs, i), band.width,
+         vh.Row(band.KeyBegin(i)), vh.ld, T{0}, oh.Row(band.Begin(i)), oh.ld);
+  }
+}
+
 struct Grads {
   torch::Tensor q, k, v;
 };
 
-// dQ = scale dS K, dK += scale dS^T Q, dV += P^T dO per chunk. Key rows are
-// shared by neighbouring chunks, hence the accumulation into dK and dV.
+// Backward of one head: dP = dO V^T, dS through the softmax, then per chunk
+// dQ = scale dS K, dK += scale dS^T Q, dV += P^T dO (key rows are shared by
+// neighbouring chunks, hence the accumulation).
 template <typename T>
-void InputGradients(const Band& band, const torch::Tensor& q, const torch::Tensor& k,
-                    const torch::Tensor& probs, const torch::Tensor& grad_scores,
-                    const torch::Tensor& grad_out, Grads& g) {
+void HeadBackward(const Band& band, const torch::Tensor& q, const torch::Tensor& k,
+                  const torch::Tensor& v, const torch::Tensor& probs, const torch::Tensor& grad_out,
+                  int64_t b, int64_t h, Grads& g) {
   const int64_t d = q.size(3);
   const T scale = Scale<T>(q);
-  const T* p_base = probs.data_ptr<T>();
-  const T* ds_base = grad_scores.data_ptr<T>();
-  ForEachChunk<T>(band, q, grad_scores, [&](int64_t b, int64_t h, int64_t i, T* ds) {
-    const T* p = p_base + (ds - ds_base);
+  const HeadRows<T> qh = Head<T>(q, b, h), kh = Head<T>(k, b, h), oh = Head<T>(grad_out, b, h);
+  const HeadRows<T> dq = Head<T>(g.q, b, h), dk = Head<T>(g.k, b, h), dv = Head<T>(g.v, b, h);
+  torch::Tensor grad_probs = Slab(band, q), grad_scores = Slab(band, q);
+  RowKeyProducts<T>(band, oh, Head<T>(v, b, h), d, T{1}, grad_probs);
+  at::_softmax_backward_data_out(grad_scores, grad_probs, probs, -1, probs.scalar_type());
+  for (int64_t i = 0; i < band.chunks; ++i) {
+    const T* ds = Block<T>(band, grad_scores, i);
+    const T* p = Block<T>(band, probs, i);
     const int64_t rows = band.Rows(i), keys = band.Keys(i);
     const int64_t row0 = band.Begin(i), key0 = band.KeyBegin(i);
-    const HeadRows<T> qh = Head<T>(q, b, h), kh = Head<T>(k, b, h), oh = Head<T>(grad_out, b, h);
-    const HeadRows<T> dq = Head<T>(g.q, b, h), dk = Head<T>(g.k, b, h), dv = Head<T>(g.v, b, h);
-    Gemm(false, false, rows, d, keys, scale, ds, band.width, kh.Row(key0), kh.ld, 0, dq.Row(row0),
-         dq.ld);
-    Gemm(true, false, keys, d, rows, scale, ds, band.width, qh.Row(row0), qh.ld, 1, dk.Row(key0),
+    Gemm(false, false, rows, d, keys, scale, ds, band.width, kh.Row(key0), kh.ld, T{0},
+         dq.Row(row0), dq.ld);
+    Gemm(true, false, keys, d, rows, scale, ds, band.width, qh.Row(row0), qh.ld, T{1}, dk.Row(key0),
          dk.ld);
-    Gemm(true, false, keys, d, rows, T{1}, p, band.width, oh.Row(row0), oh.ld, 1, dv.Row(key0),
+    Gemm(true, false, keys, d, rows, T{1}, p, band.width, oh.Row(row0), oh.ld, T{1}, dv.Row(key0),
          dv.ld);
-  });
+  }
 }
 
 torch::Tensor LastDimContiguous(const torch::Tensor& x) {
@@ -177,13 +190,14 @@ class BandAttentionFunction : public torch::autograd::Function<BandAttentionFunc
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
                                const torch::Tensor& k, const torch::Tensor& v, int64_t window) {
     const Band band(q.size(1), window);
-    torch::Tensor scores = ChunkBlocks(band, q);
+    const torch::Tensor bias = BandBias(band, q.options());
+    torch::Tensor probs =
+        torch::empty({q.size(0), q.size(2), band.chunks, kChunkRows, band.width}, q.options());
     torch::Tensor out = torch::empty(q.sizes(), q.options());
-    torch::Tensor probs;
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "band_attention_forward", [&] {
-      RowKeyProducts<scalar_t>(band, q, k, Scale<scalar_t>(q), scores);
-      probs = scores.add_(BandBias(band, q.options())).softmax(-1);
-      ValueProducts<scalar_t>(band, probs, v, out);
+      ForEachHead(q, [&](int64_t b, int64_t h) {
+        HeadForward<scalar_t>(band, q, k, v, bias, b, h, probs.select(0, b).select(0, h), out);
+      });
     });
     ctx->save_for_backward({q, k, v, probs});
     ctx->saved_data["window"] = window;
@@ -198,12 +212,10 @@ class BandAttentionFunction : public torch::autograd::Function<BandAttentionFunc
     const torch::Tensor grad_out = grads[0].contiguous();
     Grads g{torch::empty(q.sizes(), q.options()), torch::zeros(k.sizes(), k.options()),
             torch::zeros(v.sizes(), v.options())};
-    torch::Tensor grad_probs = ChunkBlocks(band, q);
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "band_attention_backward", [&] {
-      RowKeyProducts<scalar_t>(band, grad_out, v, scalar_t{1}, grad_probs);
-      const torch::Tensor grad_scores =
-          at::_softmax_backward_data(grad_probs, probs, -1, probs.scalar_type());
-      InputGradients<scalar_t>(band, q, k, probs, grad_scores, grad_out, g);
+      ForEachHead(q, [&](int64_t b, int64_t h) {
+        HeadBackward<scalar_t>(band, q, k, v, probs.select(0, b).select(0, h), grad_out, b, h, g);
+      });
     });
     return {g.q, g.k, g.v, torch::Tensor()};
   }

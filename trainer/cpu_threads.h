@@ -10,14 +10,36 @@ namespace spacebyte::trainer {
 // and the threads spend the step waiting for each other.
 void SetCpuThreads(int threads);
 
-// LibTorch's OpenMP workers spin for a while after every parallel region
-// unless OMP_WAIT_POLICY says otherwise, and libgomp reads it only when it
-// loads. The spinning takes the cores that OpenBLAS's threads (and other
-// ranks) need: measured on 2 cores, 6x the CPU time per training step. So,
-// when neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set, this sets
-// OMP_WAIT_POLICY=PASSIVE and executes the program again with the same
-// arguments; it returns only if that is not needed or not possible.
-void ReexecWithPassiveOpenMpWait(char** argv);
+// While alive, OpenBLAS runs every call on the calling thread, for regions
+// that spread many small products over LibTorch's threads themselves; the
+// previous thread count comes back after. Does nothing without OpenBLAS.
+// Not for nesting across threads: OpenBLAS's count is process-wide.
+class SerialBlasScope {
+ public:
+  SerialBlasScope();
+  ~SerialBlasScope();
+  SerialBlasScope(const SerialBlasScope&) = delete;
+  SerialBlasScope& operator=(const SerialBlasScope&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+// Idle worker threads spin, taking the cores other threads need:
+// - LibTorch's OpenMP workers after every parallel region, unless
+//   OMP_WAIT_POLICY says otherwise (measured on 2 cores: 6x the CPU time per
+//   training step);
+// - OpenBLAS's workers for 2^28 cycles after each product, calling
+//   sched_yield, unless OPENBLAS_THREAD_TIMEOUT is lower. They then slow the
+//   element-wise ops and the attention kernel's heads that run on LibTorch's
+//   threads between products (D384, one rank: 2,560-2,950 -> 3,060-3,530
+//   bytes/s with the timeout at its minimum, 4, i.e. 2^4 cycles).
+// Both libraries read these only when they load. So this sets
+// OMP_WAIT_POLICY=PASSIVE (unless it or GOMP_SPINCOUNT is set) and
+// OPENBLAS_THREAD_TIMEOUT=4 (unless set), and if it set either, executes the
+// program again with the same arguments; it returns only if that is not
+// needed or not possible.
+void ReexecWithPassiveWaiting(char** argv);
 
 }  // namespace spacebyte::trainer
 

@@ -325,7 +325,7 @@ void PrintUsage() {
 
 int main(int argc, char** argv) {
   using spacebyte::trainer::kSubcommands;
-  spacebyte::trainer::ReexecWithPassiveOpenMpWait(argv);
+  spacebyte::trainer::ReexecWithPassiveWaiting(argv);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     spacebyte::trainer::PrintUsage();
     return argc < 2 ? 2 : 0;
