@@ -6,8 +6,9 @@ Run through launch/bench_side_by_side.sh, which installs python3-torch and
 builds the binary. Each round runs every (config, implementation) once, so a
 change in machine load shows up in both columns of the round; the summary
 takes each column's median. The baseline runs twice per round: as a user
-runs it (OpenMP's default spin-waiting) and with OMP_WAIT_POLICY=PASSIVE,
-which `spacebyte` sets for itself, so the ratio is reported both ways.
+runs it (OpenMP's and OpenBLAS's default spin-waiting) and with
+OMP_WAIT_POLICY=PASSIVE and OPENBLAS_THREAD_TIMEOUT=4, which `spacebyte` sets
+for itself, so the ratio is reported both ways.
 """
 import argparse
 import json
@@ -35,7 +36,7 @@ def ours(args, config, steps, ranks=1):
 
 
 def baseline(args, config, steps, passive):
-    env = {"OMP_WAIT_POLICY": "PASSIVE"} if passive else {}
+    env = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"} if passive else {}
     cmd = [sys.executable, os.path.join(HERE, "pytorch_baseline.py"), "--config", config,
            "--steps", str(steps), "--warmup", "2", "--threads", str(args.threads)]
     return run_json(cmd, env)
@@ -68,7 +69,7 @@ def main():
                 ran[f"spacebyte {args.ranks} ranks (dp)"] = ours(args, config, int(steps),
                                                                  args.ranks)
             ran["baseline"] = baseline(args, config, int(steps), passive=False)
-            ran["baseline, passive wait"] = baseline(args, config, int(steps), passive=True)
+            ran["baseline, passive waiting"] = baseline(args, config, int(steps), passive=True)
             print(f"round {r + 1} {config}: " + json.dumps(
                 {k: round(v["bytes_per_s"]) for k, v in ran.items()}), file=sys.stderr)
             rows.setdefault(config, []).append(ran)
@@ -78,7 +79,7 @@ def main():
 def print_table(rows, threads):
     """One row per (config, implementation): median bytes/s over the rounds."""
     print(f"| config | run ({threads} cores) | bytes/s median (min–max) | × baseline "
-          "| × baseline, passive wait | MFU | matmul peak GFLOP/s |")
+          "| × baseline, passive waiting | MFU | matmul peak GFLOP/s |")
     print("|---|---|---|---|---|---|---|")
     for config, runs in rows.items():
         peak = statistics.median(run["spacebyte 1 rank"]["matmul_peak_gflops"] for run in runs)
@@ -89,7 +90,7 @@ def print_table(rows, threads):
             print(f"| {os.path.basename(config)} | {name} | {med[name]:,.0f} "
                   f"({min(values):,.0f}–{max(values):,.0f}) "
                   f"| {med[name] / med['baseline']:.2f}× "
-                  f"| {med[name] / med['baseline, passive wait']:.2f}× "
+                  f"| {med[name] / med['baseline, passive waiting']:.2f}× "
                   f"| {med[name] * flops / 1e9 / peak:.1%} | {peak:.0f} |")
 
 if __name__ == "__main__":
