@@ -10,9 +10,10 @@
 // (batch, head, chunk) on pointers into q, k and v. Compared with batching
 // the chunks through matmul, nothing is transposed, padded or concatenated,
 // forward or backward, and no score matrix wider than 64 + window exists.
-// Masked softmax and its backward run as single LibTorch ops over all
-// chunks. On CUDA, and for decoding with a KV cache, the model keeps using
-// attention_kernels.h.
+// Each of LibTorch's threads takes whole (batch, head) pairs: their chunk
+// products (OpenBLAS serial meanwhile) and one masked softmax, or its
+// backward, over the head's blocks. On CUDA, and for decoding with a KV
+// cache, the model keeps using attention_kernels.h.
 
 #include <torch/torch.h>
 
