@@ -93,5 +93,6 @@ def print_table(rows, threads):
                   f"| {med[name] / med['baseline, passive waiting']:.2f}× "
                   f"| {med[name] * flops / 1e9 / peak:.1%} | {peak:.0f} |")
 
+
 if __name__ == "__main__":
     main()

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "trainer/cpu_threads.h"
 
@@ -41,9 +42,9 @@ torch::Tensor BandBias(const Band& band, const torch::TensorOptions& options) {
   const torch::Tensor i = torch::arange(band.chunks, opts).view({-1, 1, 1});
   const torch::Tensor pos = i * kChunkRows + torch::arange(kChunkRows, opts).view({1, -1, 1});
   const torch::Tensor j = torch::arange(band.width, opts).view({1, 1, -1});
-  torch::Tensor key_begin = torch::zeros_like(i);
-  if (band.window >= 0) key_begin = (i * kChunkRows - band.window).clamp_min(0);
-  const torch::Tensor key = key_begin + j;
+  std::vector<int64_t> key_begin(band.chunks);
+  for (int64_t c = 0; c < band.chunks; ++c) key_begin[c] = band.KeyBegin(c);
+  const torch::Tensor key = torch::tensor(key_begin, opts).view({-1, 1, 1}) + j;
   torch::Tensor allowed = key.le(pos);
   if (band.window >= 0) allowed = allowed.logical_and(key.ge(pos - band.window));
   allowed = allowed.logical_or(pos.ge(band.length).logical_and(j.eq(0)));
