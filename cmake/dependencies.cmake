@@ -1,13 +1,76 @@
 # Every external dependency, found once. All come from Debian packages
-# (launch/install_deps.sh); nothing is vendored.
-find_package(Torch REQUIRED)
-find_package(MPI REQUIRED COMPONENTS C)
+# (launch/install_deps.sh), except LibTorch when SPACEBYTE_LIBTORCH=pytorch:
+# then it is the one inside the PyTorch that SPACEBYTE_PYTHON imports (a
+# virtual environment's, or a cluster node's own). Nothing is vendored.
+set(SPACEBYTE_LIBTORCH "debian" CACHE STRING
+  "Which LibTorch to build against: debian (libtorch-dev, 1.13, CPU) or pytorch (the installed PyTorch's, 2.x, CPU and CUDA)")
+set_property(CACHE SPACEBYTE_LIBTORCH PROPERTY STRINGS debian pytorch)
+set(SPACEBYTE_PYTHON "python3" CACHE STRING "The Python whose PyTorch SPACEBYTE_LIBTORCH=pytorch uses")
+if(SPACEBYTE_LIBTORCH STREQUAL "pytorch")
+  execute_process(
+    # torch.utils.cmake_prefix_path, found without importing torch (whose
+    # Python dependencies a build-only environment need not have).
+    COMMAND ${SPACEBYTE_PYTHON} -c
+      "import importlib.util as u, os; print(os.path.join(u.find_spec('torch').submodule_search_locations[0], 'share', 'cmake'))"
+    OUTPUT_VARIABLE _torch_prefix OUTPUT_STRIP_TRAILING_WHITESPACE
+    RESULT_VARIABLE _torch_found)
+  if(NOT _torch_found EQUAL 0)
+    message(FATAL_ERROR "SPACEBYTE_LIBTORCH=pytorch: ${SPACEBYTE_PYTHON} finds no torch package")
+  endif()
+  list(PREPEND CMAKE_PREFIX_PATH ${_torch_prefix})
+elseif(NOT SPACEBYTE_LIBTORCH STREQUAL "debian")
+  message(FATAL_ERROR "SPACEBYTE_LIBTORCH must be debian or pytorch, got ${SPACEBYTE_LIBTORCH}")
+endif()
+# Before Torch: PyTorch's Caffe2Config makes protobuf::libprotobuf an empty
+# stand-in when no such target exists yet.
 find_package(Protobuf REQUIRED)
+find_package(Torch REQUIRED)
+message(STATUS "LibTorch ${Torch_VERSION} from ${SPACEBYTE_LIBTORCH} (${TORCH_INSTALL_PREFIX})")
+set(SPACEBYTE_TORCH_LIBRARIES ${TORCH_LIBRARIES})
+if(SPACEBYTE_LIBTORCH STREQUAL "pytorch")
+  # The wheel's include/ carries an old copy of protobuf's headers
+  # (include/google/), which would shadow the protobuf our generated code is
+  # built against. Its headers are seen through a folder of links to every
+  # entry but that one.
+  set(_torch_include ${CMAKE_BINARY_DIR}/torch_include)
+  file(MAKE_DIRECTORY ${_torch_include})
+  file(GLOB _entries RELATIVE ${TORCH_INSTALL_PREFIX}/include ${TORCH_INSTALL_PREFIX}/include/*)
+  foreach(_entry ${_entries})
+    if(NOT _entry STREQUAL "google")
+      file(CREATE_LINK ${TORCH_INSTALL_PREFIX}/include/${_entry} ${_torch_include}/${_entry}
+        SYMBOLIC)
+    endif()
+  endforeach()
+  set(TORCH_INCLUDE_DIRS ${_torch_include} ${TORCH_INSTALL_PREFIX}/include/torch/csrc/api/include)
+  foreach(_target torch torch_cpu torch_cuda c10 c10_cuda torch_library)
+    if(TARGET ${_target})
+      set_target_properties(${_target} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${TORCH_INCLUDE_DIRS}")
+    endif()
+  endforeach()
+endif()
+if(SPACEBYTE_LIBTORCH STREQUAL "pytorch" AND NOT SPACEBYTE_CUDA)
+  # PyPI's wheel is built with CUDA. A CPU build links only its CPU libraries,
+  # so it runs without cuDNN, NCCL or a driver.
+  add_library(spacebyte_torch_cpu INTERFACE)
+  target_include_directories(spacebyte_torch_cpu INTERFACE ${TORCH_INCLUDE_DIRS})
+  target_link_libraries(spacebyte_torch_cpu INTERFACE
+    ${TORCH_INSTALL_PREFIX}/lib/libtorch_cpu.so ${TORCH_INSTALL_PREFIX}/lib/libc10.so)
+  target_compile_options(spacebyte_torch_cpu INTERFACE ${TORCH_CXX_FLAGS})
+  set(SPACEBYTE_TORCH_LIBRARIES spacebyte_torch_cpu)
+elseif(SPACEBYTE_CUDA)
+  # libtorch_cuda registers the CUDA backend from its static initialisers;
+  # nothing of ours names a symbol in it, so an --as-needed linker (Ubuntu's
+  # default) would drop it and CUDA would look absent.
+  list(PREPEND SPACEBYTE_TORCH_LIBRARIES "-Wl,--no-as-needed")
+endif()
+find_package(MPI REQUIRED COMPONENTS C)
 find_package(absl REQUIRED)
 find_package(Threads REQUIRED)
 # The CPU attention kernel calls cblas_sgemm; at run time libblas.so.3 is
 # OpenBLAS (Debian's alternatives), the same library LibTorch calls.
 find_package(BLAS REQUIRED)
+find_path(CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES x86_64-linux-gnu REQUIRED)
+set_property(TARGET BLAS::BLAS APPEND PROPERTY INTERFACE_INCLUDE_DIRECTORIES ${CBLAS_INCLUDE_DIR})
 
 find_path(ISAL_INCLUDE_DIR isa-l/crc.h REQUIRED)
 find_library(ISAL_LIBRARY isal REQUIRED)
@@ -25,7 +88,7 @@ add_library(spacebyte_torch_pch STATIC ${PROJECT_SOURCE_DIR}/cmake/torch_pch.cc)
 # unless the including file is compiled with OpenMP (libgomp, the runtime
 # LibTorch itself uses).
 find_package(OpenMP REQUIRED COMPONENTS CXX)
-target_link_libraries(spacebyte_torch_pch PUBLIC ${TORCH_LIBRARIES} OpenMP::OpenMP_CXX)
+target_link_libraries(spacebyte_torch_pch PUBLIC ${SPACEBYTE_TORCH_LIBRARIES} OpenMP::OpenMP_CXX)
 target_compile_options(spacebyte_torch_pch PUBLIC -Wno-deprecated-declarations)
 target_precompile_headers(spacebyte_torch_pch PRIVATE <torch/torch.h>)
 
@@ -36,8 +99,15 @@ endfunction()
 
 if(SPACEBYTE_CUDA)
   find_package(CUDAToolkit REQUIRED)
-  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} REQUIRED)
-  find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} REQUIRED)
+  # The NCCL that PyTorch's wheel loads (pip's nvidia-nccl) comes first, so
+  # one process never holds two; then the toolkit's.
+  get_filename_component(_site "${TORCH_INSTALL_PREFIX}/.." ABSOLUTE)
+  find_path(NCCL_INCLUDE_DIR nccl.h
+    HINTS ${_site}/nvidia/nccl/include ${_site}/nvidia/cu13/include ${CUDAToolkit_INCLUDE_DIRS}
+    REQUIRED)
+  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2
+    HINTS ${_site}/nvidia/nccl/lib ${_site}/nvidia/cu13/lib ${CUDAToolkit_LIBRARY_DIR} REQUIRED)
+  message(STATUS "NCCL: ${NCCL_LIBRARY}")
   add_library(nccl::nccl UNKNOWN IMPORTED)
   set_target_properties(nccl::nccl PROPERTIES
     IMPORTED_LOCATION ${NCCL_LIBRARY}

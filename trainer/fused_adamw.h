@@ -2,8 +2,19 @@
 #define SPACEBYTE_TRAINER_FUSED_ADAMW_H_
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 namespace spacebyte::trainer {
+
+// The key of `p`'s entry in LibTorch's optimizer state map: the tensor's
+// address, as a string before LibTorch 2 and as a pointer since.
+#if TORCH_VERSION_MAJOR >= 2
+inline void* OptimizerStateKey(const torch::Tensor& p) { return p.unsafeGetTensorImpl(); }
+#else
+inline std::string OptimizerStateKey(const torch::Tensor& p) {
+  return c10::guts::to_string(p.unsafeGetTensorImpl());
+}
+#endif
 
 // One step of LibTorch's AdamW (decoupled weight decay, no amsgrad) on every
 // parameter of `adamw` that has a gradient, reading and writing the same

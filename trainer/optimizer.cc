@@ -52,7 +52,7 @@ std::vector<std::pair<std::string, torch::Tensor>> Optimizer::State() {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   auto& state = adamw_->state();
   for (const auto& [name, param] : named_params_) {
-    auto it = state.find(c10::guts::to_string(param.unsafeGetTensorImpl()));
+    auto it = state.find(OptimizerStateKey(param));
     if (it == state.end()) continue;
     auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
     out.emplace_back(name + "/exp_avg", s.exp_avg());
@@ -71,7 +71,7 @@ void Optimizer::LoadState(const std::map<std::string, torch::Tensor>& state) {
     s->step(state.at(name + "/step").item<int64_t>());
     s->exp_avg(avg->second.to(param.options()).clone());
     s->exp_avg_sq(state.at(name + "/exp_avg_sq").to(param.options()).clone());
-    adam_state[c10::guts::to_string(param.unsafeGetTensorImpl())] = std::move(s);
+    adam_state[OptimizerStateKey(param)] = std::move(s);
   }
 }
 

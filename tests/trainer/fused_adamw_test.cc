@@ -52,7 +52,7 @@ TEST(FusedAdamWTest, MatchesLibTorchAdamWOverSteps) {
     EXPECT_TRUE(torch::allclose(actual[i], expected[i], 1e-5, 1e-6)) << "parameter " << i;
     // The moments live where AdamW::step keeps them, so either can go on.
     const auto& state = static_cast<torch::optim::AdamWParamState&>(
-        *fused->state().at(c10::guts::to_string(actual[i].unsafeGetTensorImpl())));
+        *fused->state().at(OptimizerStateKey(actual[i])));
     EXPECT_EQ(state.step(), 5);
   }
 }
