@@ -1,6 +1,9 @@
 #include "trainer/block.h"
 
+#include <algorithm>
 #include <string>
+
+#include "trainer/autocast.h"
 
 namespace spacebyte::trainer {
 
@@ -17,13 +20,16 @@ namespace {
 
 // Runs a block without keeping its activations and recomputes them during
 // backward (the reentrant scheme): parameter gradients accumulate inside the
-// nested backward, the input gradient is returned.
+// nested backward, the input gradient is returned. Autocast is thread state
+// that backward does not see, so the recompute re-enters the forward's.
 class CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx,
                                const torch::Tensor& x, BlockImpl* block) {
     ctx->save_for_backward({x});
     ctx->saved_data["block"] = reinterpret_cast<int64_t>(block);
+    const std::optional<c10::DeviceType> autocast = Autocast::Active();
+    ctx->saved_data["autocast"] = autocast ? static_cast<int64_t>(*autocast) : int64_t{-1};
     torch::NoGradGuard no_grad;
     return block->forward(x);
   }
@@ -32,9 +38,16 @@ class CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
                                                torch::autograd::tensor_list grads) {
     auto* block = reinterpret_cast<BlockImpl*>(ctx->saved_data["block"].toInt());
     torch::Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
+    const int64_t autocast = ctx->saved_data["autocast"].toInt();
     {
       torch::AutoGradMode enable(true);
-      torch::autograd::backward({block->forward(x)}, {grads[0]});
+      torch::Tensor y;
+      {
+        Autocast recompute_as_forward(static_cast<c10::DeviceType>(std::max<int64_t>(autocast, 0)),
+                                      autocast >= 0);
+        y = block->forward(x);
+      }
+      torch::autograd::backward({y}, {grads[0]});
     }
     return {x.grad(), torch::Tensor()};
   }

@@ -42,7 +42,7 @@ absl::StatusOr<EvalResult> EvaluateBytesFile(ByteLm& model, const std::string& p
   if (max_windows > 0) windows = std::min(windows, max_windows);
   const torch::Tensor all =
       torch::from_blob(const_cast<char*>(bytes.data()), {windows, context}, torch::kUInt8)
-          .to(torch::kLong);
+          .to(model.parameters().front().device(), torch::kLong);
   torch::NoGradGuard no_grad;
   model.eval();
   EvalAccumulator acc;

@@ -28,6 +28,7 @@
 #include "trainer/report.h"
 #include "trainer/sample.h"
 #include "trainer/train.h"
+#include "trainer/training_session.h"
 
 namespace spacebyte::trainer {
 namespace {
@@ -103,6 +104,16 @@ int RunUnderMpi(int* argc, char*** argv, Job job) {
   return quiet ? (status.ok() ? 0 : 1) : Finish(status);
 }
 
+// A checkpoint's model on the compute device (ComputeDevice's rule).
+absl::StatusOr<LoadedModel> LoadModelOn(const std::string& checkpoint, bool cuda,
+                                        int local_rank) {
+  absl::StatusOr<torch::Device> device = ComputeDevice(cuda, local_rank);
+  if (!device.ok()) return device.status();
+  absl::StatusOr<LoadedModel> loaded = LoadModelCheckpoint(checkpoint);
+  if (loaded.ok()) loaded->model->to(*device);
+  return loaded;
+}
+
 int RunEval(int argc, char** argv) {
   std::string checkpoint, bytes, data, split = "test";
   int64_t max_windows = 0, batch_size = 8;
@@ -117,14 +128,19 @@ int RunEval(int argc, char** argv) {
   flags.Int("max_windows", &max_windows,
             "at most this many windows (with --data: per language); 0 = all");
   flags.Int("batch_size", &batch_size, "windows per forward pass");
+  std::string device = "cpu";
+  flags.String("device", &device, "cpu | cuda (under mpirun: local rank's device)");
   flags.Require("checkpoint");
   if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
   if (bytes.empty() == data.empty()) {
     return Finish(absl::InvalidArgumentError("give exactly one of --bytes and --data"));
   }
+  if (device != "cpu" && device != "cuda") {
+    return Finish(absl::InvalidArgumentError("--device must be cpu or cuda"));
+  }
   batch_size = std::max<int64_t>(batch_size, 1);
   if (!bytes.empty()) {
-    absl::StatusOr<LoadedModel> loaded = LoadModelCheckpoint(checkpoint);
+    absl::StatusOr<LoadedModel> loaded = LoadModelOn(checkpoint, device == "cuda", 0);
     if (!loaded.ok()) return Finish(loaded.status());
     absl::StatusOr<EvalResult> result =
         EvaluateBytesFile(*loaded->model, bytes, max_windows, batch_size);
@@ -133,11 +149,13 @@ int RunEval(int argc, char** argv) {
     return 0;
   }
   return RunUnderMpi(&argc, &argv, [&](const parallel::MpiEnv& env) -> absl::Status {
-    absl::StatusOr<LoadedModel> loaded = LoadModelCheckpoint(checkpoint);
+    absl::StatusOr<LoadedModel> loaded = LoadModelOn(checkpoint, device == "cuda", env.local_rank());
     if (!loaded.ok()) return loaded.status();
-    std::unique_ptr<parallel::Collectives> world = parallel::MakeMpiCollectives(MPI_COMM_WORLD);
+    absl::StatusOr<std::unique_ptr<parallel::Collectives>> world =
+        MakeCollectives(MPI_COMM_WORLD, loaded->model->parameters().front().device());
+    if (!world.ok()) return world.status();
     absl::StatusOr<std::string> json =
-        EvaluateSplitJson(*loaded->model, data, split, max_windows, batch_size, *world);
+        EvaluateSplitJson(*loaded->model, data, split, max_windows, batch_size, **world);
     if (json.ok() && env.world_rank() == 0) std::cout << *json << std::endl;
     return json.status();
   });
@@ -227,10 +245,15 @@ int RunSample(int argc, char** argv) {
   flags.Bool("echo", &echo, "print the prompt before the generated text");
   flags.Bool("recompute", &o.recompute,
              "rerun the whole sequence per byte instead of using the cache (slow; for checks)");
+  std::string device = "cpu";
+  flags.String("device", &device, "cpu | cuda");
   flags.Require("checkpoint");
   if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
+  if (device != "cpu" && device != "cuda") {
+    return Finish(absl::InvalidArgumentError("--device must be cpu or cuda"));
+  }
   o.seed = static_cast<uint64_t>(seed);
-  absl::StatusOr<LoadedModel> loaded = LoadModelCheckpoint(checkpoint);
+  absl::StatusOr<LoadedModel> loaded = LoadModelOn(checkpoint, device == "cuda", 0);
   if (!loaded.ok()) return Finish(loaded.status());
   loaded->model->eval();
   if (echo) std::cout << prompt << std::flush;

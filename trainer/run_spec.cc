@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <torch/version.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace spacebyte::trainer {
@@ -76,6 +78,14 @@ absl::StatusOr<TrainSpec> ResolveTrain(const proto::TrainConfig& c, const ModelS
     return Invalid(absl::StrCat("train.device = '", c.device(), "' is not one of cpu | cuda"));
   }
   t.cuda = c.device() == "cuda";
+  if (!c.precision().empty() && c.precision() != "bf16" && c.precision() != "fp32") {
+    return Invalid(absl::StrCat("train.precision = '", c.precision(), "' is not one of bf16 | fp32"));
+  }
+  t.bf16 = c.precision().empty() ? t.cuda : c.precision() == "bf16";
+  if (t.bf16 && TORCH_VERSION_MAJOR < 2) {
+    return Invalid(absl::StrCat("train.precision = bf16 needs LibTorch >= 2; this build has ",
+                                TORCH_VERSION, (t.cuda ? "" : " (set train.precision: \"fp32\")")));
+  }
   t.threads = c.threads();
   if (t.log_interval <= 0) return Invalid("train.log_interval must be positive");
   if (t.lr <= 0) return Invalid("train.lr must be positive");
@@ -98,6 +108,14 @@ absl::StatusOr<RunSpec> ResolveRunConfig(const proto::RunConfig& config, int wor
   absl::StatusOr<TrainSpec> train = ResolveTrain(config.train(), spec.model, spec.parallel);
   if (!train.ok()) return train.status();
   spec.train = *train;
+  // One rule: NCCL moves CUDA tensors, MPI CPU ones.
+  const std::string wanted = spec.train.cuda ? "nccl" : "mpi";
+  if (spec.parallel.backend == "auto") spec.parallel.backend = wanted;
+  if (spec.parallel.backend != wanted) {
+    return Invalid(absl::StrCat("parallel.backend = ", spec.parallel.backend, " cannot move ",
+                                spec.train.cuda ? "cuda" : "cpu", " tensors; use ", wanted,
+                                " or auto"));
+  }
 
   const proto::DataConfig& d = config.data();
   spec.data.path = d.path();

@@ -30,6 +30,7 @@ struct TrainSpec {
   double max_time = 0;       // seconds; 0: no limit
   bool activation_checkpointing = false;
   bool cuda = false;
+  bool bf16 = false;  // autocast to bfloat16 (forward, loss, recomputed blocks)
   int threads = 0;
 };
 
@@ -52,7 +53,7 @@ struct ParallelSpec {
   int tp = 1;
   int dp = 1;
   double bucket_mb = 25;
-  std::string backend = "mpi";  // "mpi" | "nccl"
+  std::string backend = "auto";  // resolved: "mpi" (cpu) | "nccl" (cuda)
 };
 
 struct RunSpec {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "trainer/cuda_autocast.h"
+#include "trainer/autocast.h"
 #include "trainer/phase_timer.h"
 
 namespace spacebyte::trainer {
@@ -21,13 +21,15 @@ TrainStep::TrainStep(ByteLm& model, Optimizer& optimizer, const TensorParallelPl
     }
   }
   grad_sync_ = std::make_unique<parallel::GradSync>(all, dp, spec.parallel.bucket_mb);
+  device_options_ = all.front().options().requires_grad(false);
 }
 
 StepResult TrainStep::Run(const torch::Tensor& targets, double lr) {
   model_.train();
   const int64_t rows = targets.size(0), micro = spec_.train.micro_batch_size;
-  // [loss sum, ignored sum] over this rank's rows, summed over dp below.
-  torch::Tensor totals = torch::zeros({2}, torch::kDouble);
+  // [loss sum, ignored sum] over this rank's rows, summed over dp below; on
+  // the compute device, where the dp collectives work.
+  torch::Tensor totals = torch::zeros({2}, targets.options().dtype(torch::kDouble));
   for (int64_t start = 0; start < rows; start += micro) {
     torch::Tensor mb, tokens;
     {
@@ -38,7 +40,7 @@ StepResult TrainStep::Run(const torch::Tensor& targets, double lr) {
     grad_sync_->Prepare(/*sync=*/start + micro >= rows);
     LossOutput out;
     {
-      CudaAutocast autocast(targets.device());
+      Autocast autocast(targets.device().type(), spec_.train.bf16);
       ModelOutput output;
       {
         PhaseScope phase("forward");
@@ -88,12 +90,12 @@ StepResult TrainStep::Run(const torch::Tensor& targets, double lr) {
 
 double TrainStep::ClipGradients() {
   // One float pass per gradient (its norm); the squares add up in double.
-  auto squares = [](const std::vector<torch::Tensor>& params) {
+  auto squares = [this](const std::vector<torch::Tensor>& params) {
     std::vector<torch::Tensor> norms;
     for (const torch::Tensor& p : params) {
       if (p.grad().defined()) norms.push_back(p.grad().norm().to(torch::kDouble));
     }
-    if (norms.empty()) return torch::zeros({1}, torch::kDouble);
+    if (norms.empty()) return torch::zeros({1}, device_options_.dtype(torch::kDouble));
     return torch::stack(norms).square().sum().view({1});
   };
   // Shards add up over the tp group; replicated tensors count once.

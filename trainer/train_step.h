@@ -41,6 +41,7 @@ class TrainStep {
   parallel::Collectives& dp_;
   const RunSpec& spec_;
   std::unique_ptr<parallel::GradSync> grad_sync_;
+  torch::TensorOptions device_options_;  // the parameters' device
   std::vector<torch::Tensor> sharded_, replicated_, partial_;
 };
 

@@ -10,20 +10,30 @@
 #endif
 
 namespace spacebyte::trainer {
-namespace {
 
 absl::StatusOr<std::unique_ptr<parallel::Collectives>> MakeCollectives(
-    MPI_Comm comm, const RunSpec& spec, const parallel::MpiEnv& env) {
-  if (!spec.train.cuda) return parallel::MakeMpiCollectives(comm);
+    MPI_Comm comm, const torch::Device& device) {
+  if (device.is_cpu()) return parallel::MakeMpiCollectives(comm);
 #ifdef SPACEBYTE_WITH_NCCL
-  if (spec.parallel.backend != "mpi") return parallel::MakeNcclCollectives(comm, env.local_rank());
-#endif
-  (void)env;
+  return parallel::MakeNcclCollectives(comm, device.index());
+#else
+  (void)device;
   return absl::FailedPreconditionError(
-      "train.device = cuda needs a build with -DSPACEBYTE_CUDA=ON and parallel.backend nccl");
+      "train.device = cuda needs a build with -DSPACEBYTE_CUDA=ON (NCCL)");
+#endif
 }
 
-}  // namespace
+absl::StatusOr<torch::Device> ComputeDevice(bool cuda, int local_rank) {
+  if (!cuda) return torch::Device(torch::kCPU);
+  if (!torch::cuda::is_available()) {
+    return absl::FailedPreconditionError(
+        "train.device = cuda, but this LibTorch has no CUDA device available");
+  }
+  // Ranks of a node share its devices round-robin; with one visible device
+  // per rank (srun --gpu-bind, CUDA_VISIBLE_DEVICES) every rank gets cuda:0.
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(
+                                         local_rank % torch::cuda::device_count()));
+}
 
 absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(
     const std::string& config_path, const std::vector<std::string>& overrides,
@@ -42,13 +52,9 @@ absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(
       !st.ok()) {
     return st;
   }
-  if (s->spec.train.cuda && !torch::cuda::is_available()) {
-    return absl::FailedPreconditionError(
-        "train.device = cuda, but this LibTorch has no CUDA device available");
-  }
-  s->device = s->spec.train.cuda
-                  ? torch::Device(torch::kCUDA, env.local_rank() % torch::cuda::device_count())
-                  : torch::Device(torch::kCPU);
+  absl::StatusOr<torch::Device> device = ComputeDevice(s->spec.train.cuda, env.local_rank());
+  if (!device.ok()) return device.status();
+  s->device = *device;
   SetCpuThreads(env.IntraOpThreads(s->spec.train.threads));
   ReuseFreedHeapMemory();
 
@@ -57,7 +63,8 @@ absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(
   s->grid = std::make_unique<parallel::ProcessGrid>(std::move(*grid));
   for (auto [comm, out] : {std::pair{s->grid->tp_comm(), &s->tp},
                            std::pair{s->grid->dp_comm(), &s->dp}}) {
-    absl::StatusOr<std::unique_ptr<parallel::Collectives>> c = MakeCollectives(comm, s->spec, env);
+    absl::StatusOr<std::unique_ptr<parallel::Collectives>> c =
+        MakeCollectives(comm, s->device);
     if (!c.ok()) return c.status();
     *out = std::move(*c);
   }

@@ -36,6 +36,17 @@ struct TrainingSession {
   bool logging_rank() const { return grid->world_rank() == 0; }
 };
 
+// The one rule for a rank's compute device, which the model, the batches
+// and the NCCL collectives all use: CPU, or CUDA device local_rank modulo
+// the visible devices. Errors when `cuda` and no device is visible.
+absl::StatusOr<torch::Device> ComputeDevice(bool cuda, int local_rank);
+
+// Collectives for tensors of `device` over `comm`: MPI for CPU tensors,
+// NCCL (on its own stream) for CUDA ones. RunSpec's parallel.backend "auto"
+// resolves by the same rule.
+absl::StatusOr<std::unique_ptr<parallel::Collectives>> MakeCollectives(
+    MPI_Comm comm, const torch::Device& device);
+
 // Config file + overrides -> a ready session. Errors that every rank sees
 // alike (bad config, world size) come back identically on every rank.
 absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(

@@ -45,8 +45,12 @@ EvalMetrics Validator::Evaluate(ByteLm& model, int64_t step, parallel::Collectiv
   torch::NoGradGuard no_grad;
   model.eval();
   const int64_t n = windows(), languages = static_cast<int64_t>(languages_.size());
+  // Batches, sums and the dp all-reduce live on the model's device.
+  const torch::Device device = model.parameters().front().device();
+  const torch::Tensor targets_here = targets_.to(device), language_here = language_.to(device);
   // Per language: summed window losses, window counts, ignored fractions.
-  torch::Tensor sums = torch::zeros({3, std::max<int64_t>(languages, 1)}, torch::kDouble);
+  torch::Tensor sums = torch::zeros({3, std::max<int64_t>(languages, 1)},
+                                    torch::TensorOptions(torch::kDouble).device(device));
   // Every rank runs the same number of batches (the tp group needs it), some
   // of them possibly empty of windows of its own.
   const int64_t per_rank = (n + dp.size() - 1) / dp.size();
@@ -54,20 +58,21 @@ EvalMetrics Validator::Evaluate(ByteLm& model, int64_t step, parallel::Collectiv
   const int64_t mine = std::min(per_rank, n - first);
   for (int64_t start = 0; start < mine; start += batch_size) {
     const int64_t rows = std::min(batch_size, mine - start);
-    const torch::Tensor targets = targets_.narrow(0, first + start, rows);
+    const torch::Tensor targets = targets_here.narrow(0, first + start, rows);
     const torch::Tensor tokens = TokensFromTargets(targets.clamp_min(0));
     const LossOutput loss = ComputeLoss(model.Forward(tokens), targets);
-    const torch::Tensor lang = language_.narrow(0, first + start, rows);
+    const torch::Tensor lang = language_here.narrow(0, first + start, rows);
     sums[0].index_add_(0, lang, loss.per_sample.to(torch::kDouble));
-    sums[1].index_add_(0, lang, torch::ones({rows}, torch::kDouble));
+    sums[1].index_add_(0, lang, torch::ones({rows}, sums.options()));
     sums[2][0] += loss.ignored_fraction * static_cast<double>(rows);
   }
   // Ranks with fewer batches still join the tp group's collectives.
   const int64_t batches = (per_rank + batch_size - 1) / batch_size;
   for (int64_t b = (mine + batch_size - 1) / batch_size; b < batches; ++b) {
-    model.Forward(TokensFromTargets(targets_.narrow(0, 0, 1).clamp_min(0)));
+    model.Forward(TokensFromTargets(targets_here.narrow(0, 0, 1).clamp_min(0)));
   }
   dp.AllReduceSum(sums);
+  sums = sums.cpu();
   model.train();
 
   EvalMetrics m;
