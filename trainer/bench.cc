@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "trainer/cuda_info.h"
 #include "trainer/matmul_peak.h"
 #include "trainer/phase_timer.h"
 #include "trainer/training_session.h"
@@ -55,6 +56,24 @@ double GradientAllReduceSeconds(ByteLm& model, parallel::Collectives& dp,
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / reps;
 }
 
+// On a GPU, MFU is against the card's datasheet dense bf16 peak (what
+// Megatron-LM and torchtitan report), not a self-timed product; the peak
+// GPU memory is the caching allocator's, on this rank.
+void AddCudaFields(const TrainingSession& s, double achieved_gflops, nlohmann::json* j) {
+  const int index = s.device.index();
+  if (std::optional<double> mb = PeakCudaMemoryMb(index)) (*j)["peak_gpu_memory_mb"] = *mb;
+  const std::optional<CudaDeviceInfo> info = DescribeCudaDevice(index);
+  if (!info) return;
+  (*j)["gpu"] = info->name;
+  (*j)["gpu_memory_gb"] = info->memory_gb;
+  if (info->peak_bf16_tflops) {
+    const double peak_gflops = *info->peak_bf16_tflops * 1e3 * s.grid->world_size();
+    (*j)["datasheet_bf16_tflops"] = *info->peak_bf16_tflops;
+    (*j)["mfu"] = achieved_gflops / peak_gflops;
+    (*j)["mfu_basis"] = "datasheet dense bf16";
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::MpiEnv& env) {
@@ -67,6 +86,7 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
   const torch::Tensor targets = SyntheticText(rows, s.spec.model.context_size, s.device);
   for (int64_t i = 0; i < options.warmup; ++i) s.step->Run(targets, t.lr);
 
+  if (s.device.is_cuda()) ResetPeakCudaMemory(s.device.index());
   MPI_Barrier(MPI_COMM_WORLD);
   PhaseTimer::Reset();
   PhaseTimer::Enable(options.profile);
@@ -82,7 +102,9 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
 
   double peak_per_cpu_s = 0;
   const double peak =
-      MeasureMatmulPeakGflops(s.device, 2.0, &peak_per_cpu_s) * s.grid->world_size();
+      MeasureMatmulPeakGflops(s.device, t.bf16 ? torch::kBFloat16 : torch::kFloat, 2.0,
+                              &peak_per_cpu_s) *
+      s.grid->world_size();
   const double flops_per_byte = TrainingFlopsPerByte(s.spec.model);
   const double bytes_per_s =
       static_cast<double>(options.steps * t.batch_size * s.spec.model.context_size) / seconds;
@@ -102,6 +124,7 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
                       {"threads_per_rank", at::get_num_threads()},
                       {"peak_rss_mb", *std::max_element(rss.begin(), rss.end())},
                       {"peak_rss_mb_per_rank", rss}};
+  if (s.device.is_cuda()) AddCudaFields(s, achieved, &j);
   if (options.profile) {
     j["profile_ms"] = ProfileJson(options.steps);
     if (env.world_rank() == 0) std::cerr << PhaseTimer::Table(options.steps, seconds, cpu_seconds);

@@ -160,7 +160,7 @@ absl::Status Run::Execute(bool insist_on_resume) {
                                          s_.logging_rank(), progress_.step);
   if (absl::Status st = Agree(log_->status()); !st.ok()) return st;
 
-  const double peak = MeasureMatmulPeakGflops(s_.device) * 1e9 * s_.grid->world_size();
+  const double peak = MfuPeakGflops(s_.device, t.bf16) * 1e9 * s_.grid->world_size();
   const double flops_per_byte = TrainingFlopsPerByte(s_.spec.model);
   const int64_t bytes_per_step = t.batch_size * s_.spec.model.context_size;
   const auto start = Clock::now();
