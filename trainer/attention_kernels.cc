@@ -111,8 +111,15 @@ torch::Tensor WindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
   const torch::Tensor first_key = (before - torch::arange(n, opts)).clamp_min(0).view({n, 1, 1}) * chunk;
   const torch::Tensor allowed =
       b.le(a).logical_and(b.ge(a - window)).logical_and(b.ge(first_key));
-  const torch::Tensor out = Attend(chunks(q), with_previous(k), with_previous(v), allowed);
-  return out.reshape({batch, heads, n * chunk, d_key}).narrow(2, 0, length);
+  // SDPA's fused kernels take 4-D inputs only; 5-D ones fall back to the math
+  // path, which materialises every score. The chunks fold into the head axis.
+  const int64_t keys = (before + 1) * chunk;
+  const torch::Tensor out =
+      Attend(chunks(q).reshape({batch, heads * n, chunk, d_key}),
+             with_previous(k).reshape({batch, heads * n, keys, d_key}),
+             with_previous(v).reshape({batch, heads * n, keys, d_key}),
+             allowed.unsqueeze(0).expand({heads, n, chunk, keys}).reshape({1, heads * n, chunk, keys}));
+  return out.view({batch, heads, n * chunk, d_key}).narrow(2, 0, length);
 }
 
 }  // namespace spacebyte::trainer
