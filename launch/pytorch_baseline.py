@@ -11,6 +11,11 @@ logits and loss before anything is timed: the baseline is only a fair
 stand-in for the reference if it computes the same numbers.
 
 Needs Debian's python3-torch (LibTorch 1.13, the same library as ours).
+
+With --device cuda it runs the way the reference trains on a GPU: bf16
+autocast, AdamW(fused=True), scaled_dot_product_attention (flash for the
+causal global blocks, a band mask for the local ones), patch gathering
+without per-row loops, and with --mode compile, torch.compile.
 """
 import argparse
 import json
@@ -39,8 +44,8 @@ class Norm(nn.Module):
 def rope(x):
     """Rotates consecutive pairs of each head vector; x is [B, H, L, d_key]."""
     length, d_key = x.shape[-2], x.shape[-1]
-    freq = 10000.0 ** (-torch.arange(0, d_key, 2, dtype=torch.float32) / d_key)
-    angle = torch.arange(length, dtype=torch.float32)[:, None] * freq[None, :]
+    freq = 10000.0 ** (-torch.arange(0, d_key, 2, dtype=torch.float32, device=x.device) / d_key)
+    angle = torch.arange(length, dtype=torch.float32, device=x.device)[:, None] * freq[None, :]
     cos, sin = angle.cos(), angle.sin()
     even, odd = x[..., 0::2], x[..., 1::2]
     return torch.stack((even * cos - odd * sin, even * sin + odd * cos), -1).flatten(-2)
@@ -64,13 +69,18 @@ class Attention(nn.Module):
         q, k, v = self.Q_layer_norm(qkv[0]), self.K_layer_norm(qkv[1]), qkv[2]
         if self.rope:
             q, k = rope(q), rope(k)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_key)
-        offset = torch.arange(length)[:, None] - torch.arange(length)[None, :]
+        pos = torch.arange(length, device=x.device)
+        offset = pos[:, None] - pos[None, :]
         allowed = offset >= 0
         if self.window is not None:
             allowed &= offset <= self.window
-        scores = scores.masked_fill(~allowed, float("-inf"))
-        out = scores.softmax(-1) @ v
+        if x.is_cuda:
+            out = (F.scaled_dot_product_attention(q, k, v, is_causal=True) if self.window is None
+                   else F.scaled_dot_product_attention(q, k, v, attn_mask=allowed))
+        else:
+            scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_key)
+            scores = scores.masked_fill(~allowed, float("-inf"))
+            out = scores.softmax(-1) @ v
         return self.linear(out.transpose(1, 2).reshape(batch, length, width))
 
 
@@ -135,15 +145,34 @@ class SpaceByte(nn.Module):
             elif "embedding" in name:
                 nn.init.normal_(p)
 
-    def boundaries(self, tokens):
+    def is_boundary(self, tokens):
         T, TG = tokens.shape[1], self.cfg["global_context_size"]
         if self.cfg["patch_method"] == "periodic":
             is_boundary = torch.zeros_like(tokens, dtype=torch.bool)
             is_boundary[:, ::T // TG] = True
-        else:
-            space = spacelike(tokens)
-            before = F.pad(space[:, :-1], (1, 0), value=False)
-            is_boundary = (space & ~before) | (tokens == 255)
+            return is_boundary
+        space = spacelike(tokens)
+        before = F.pad(space[:, :-1], (1, 0), value=False)
+        return (space & ~before) | (tokens == 255)
+
+    def dense_boundaries(self, tokens):
+        """(global_ts [B, TG], counts [B], first ignored target [B]) with fixed
+        shapes and no host sync: what a GPU (and torch.compile) needs."""
+        B, T = tokens.shape
+        TG = self.cfg["global_context_size"]
+        is_boundary = self.is_boundary(tokens)
+        rank = is_boundary.long().cumsum(1) - 1
+        pos = torch.arange(T, device=tokens.device).expand(B, T)
+        slot = torch.where(is_boundary & (rank < TG), rank, TG)
+        global_ts = torch.full((B, TG + 1), T - 1, dtype=torch.long, device=tokens.device)
+        global_ts = global_ts.scatter(1, slot, pos)[:, :TG]
+        counts = (is_boundary & (rank < TG)).sum(1)
+        overflow = torch.where(is_boundary & (rank == TG), pos, T).amin(1)
+        return global_ts, counts, overflow
+
+    def boundaries(self, tokens):
+        TG = self.cfg["global_context_size"]
+        is_boundary = self.is_boundary(tokens)
         rows = []
         for row in is_boundary:
             ts = row.nonzero().flatten()
@@ -156,28 +185,36 @@ class SpaceByte(nn.Module):
         x = self.token_embedding(tokens) + self.local_position_encoding[:T]
         for block in self.initial_blocks:
             x = block(x)
-        rows = self.boundaries(tokens)
-        global_ts = torch.full((B, TG), T - 1, dtype=torch.long)
-        counts = []
-        for b, (ts, overflow) in enumerate(rows):
-            global_ts[b, :len(ts)] = ts
-            counts.append(len(ts))
-            if overflow is not None and targets is not None:
-                targets = targets.clone()
-                targets[b, overflow:] = -1
+        if tokens.is_cuda:
+            global_ts, counts, overflow = self.dense_boundaries(tokens)
+            if targets is not None:
+                pos = torch.arange(T, device=tokens.device)[None, :]
+                targets = targets.masked_fill(pos >= overflow[:, None], -1)
+        else:
+            rows = self.boundaries(tokens)
+            global_ts = torch.full((B, TG), T - 1, dtype=torch.long)
+            counts = []
+            for b, (ts, overflow) in enumerate(rows):
+                global_ts[b, :len(ts)] = ts
+                counts.append(len(ts))
+                if overflow is not None and targets is not None:
+                    targets = targets.clone()
+                    targets[b, overflow:] = -1
+            counts = torch.tensor(counts)
         gathered = x.gather(1, global_ts[:, :, None].expand(B, TG, d))
         y = F.pad(gathered, (D - d, 0)) + self.global_position_encoding
         for block in self.global_blocks:
             y = block(y)
-        real = torch.arange(TG)[None, :] < torch.tensor(counts)[:, None]
-        update = torch.where(real[:, :, None], y[:, :, D - d:], torch.zeros(()))
+        real = torch.arange(TG, device=x.device)[None, :] < counts[:, None]
+        update = torch.where(real[:, :, None], y[:, :, D - d:], torch.zeros((), device=x.device,
+                                                                            dtype=y.dtype))
         x = x.scatter_add(1, global_ts[:, :, None].expand(B, TG, d), update)
         for block in self.final_blocks:
             x = block(x)
         logits = self.logits(x)
         if targets is None:
             return logits, None
-        per_byte = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-1,
+        per_byte = F.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=-1,
                                    reduction="none")
         kept = (targets >= 0).float()
         loss = ((per_byte * kept).sum(1) / kept.sum(1).clamp(min=1)).mean()
@@ -222,46 +259,65 @@ def read_config(path):
             cfg[(section or "") + "." + key] = value
     model = {k.split(".", 1)[1]: v for k, v in cfg.items() if k.startswith("model.")}
     model = {**{k: v for k, v in cfg.items() if "." not in k}, **model}
+    model.setdefault("n_initial_layers", model["n_local_layers"] // 2)
+    model.setdefault("local_attention_window", model["d_local"])
     if model.get("kind", "spacebyte") != "spacebyte":
         sys.exit(f"{path}: the baseline runs SpaceByte models only")
     return model, cfg.get("train.batch_size", 4)
 
 
-def bench(config_path, steps, warmup, threads):
+def bench(config_path, steps, warmup, threads, device="cpu", mode="eager", batch=None,
+          micro_batch=None):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    cfg, batch = read_config(config_path)
+    cfg, config_batch = read_config(config_path)
+    batch = batch or config_batch
+    micro_batch = micro_batch or batch
     T = cfg["context_size"]
-    model = SpaceByte(cfg)
+    cuda = device == "cuda"
+    model = SpaceByte(cfg).to(device)
     lr = 0.005 * math.sqrt(batch)
     groups = [{"params": [p], "lr": lr * (p.shape[1] ** -0.5 if n.endswith(".weight")
                                           and "embedding" not in n else 1.0)}
               for n, p in model.named_parameters()]
-    optimizer = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
+    optimizer = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), weight_decay=0.01,
+                                  **({"fused": True} if cuda else {}))
     letters = torch.randint(ord("a"), ord("z") + 1, (batch, T))
-    targets = letters.masked_fill(torch.rand(batch, T) < 1 / 6, ord(" "))
+    targets = letters.masked_fill(torch.rand(batch, T) < 1 / 6, ord(" ")).to(device)
     tokens = F.pad(targets[:, :-1], (1, 0), value=255)
+    forward = torch.compile(model) if mode == "compile" else model
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        _, loss = model(tokens, targets)
-        loss.backward()
+        total = 0
+        for start in range(0, batch, micro_batch):
+            with torch.autocast("cuda", torch.bfloat16, enabled=cuda):
+                _, loss = forward(tokens[start:start + micro_batch],
+                                  targets[start:start + micro_batch])
+            (loss * (micro_batch / batch)).backward()
+            total = total + loss.detach() * (micro_batch / batch)
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        return loss.item()
+        return total.item()
 
     for _ in range(warmup):
         step()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(steps):
         loss = step()
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     params = sum(p.numel() for p in model.parameters())
-    print(json.dumps(dict(impl="pytorch_eager", config=config_path, threads=threads,
-                          steps=steps, bytes_per_s=round(steps * batch * T / wall, 1),
-                          step_s=round(wall / steps, 4), cpu_s_per_step=round(cpu / steps, 4),
-                          loss=round(loss, 4), params=params,
-                          torch=torch.__version__)))
+    row = dict(impl=f"pytorch_{mode}", config=config_path, threads=threads, device=device,
+               batch=batch, micro_batch=micro_batch,
+               steps=steps, bytes_per_s=round(steps * batch * T / wall, 1),
+               step_s=round(wall / steps, 4), cpu_s_per_step=round(cpu / steps, 4),
+               loss=round(loss, 4), params=params, torch=torch.__version__)
+    if cuda:
+        row["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        row["gpu"] = torch.cuda.get_device_name()
+    print(json.dumps(row))
 
 
 def main():
@@ -272,11 +328,16 @@ def main():
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--mode", default="eager", choices=["eager", "compile"])
+    parser.add_argument("--batch", type=int, help="global batch [the config's]")
+    parser.add_argument("--micro_batch", type=int, help="rows per forward [--batch]")
     args = parser.parse_args()
     if args.check:
         check_golden(args.check)
     if args.config:
-        bench(args.config, args.steps, args.warmup, args.threads)
+        bench(args.config, args.steps, args.warmup, args.threads, args.device, args.mode,
+              args.batch, args.micro_batch)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Writes OUT/summary.json and OUT/summary.md from what launch/gpu_check.sh
+left in OUT: stage results, bench and baseline JSON lines, the bf16/fp32
+loss curves and the tiny CUDA run. Called after every stage, so a check cut
+short still leaves a summary.
+
+usage: gpu_summary.py OUT NOW T0 "stage=result=seconds\\n..."
+"""
+import glob
+import json
+import os
+import sys
+
+
+def json_lines(path):
+    rows = []
+    if os.path.exists(path):
+        for line in open(path):
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+    return rows
+
+
+def last(path):
+    rows = json_lines(path)
+    return rows[-1] if rows else None
+
+
+def main():
+    out, now, t0, stage_lines = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    summary = {"seconds": now - t0, "stages": {}}
+    for line in stage_lines.splitlines():
+        name, result, secs = line.split("=", 2)
+        summary["stages"][name] = {"result": result, "seconds": int(secs)}
+
+    env = os.path.join(out, "env.log")
+    if os.path.exists(env):
+        summary["env"] = open(env).read().strip().splitlines()[:12]
+
+    bench = {}
+    for path in sorted(glob.glob(os.path.join(out, "bench_*.json"))):
+        row = last(path)
+        if row:
+            keep = ("bytes_per_s", "step_s", "mfu", "mfu_basis", "achieved_gflops",
+                    "matmul_peak_gflops", "peak_gpu_memory_mb", "gpu", "model_flops_per_byte")
+            bench[os.path.basename(path)[6:-5]] = {k: row[k] for k in keep if k in row}
+    summary["bench"] = bench
+
+    baseline = {}
+    for path in sorted(glob.glob(os.path.join(out, "baseline_*.json"))):
+        row = last(path)
+        if row:
+            baseline[os.path.basename(path)[9:-5]] = row
+    # The baseline computes the same model: its MFU uses our FLOP count and
+    # the same datasheet peak.
+    for name, row in baseline.items():
+        ours = bench.get(row.get("config", "").split("/")[-1].replace(".textproto", "") +
+                         f"_mb{row.get('micro_batch')}")
+        if ours and ours.get("mfu"):
+            peak_gflops = ours["achieved_gflops"] / ours["mfu"]
+            row["mfu"] = row["bytes_per_s"] * ours["model_flops_per_byte"] / 1e9 / peak_gflops
+            row["ours_over_baseline"] = ours["bytes_per_s"] / row["bytes_per_s"]
+    summary["baseline"] = baseline
+
+    curves = {}
+    for path in glob.glob(os.path.join(out, "precision_*.jsonl")):
+        curves[os.path.basename(path)[10:-6]] = [
+            r["loss"] for r in json_lines(path) if "loss" in r and "split" not in r]
+    if "cpu_fp32" in curves and "cuda_bf16" in curves:
+        a, b = curves["cpu_fp32"], curves["cuda_bf16"]
+        n = min(len(a), len(b))
+        summary["precision"] = {
+            "steps": n, "cpu_fp32": a[:n], "cuda_bf16": b[:n],
+            "max_abs_loss_diff": max((abs(x - y) for x, y in zip(a, b)), default=None)}
+
+    tiny = json_lines(os.path.join(out, "tiny_cuda_metrics.jsonl"))
+    if tiny:
+        train_rows = [r for r in tiny if "split" not in r]
+        summary["tiny_cuda"] = {"last": train_rows[-1] if train_rows else None,
+                                "eval": last(os.path.join(out, "tiny_cuda_eval.json"))}
+
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+
+    md = ["# GPU check", "", f"{summary['seconds']} s in all.", "",
+          "| stage | result | seconds |", "|---|---|---|"]
+    md += [f"| {k} | {v['result']} | {v['seconds']} |" for k, v in summary["stages"].items()]
+    if bench:
+        md += ["", "| spacebyte bench | bytes/s | step s | MFU | peak GPU MiB |",
+               "|---|---|---|---|---|"]
+        for k, v in bench.items():
+            md.append(f"| {k} | {v.get('bytes_per_s', 0):.0f} | {v.get('step_s', 0):.3f} | "
+                      f"{v.get('mfu', 0):.3f} | {v.get('peak_gpu_memory_mb', 0):.0f} |")
+    if baseline:
+        md += ["", "| PyTorch baseline | bytes/s | step s | MFU | peak GPU MiB |",
+               "|---|---|---|---|---|"]
+        for k, v in baseline.items():
+            md.append(f"| {k} | {v.get('bytes_per_s', 0):.0f} | {v.get('step_s', 0):.3f} | "
+                      f"{v.get('mfu', 0):.3f} | {v.get('peak_gpu_memory_mb', 0):.0f} |")
+    if "precision" in summary:
+        p = summary["precision"]
+        md += ["", f"bf16 CUDA against fp32 CPU over {p['steps']} steps: max |loss diff| "
+               f"{p['max_abs_loss_diff']:.4f}"]
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
