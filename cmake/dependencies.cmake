@@ -18,6 +18,11 @@ if(SPACEBYTE_LIBTORCH STREQUAL "pytorch")
     message(FATAL_ERROR "SPACEBYTE_LIBTORCH=pytorch: ${SPACEBYTE_PYTHON} finds no torch package")
   endif()
   list(PREPEND CMAKE_PREFIX_PATH ${_torch_prefix})
+  # TorchConfig looks its libraries up with PATHS, which come after the
+  # system's: where Debian's LibTorch is installed too, it would pick that
+  # libc10 and load two c10s into one process.
+  get_filename_component(_torch_lib "${_torch_prefix}/../../lib" ABSOLUTE)
+  list(PREPEND CMAKE_LIBRARY_PATH ${_torch_lib})
 elseif(NOT SPACEBYTE_LIBTORCH STREQUAL "debian")
   message(FATAL_ERROR "SPACEBYTE_LIBTORCH must be debian or pytorch, got ${SPACEBYTE_LIBTORCH}")
 endif()
@@ -26,6 +31,8 @@ endif()
 find_package(Protobuf REQUIRED)
 find_package(Torch REQUIRED)
 message(STATUS "LibTorch ${Torch_VERSION} from ${SPACEBYTE_LIBTORCH} (${TORCH_INSTALL_PREFIX})")
+# For scripts that report what a build was made against (launch/test_all.sh).
+file(WRITE ${CMAKE_BINARY_DIR}/libtorch_version.txt "${Torch_VERSION}\n")
 set(SPACEBYTE_TORCH_LIBRARIES ${TORCH_LIBRARIES})
 if(SPACEBYTE_LIBTORCH STREQUAL "pytorch")
   # The wheel's include/ carries an old copy of protobuf's headers
@@ -62,6 +69,17 @@ elseif(SPACEBYTE_CUDA)
   # nothing of ours names a symbol in it, so an --as-needed linker (Ubuntu's
   # default) would drop it and CUDA would look absent.
   list(PREPEND SPACEBYTE_TORCH_LIBRARIES "-Wl,--no-as-needed")
+  if(SPACEBYTE_LIBTORCH STREQUAL "pytorch")
+    # The wheel's libraries carry no run path: Python preloads the CUDA
+    # libraries of pip's nvidia-* packages. Our programs find them through
+    # their own run path, and the linker through -rpath-link.
+    get_filename_component(_site "${TORCH_INSTALL_PREFIX}/.." ABSOLUTE)
+    file(GLOB _nvidia_lib_dirs LIST_DIRECTORIES true ${_site}/nvidia/*/lib)
+    foreach(_dir ${_nvidia_lib_dirs})
+      list(APPEND SPACEBYTE_TORCH_LIBRARIES "-Wl,-rpath-link,${_dir}")
+    endforeach()
+    list(APPEND CMAKE_BUILD_RPATH ${TORCH_INSTALL_PREFIX}/lib ${_nvidia_lib_dirs})
+  endif()
 endif()
 find_package(MPI REQUIRED COMPONENTS C)
 find_package(absl REQUIRED)
