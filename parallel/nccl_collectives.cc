@@ -1,5 +1,7 @@
 #include "parallel/nccl_collectives.h"
 
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
 #include <nccl.h>
 
@@ -35,17 +37,27 @@ ncclDataType_t NcclType(const torch::Tensor& t) {
   }
 }
 
+// The compute stream: where LibTorch runs this thread's kernels on `device`.
+cudaStream_t ComputeStream(int device) {
+  return c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device)).stream();
+}
+
 class NcclPending : public PendingCollective {
  public:
-  NcclPending(cudaEvent_t event, torch::Tensor tensor)
-      : event_(event), tensor_(std::move(tensor)) {}
+  NcclPending(cudaEvent_t event, torch::Tensor tensor, int device)
+      : event_(event), tensor_(std::move(tensor)), device_(device) {}
   ~NcclPending() override { cudaEventDestroy(event_); }
-  void Wait() override { SPACEBYTE_CUDA_CHECK(cudaEventSynchronize(event_)); }
+  // Orders the compute stream after the collective without blocking the
+  // host: later kernels, and any read back to the host, see the result.
+  void Wait() override {
+    SPACEBYTE_CUDA_CHECK(cudaStreamWaitEvent(ComputeStream(device_), event_, 0));
+  }
   bool Done() override { return cudaEventQuery(event_) == cudaSuccess; }
 
  private:
   cudaEvent_t event_;
   torch::Tensor tensor_;  // kept alive while NCCL writes into it
+  int device_;
 };
 
 class NcclCollectives : public Collectives {
@@ -61,14 +73,16 @@ class NcclCollectives : public Collectives {
   std::unique_ptr<PendingCollective> AllReduceSumAsync(
       torch::Tensor tensor) override {
     Check(tensor);
+    AfterCompute(tensor);
     SPACEBYTE_NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(),
                                        tensor.numel(), NcclType(tensor), ncclSum,
                                        comm_, stream_));
-    return std::make_unique<NcclPending>(RecordEvent(), std::move(tensor));
+    return std::make_unique<NcclPending>(RecordEvent(stream_), std::move(tensor), device_);
   }
 
   void Broadcast(torch::Tensor& tensor, int root) override {
     Check(tensor);
+    AfterCompute(tensor);
     SPACEBYTE_NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(),
                                        tensor.numel(), NcclType(tensor), root,
                                        comm_, stream_));
@@ -78,6 +92,8 @@ class NcclCollectives : public Collectives {
   void AllGatherStacked(const torch::Tensor& local,
                         torch::Tensor& stacked) override {
     Check(local);
+    AfterCompute(local);
+    AfterCompute(stacked);
     SPACEBYTE_NCCL_CHECK(ncclAllGather(local.data_ptr(), stacked.data_ptr(),
                                        local.numel(), NcclType(local), comm_,
                                        stream_));
@@ -97,11 +113,22 @@ class NcclCollectives : public Collectives {
                 t.device());
     TORCH_CHECK(t.is_contiguous(), "NCCL collectives need contiguous tensors");
   }
-  cudaEvent_t RecordEvent() {
+  static cudaEvent_t RecordEvent(cudaStream_t stream) {
     cudaEvent_t event;
     SPACEBYTE_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-    SPACEBYTE_CUDA_CHECK(cudaEventRecord(event, stream_));
+    SPACEBYTE_CUDA_CHECK(cudaEventRecord(event, stream));
     return event;
+  }
+  // NCCL runs on its own stream so it overlaps backward. It must start only
+  // after the compute stream has written `t`, and the caching allocator must
+  // not hand t's memory to the compute stream again before NCCL is done.
+  void AfterCompute(const torch::Tensor& t) {
+    cudaEvent_t ready = RecordEvent(ComputeStream(device_));
+    SPACEBYTE_CUDA_CHECK(cudaStreamWaitEvent(stream_, ready, 0));
+    SPACEBYTE_CUDA_CHECK(cudaEventDestroy(ready));
+    c10::cuda::CUDACachingAllocator::recordStream(
+        t.storage().data_ptr(),
+        c10::cuda::getStreamFromExternal(stream_, static_cast<c10::DeviceIndex>(device_)));
   }
 
   ncclComm_t comm_;
