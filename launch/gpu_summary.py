@@ -89,18 +89,13 @@ def main():
     md = ["# GPU check", "", f"{summary['seconds']} s in all.", "",
           "| stage | result | seconds |", "|---|---|---|"]
     md += [f"| {k} | {v['result']} | {v['seconds']} |" for k, v in summary["stages"].items()]
-    if bench:
-        md += ["", "| spacebyte bench | bytes/s | step s | MFU | peak GPU MiB |",
-               "|---|---|---|---|---|"]
-        for k, v in bench.items():
-            md.append(f"| {k} | {v.get('bytes_per_s', 0):.0f} | {v.get('step_s', 0):.3f} | "
-                      f"{v.get('mfu', 0):.3f} | {v.get('peak_gpu_memory_mb', 0):.0f} |")
-    if baseline:
-        md += ["", "| PyTorch baseline | bytes/s | step s | MFU | peak GPU MiB |",
-               "|---|---|---|---|---|"]
-        for k, v in baseline.items():
-            md.append(f"| {k} | {v.get('bytes_per_s', 0):.0f} | {v.get('step_s', 0):.3f} | "
-                      f"{v.get('mfu', 0):.3f} | {v.get('peak_gpu_memory_mb', 0):.0f} |")
+    for title, rows in (("spacebyte bench", bench), ("PyTorch baseline", baseline)):
+        if rows:
+            md += ["", f"| {title} | bytes/s | step s | MFU | peak GPU MiB |",
+                   "|---|---|---|---|---|"]
+            md += [f"| {k} | {v.get('bytes_per_s', 0):.0f} | {v.get('step_s', 0):.3f} | "
+                   f"{v.get('mfu', 0):.3f} | {v.get('peak_gpu_memory_mb', 0):.0f} |"
+                   for k, v in rows.items()]
     if "precision" in summary:
         p = summary["precision"]
         md += ["", f"bf16 CUDA against fp32 CPU over {p['steps']} steps: max |loss diff| "

@@ -44,6 +44,24 @@ INSTANTIATE_TEST_SUITE_P(Shapes, BandAttentionCpuTest,
                                            Case{333, 130}, Case{130, 0}, Case{96, -1},
                                            Case{150, -1}, Case{1, -1}));
 
+// The band kernel against the paths CUDA (and bf16 on the CPU) take: with
+// LibTorch 2 both run through at::scaled_dot_product_attention, the causal
+// one as is_causal (its fused kernel), the windowed one in chunks.
+TEST(BandAttentionCpuTest, MatchesTheSdpaPaths) {
+  torch::manual_seed(5);
+  const auto opts = torch::dtype(torch::kDouble);
+  const torch::Tensor q = torch::randn({2, 300, 3, 16}, opts);
+  const torch::Tensor k = torch::randn({2, 300, 3, 16}, opts);
+  const torch::Tensor v = torch::randn({2, 300, 3, 16}, opts);
+  auto heads_first = [](const torch::Tensor& x) { return x.transpose(1, 2).contiguous(); };
+  const torch::Tensor causal =
+      CausalAttention(heads_first(q), heads_first(k), heads_first(v)).transpose(1, 2);
+  EXPECT_TRUE(torch::allclose(BandAttentionCpu(q, k, v, -1), causal, 1e-10, 1e-10));
+  const torch::Tensor windowed =
+      WindowedAttention(heads_first(q), heads_first(k), heads_first(v), 70).transpose(1, 2);
+  EXPECT_TRUE(torch::allclose(BandAttentionCpu(q, k, v, 70), windowed, 1e-10, 1e-10));
+}
+
 TEST(BandAttentionCpuTest, FloatMatchesDouble) {
   torch::manual_seed(3);
   const torch::Tensor q = torch::randn({2, 200, 2, 16}), k = torch::randn({2, 200, 2, 16});

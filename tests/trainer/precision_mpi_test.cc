@@ -15,12 +15,11 @@
 #include <gtest/gtest.h>
 
 #include "trainer/autocast.h"
+#include "tests/parallel/mpi_gtest_main.h"
 #include "trainer/training_session.h"
 
 namespace spacebyte::trainer {
 namespace {
-
-const parallel::MpiEnv* g_env = nullptr;
 
 // Largest |bf16 - fp32| loss difference over 20 steps allowed: bf16 keeps 8
 // mantissa bits, so products differ by ~0.4% and the tiny model's loss (5.5
@@ -52,7 +51,7 @@ std::unique_ptr<TrainingSession> Start(const std::string& device, const std::str
                                        bool checkpointing = false) {
   absl::StatusOr<std::unique_ptr<TrainingSession>> s = StartSession(
       WriteConfig(checkpointing), {"train.device=" + device, "train.precision=" + precision},
-      *g_env);
+      test_support::TestMpiEnv());
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? std::move(*s) : nullptr;
 }
@@ -148,15 +147,3 @@ TEST(PrecisionTest, CudaFusedAdamWStepsLikeTheCpuLoop) {
 
 }  // namespace
 }  // namespace spacebyte::trainer
-
-int main(int argc, char** argv) {
-  absl::StatusOr<spacebyte::parallel::MpiEnv> env =
-      spacebyte::parallel::MpiEnv::Init(&argc, &argv);
-  if (!env.ok()) {
-    std::fprintf(stderr, "%s\n", env.status().ToString().c_str());
-    return 1;
-  }
-  spacebyte::trainer::g_env = &*env;
-  testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}

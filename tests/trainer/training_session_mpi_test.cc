@@ -2,19 +2,17 @@
 // trains at lr * d_in^-0.5 of the full, unsplit layer (run on 2 ranks).
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 
 #include <gtest/gtest.h>
 
+#include "tests/parallel/mpi_gtest_main.h"
 #include "trainer/training_session.h"
 
 namespace spacebyte::trainer {
 namespace {
-
-const parallel::MpiEnv* g_env = nullptr;
 
 std::map<std::string, double> GroupRates(TrainingSession& s) {
   std::map<const void*, double> by_tensor;
@@ -30,13 +28,14 @@ std::map<std::string, double> GroupRates(TrainingSession& s) {
 }
 
 TEST(TrainingSessionTest, ShardedLinearsKeepTheFullFanInRate) {
-  ASSERT_EQ(g_env->world_size(), 2);
+  const parallel::MpiEnv& env = test_support::TestMpiEnv();
+  ASSERT_EQ(env.world_size(), 2);
   const std::string config = ::testing::TempDir() + "/session_tp_rank" +
-                             std::to_string(g_env->world_rank()) + ".textproto";
+                             std::to_string(env.world_rank()) + ".textproto";
   std::ofstream(config) << "model { d_model: 64 d_local: 32 context_size: 64 "
                            "global_context_size: 16 n_layers: 1 n_local_layers: 2 d_key: 16 }\n"
                            "parallel { tp: 2 } train { steps: 1 batch_size: 2 lr: 0.01 }\n";
-  absl::StatusOr<std::unique_ptr<TrainingSession>> s = StartSession(config, {}, *g_env);
+  absl::StatusOr<std::unique_ptr<TrainingSession>> s = StartSession(config, {}, env);
   ASSERT_TRUE(s.ok()) << s.status();
   std::map<std::string, torch::Tensor> params;
   for (const auto& p : (*s)->model->named_parameters()) params[p.key()] = p.value();
@@ -60,15 +59,3 @@ TEST(TrainingSessionTest, ShardedLinearsKeepTheFullFanInRate) {
 
 }  // namespace
 }  // namespace spacebyte::trainer
-
-int main(int argc, char** argv) {
-  absl::StatusOr<spacebyte::parallel::MpiEnv> env =
-      spacebyte::parallel::MpiEnv::Init(&argc, &argv);
-  if (!env.ok()) {
-    std::fprintf(stderr, "%s\n", env.status().ToString().c_str());
-    return 1;
-  }
-  spacebyte::trainer::g_env = &*env;
-  testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}
