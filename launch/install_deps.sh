@@ -16,6 +16,7 @@ packages=(
   libisal-dev          # hardware-accelerated CRC32C (crc32_iscsi)
   nlohmann-json3-dev   # JSON Lines input to `spacebyte prep`
   iproute2             # network namespaces for the multi-host test
+  python3 python3-venv # PyTorch's LibTorch for the 2.x builds (launch/pytorch_venv.sh)
 )
 
 if [ "${SPACEBYTE_SYSTEM_TORCH:-1}" = 0 ]; then
