@@ -23,10 +23,12 @@ LossOutput ComputeLoss(const ModelOutput& out, const torch::Tensor& targets) {
   LossOutput result;
   result.per_sample = ce.sum(1) / valid.sum(1).clamp_min(1).to(ce.dtype());
   result.loss = result.per_sample.mean();
-  // Of the real targets, the share the model could not predict.
-  const double real_count = real.sum().item<double>();
-  result.ignored_fraction =
-      real_count > 0 ? 1.0 - valid.sum().item<double>() / real_count : 0.0;
+  // Of the real targets, the share the model could not predict (0 when
+  // there are none).
+  const torch::Tensor real_count = real.sum().to(torch::kDouble);
+  result.ignored_fraction = torch::where(
+      real_count.gt(0), 1.0 - valid.sum().to(torch::kDouble) / real_count.clamp_min(1),
+      torch::zeros_like(real_count));
   return result;
 }
 

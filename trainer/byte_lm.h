@@ -50,7 +50,10 @@ std::shared_ptr<ByteLm> MakeModel(const ModelSpec& spec);
 struct LossOutput {
   torch::Tensor loss;        // scalar: mean over samples of per-sample mean CE
   torch::Tensor per_sample;  // [B]
-  double ignored_fraction;   // share of real targets past the global context
+  // Share of real targets past the global context: a double scalar on the
+  // logits' device, so a training step reads nothing back per micro-batch
+  // (each read stalls a GPU's launch queue).
+  torch::Tensor ignored_fraction;
 };
 
 // The spec's batch loss; `targets` may hold -1 (ignored), and `ignored`

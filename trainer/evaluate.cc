@@ -49,7 +49,7 @@ absl::StatusOr<EvalResult> EvaluateBytesFile(ByteLm& model, const std::string& p
   for (int64_t start = 0; start < windows; start += batch_size) {
     const torch::Tensor targets = all.narrow(0, start, std::min(batch_size, windows - start));
     const LossOutput loss = ComputeLoss(model.Forward(TokensFromTargets(targets)), targets);
-    acc.Add(loss.per_sample, loss.ignored_fraction);
+    acc.Add(loss.per_sample, loss.ignored_fraction.item<double>());
   }
   return acc.Result();
 }
