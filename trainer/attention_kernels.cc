@@ -60,14 +60,16 @@ namespace {
 // ceil(window / c) chunks before it and itself, (1 + ceil(window / c)) * c
 // keys, and the sequence pads up to whole chunks. Smaller chunks waste fewer
 // scores (2 * window keys per query at c = window, 4/3 * window at
-// c = window / 3) but make smaller matrix products; 64 rows keep them
-// worth a BLAS call.
-int64_t ChunkRows(int64_t length, int64_t window) {
-  constexpr int64_t kMinRows = 64;
+// c = window / 3) but make smaller matrix products and copy each key and
+// value into (1 + window / c) chunks. On the CPU 64 rows keep a product
+// worth a BLAS call; on CUDA the copies, kept for backward, cost more than
+// the scores (at W 768, 64-row chunks copied K and V 13 times), so chunks
+// keep 256 rows or more.
+int64_t ChunkRows(int64_t length, int64_t window, int64_t min_rows) {
   int64_t best = window, best_cost = -1;
   for (int64_t before = 1;; ++before) {
     const int64_t c = (window + before - 1) / before;
-    if (c < kMinRows && before > 1) break;
+    if (c < min_rows && before > 1) break;
     const int64_t padded = (length + c - 1) / c * c;
     const int64_t cost = padded * (before + 1) * c;
     if (best_cost < 0 || cost < best_cost) {
@@ -82,13 +84,16 @@ int64_t ChunkRows(int64_t length, int64_t window) {
 }  // namespace
 
 torch::Tensor WindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
-                                const torch::Tensor& v, int64_t window) {
+                                const torch::Tensor& v, int64_t window,
+                                int64_t min_chunk_rows) {
   TORCH_CHECK(window > 0, "attention window must be positive, got ", window);
   TORCH_CHECK(q.size(2) == k.size(2), "windowed attention needs as many queries as keys");
   const int64_t length = q.size(2);
   if (length <= window + 1) return CausalAttention(q, k, v);
 
-  const int64_t chunk = ChunkRows(length, window), n = (length + chunk - 1) / chunk;
+  if (min_chunk_rows <= 0) min_chunk_rows = q.is_cuda() ? 256 : 64;
+  const int64_t chunk = ChunkRows(length, window, min_chunk_rows);
+  const int64_t n = (length + chunk - 1) / chunk;
   const int64_t before = (window + chunk - 1) / chunk;  // chunks of keys before a chunk
   const int64_t batch = q.size(0), heads = q.size(1), d_key = q.size(3);
   const int64_t pad = n * chunk - length;

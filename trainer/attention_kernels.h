@@ -17,9 +17,11 @@ torch::Tensor CausalAttention(const torch::Tensor& q, const torch::Tensor& k,
 // keys, the reference's CPU rule). Costs O(L * window): the sequence is cut
 // into chunks of at most `window` rows and each chunk attends to itself and
 // the chunks that cover the `window` positions before it, so no L x L score
-// matrix is ever formed.
+// matrix is ever formed. Chunks have at least `min_chunk_rows` rows (0: 64 on
+// the CPU, 256 on CUDA; see ChunkRows).
 torch::Tensor WindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
-                                const torch::Tensor& v, int64_t window);
+                                const torch::Tensor& v, int64_t window,
+                                int64_t min_chunk_rows = 0);
 
 // The same rule through a dense L x L mask: the slow, obviously correct
 // version that tests compare against.

@@ -42,6 +42,20 @@ INSTANTIATE_TEST_SUITE_P(Shapes, WindowedAttentionTest,
                                            // with 3 chunks before, 65 with 2.
                                            Case{700, 192}, Case{333, 130}));
 
+// CUDA's larger chunks (fewer copies of K and V) compute the same thing.
+TEST(WindowedAttentionTest, LargerChunksMatchToo) {
+  torch::manual_seed(9);
+  const auto opts = torch::dtype(torch::kDouble).requires_grad(true);
+  const torch::Tensor q = torch::randn({1, 2, 1100, 8}, opts);
+  const torch::Tensor k = torch::randn({1, 2, 1100, 8}, opts);
+  const torch::Tensor v = torch::randn({1, 2, 1100, 8}, opts);
+  for (int64_t window : {300, 768}) {
+    EXPECT_TRUE(torch::allclose(WindowedAttention(q, k, v, window, 256),
+                                MaskedAttention(q, k, v, window), 1e-10, 1e-10))
+        << window;
+  }
+}
+
 TEST(WindowedAttentionTest, WindowLimitsTheKeysSeen) {
   // A value spike at position 0 reaches query p only while p <= window.
   const int64_t length = 12, window = 4;
