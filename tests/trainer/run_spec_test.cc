@@ -2,6 +2,7 @@
 // sizes are checked against the world, and errors name the field.
 
 #include <gtest/gtest.h>
+#include <torch/version.h>
 
 #include "google/protobuf/text_format.h"
 #include "trainer/run_spec.h"
@@ -69,6 +70,36 @@ TEST(RunSpecTest, ImpossibleSizesNameTheField) {
             0u);
   EXPECT_NE(Error("steps: 5 budget_bytes: 100").find("exactly one of"), std::string::npos);
   EXPECT_NE(Error("").find("exactly one of"), std::string::npos);
+}
+
+// parallel.backend's documented default "auto" resolves by the device, and
+// train.precision defaults to bf16 on CUDA only.
+TEST(RunSpecTest, BackendAndPrecisionFollowTheDevice) {
+  absl::StatusOr<RunSpec> cpu = ResolveRunConfig(Config("steps: 5"), 1);
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  EXPECT_EQ(cpu->parallel.backend, "mpi");
+  EXPECT_FALSE(cpu->train.bf16);
+  absl::StatusOr<RunSpec> cuda = ResolveRunConfig(Config("steps: 5 device: \"cuda\""), 1);
+  if (TORCH_VERSION_MAJOR >= 2) {
+    ASSERT_TRUE(cuda.ok()) << cuda.status();
+    EXPECT_EQ(cuda->parallel.backend, "nccl");
+    EXPECT_TRUE(cuda->train.bf16);
+  } else {
+    EXPECT_NE(std::string(cuda.status().message()).find("bf16 needs LibTorch >= 2"),
+              std::string::npos);
+  }
+  absl::StatusOr<RunSpec> fp32 =
+      ResolveRunConfig(Config("steps: 5 device: \"cuda\" precision: \"fp32\""), 1);
+  ASSERT_TRUE(fp32.ok()) << fp32.status();
+  EXPECT_EQ(fp32->parallel.backend, "nccl");
+  EXPECT_FALSE(fp32->train.bf16);
+
+  proto::RunConfig mpi_on_cuda = Config("steps: 5 device: \"cuda\" precision: \"fp32\"");
+  mpi_on_cuda.mutable_parallel()->set_backend("mpi");
+  EXPECT_EQ(ResolveRunConfig(mpi_on_cuda, 1).status().message(),
+            "run config: parallel.backend = mpi cannot move cuda tensors; use nccl or auto");
+  EXPECT_EQ(Error("steps: 5 precision: \"fp16\""),
+            "run config: train.precision = 'fp16' is not one of bf16 | fp32");
 }
 
 }  // namespace
