@@ -31,6 +31,9 @@ endif()
 find_package(Protobuf REQUIRED)
 find_package(Torch REQUIRED)
 message(STATUS "LibTorch ${Torch_VERSION} from ${SPACEBYTE_LIBTORCH} (${TORCH_INSTALL_PREFIX})")
+# A wheel's site-packages, where pip's nvidia-* packages (CUDA libraries,
+# NCCL) sit beside torch/.
+get_filename_component(_torch_site "${TORCH_INSTALL_PREFIX}/.." ABSOLUTE)
 # For scripts that report what a build was made against (launch/test_all.sh).
 file(WRITE ${CMAKE_BINARY_DIR}/libtorch_version.txt "${Torch_VERSION}\n")
 set(SPACEBYTE_TORCH_LIBRARIES ${TORCH_LIBRARIES})
@@ -73,8 +76,7 @@ elseif(SPACEBYTE_CUDA)
     # The wheel's libraries carry no run path: Python preloads the CUDA
     # libraries of pip's nvidia-* packages. Our programs find them through
     # their own run path, and the linker through -rpath-link.
-    get_filename_component(_site "${TORCH_INSTALL_PREFIX}/.." ABSOLUTE)
-    file(GLOB _nvidia_lib_dirs LIST_DIRECTORIES true ${_site}/nvidia/*/lib)
+    file(GLOB _nvidia_lib_dirs LIST_DIRECTORIES true ${_torch_site}/nvidia/*/lib)
     foreach(_dir ${_nvidia_lib_dirs})
       list(APPEND SPACEBYTE_TORCH_LIBRARIES "-Wl,-rpath-link,${_dir}")
     endforeach()
@@ -119,12 +121,11 @@ if(SPACEBYTE_CUDA)
   find_package(CUDAToolkit REQUIRED)
   # The NCCL that PyTorch's wheel loads (pip's nvidia-nccl) comes first, so
   # one process never holds two; then the toolkit's.
-  get_filename_component(_site "${TORCH_INSTALL_PREFIX}/.." ABSOLUTE)
   find_path(NCCL_INCLUDE_DIR nccl.h
-    HINTS ${_site}/nvidia/nccl/include ${_site}/nvidia/cu13/include ${CUDAToolkit_INCLUDE_DIRS}
+    HINTS ${_torch_site}/nvidia/nccl/include ${_torch_site}/nvidia/cu13/include ${CUDAToolkit_INCLUDE_DIRS}
     REQUIRED)
   find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2
-    HINTS ${_site}/nvidia/nccl/lib ${_site}/nvidia/cu13/lib ${CUDAToolkit_LIBRARY_DIR} REQUIRED)
+    HINTS ${_torch_site}/nvidia/nccl/lib ${_torch_site}/nvidia/cu13/lib ${CUDAToolkit_LIBRARY_DIR} REQUIRED)
   message(STATUS "NCCL: ${NCCL_LIBRARY}")
   add_library(nccl::nccl UNKNOWN IMPORTED)
   set_target_properties(nccl::nccl PROPERTIES

@@ -13,8 +13,8 @@ namespace spacebyte::trainer {
 std::optional<double> DatasheetBf16Tflops(const std::string& name) {
   // Most specific first: "H100 PCIe" before "H100".
   static const std::vector<std::pair<std::string, double>> kTable = {
-      {"H100 PCIe", 756}, {"H100 NVL", 835}, {"H100", 989}, {"H200", 989},
-      {"H800", 989},      {"GH200", 989},    {"B200", 2250}, {"B100", 1750},
+      {"H100 PCIe", 756}, {"H100 NVL", 835}, {"H100", 989}, {"GH200", 989},
+      {"H200", 989},      {"H800", 989},     {"B200", 2250}, {"B100", 1750},
       {"A100", 312},      {"A800", 312},     {"L40S", 362},  {"L40", 181},
       {"A10G", 70},       {"L4", 121}};
   for (const auto& [key, tflops] : kTable) {
