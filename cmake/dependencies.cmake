@@ -124,8 +124,14 @@ if(SPACEBYTE_CUDA)
   find_path(NCCL_INCLUDE_DIR nccl.h
     HINTS ${_torch_site}/nvidia/nccl/include ${_torch_site}/nvidia/cu13/include ${CUDAToolkit_INCLUDE_DIRS}
     REQUIRED)
+  # The library beside the header found; CUDAToolkit_LIBRARY_DIR alone is
+  # not enough: with only /usr/local/bin/nvcc on PATH it is /usr/local/lib,
+  # which holds cudart but no NCCL.
   find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2
-    HINTS ${_torch_site}/nvidia/nccl/lib ${_torch_site}/nvidia/cu13/lib ${CUDAToolkit_LIBRARY_DIR} REQUIRED)
+    HINTS ${NCCL_INCLUDE_DIR}/../lib ${NCCL_INCLUDE_DIR}/../lib64
+      ${_torch_site}/nvidia/nccl/lib ${_torch_site}/nvidia/cu13/lib
+      ${CUDAToolkit_TARGET_DIR}/lib64 ${CUDAToolkit_TARGET_DIR}/lib ${CUDAToolkit_LIBRARY_DIR}
+    REQUIRED)
   message(STATUS "NCCL: ${NCCL_LIBRARY}")
   add_library(nccl::nccl UNKNOWN IMPORTED)
   set_target_properties(nccl::nccl PROPERTIES
