@@ -100,6 +100,8 @@ set_target_properties(isal::isal PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES ${ISAL_INCLUDE_DIR})
 
 find_package(nlohmann_json REQUIRED)
+# Unicode general categories and scripts for the multilingual patch rule.
+find_package(ICU REQUIRED COMPONENTS uc)
 
 # LibTorch's headers are heavy; every target that includes them reuses one
 # precompiled header so a 2-core build stays fast.

@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libisal-dev          # hardware-accelerated CRC32C (crc32_iscsi)
   nlohmann-json3-dev   # JSON Lines input to `spacebyte prep`
+  libicu-dev           # Unicode categories and scripts: the multilingual patch rule
   iproute2             # network namespaces for the multi-host test
   python3 python3-venv # PyTorch's LibTorch for the 2.x builds (launch/pytorch_venv.sh)
 )

@@ -3,7 +3,7 @@
 #
 # On any Debian 12 machine with apt: downloads into DIR the Debian packages
 # our build needs besides LibTorch (protobuf, abseil, Open MPI, GoogleTest,
-# ISA-L, JSON, OpenBLAS) with the libraries they load, for a GPU node that has
+# ISA-L, JSON, OpenBLAS, ICU) with the libraries they load, for a GPU node that has
 # PyTorch, a compiler and CMake but no apt or internet. Copy DIR there and run
 # launch/gpu_check.sh DIR OUT (or launch/offline_build.sh DIR) without root.
 set -euo pipefail
@@ -30,6 +30,8 @@ packages=(
   # CRC32C, JSON, CBLAS (header from libblas-dev, OpenBLAS at run time)
   libisal-dev libisal2 nlohmann-json3-dev libblas-dev libopenblas0-pthread
   libgfortran5 libquadmath0
+  # Unicode categories and scripts (the multilingual patch rule)
+  libicu-dev libicu72
   ninja-build
 )
 cd "$dir"

@@ -76,6 +76,10 @@ absl::Status Validate(const ModelSpec& s) {
     return Invalid("model.patch_method = periodic needs model.context_size to be a "
                    "multiple of model.global_context_size");
   }
+  if (s.dense_patch_bytes < 1) {
+    return Invalid(absl::StrCat("model.dense_patch_bytes (", s.dense_patch_bytes,
+                                ") must be at least 1"));
+  }
   return absl::OkStatus();
 }
 
@@ -88,7 +92,9 @@ absl::StatusOr<ModelSpec> ResolveModelConfig(const proto::ModelConfig& c) {
       {{"spacebyte", ModelKind::kSpaceByte}, {"transformer", ModelKind::kTransformer}});
   absl::StatusOr<PatchMethod> patch = ParseChoice<PatchMethod>(
       "patch_method", c.patch_method(), PatchMethod::kUtf8,
-      {{"utf8", PatchMethod::kUtf8}, {"periodic", PatchMethod::kPeriodic}});
+      {{"utf8", PatchMethod::kUtf8},
+       {"periodic", PatchMethod::kPeriodic},
+       {"multilingual", PatchMethod::kMultilingual}});
   absl::StatusOr<Nonlinear> nonlinear = ParseChoice<Nonlinear>(
       "nonlinear", c.nonlinear(), Nonlinear::kReLU,
       {{"relu", Nonlinear::kReLU}, {"gelu", Nonlinear::kGELU}});
@@ -121,9 +127,22 @@ absl::StatusOr<ModelSpec> ResolveModelConfig(const proto::ModelConfig& c) {
         c.has_n_initial_layers() ? c.n_initial_layers() : s.n_local_layers / 2;
     s.local_attention_window =
         c.has_local_attention_window() ? c.local_attention_window() : s.d_local;
+    if (c.has_dense_patch_bytes()) s.dense_patch_bytes = c.dense_patch_bytes();
   }
   if (absl::Status st = Validate(s); !st.ok()) return st;
   return s;
+}
+
+const char* PatchMethodName(PatchMethod method) {
+  switch (method) {
+    case PatchMethod::kUtf8:
+      return "utf8";
+    case PatchMethod::kPeriodic:
+      return "periodic";
+    case PatchMethod::kMultilingual:
+      return "multilingual";
+  }
+  return "utf8";
 }
 
 proto::ModelConfig ToProto(const ModelSpec& s) {
@@ -144,7 +163,10 @@ proto::ModelConfig ToProto(const ModelSpec& s) {
     c.set_n_local_layers(s.n_local_layers);
     c.set_n_initial_layers(s.n_initial_layers);
     c.set_local_attention_window(s.local_attention_window);
-    c.set_patch_method(s.patch_method == PatchMethod::kUtf8 ? "utf8" : "periodic");
+    c.set_patch_method(PatchMethodName(s.patch_method));
+    if (s.patch_method == PatchMethod::kMultilingual) {
+      c.set_dense_patch_bytes(static_cast<int32_t>(s.dense_patch_bytes));
+    }
   } else if (s.attention_window > 0) {
     c.set_attention_window(s.attention_window);
   }

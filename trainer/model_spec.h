@@ -13,7 +13,7 @@
 namespace spacebyte::trainer {
 
 enum class ModelKind { kSpaceByte, kTransformer };
-enum class PatchMethod { kUtf8, kPeriodic };
+enum class PatchMethod { kUtf8, kPeriodic, kMultilingual };
 enum class Nonlinear { kReLU, kGELU };
 enum class NormKind { kLayerNorm, kRMSNorm };
 
@@ -35,6 +35,7 @@ struct ModelSpec {
   int64_t d_ff_mult = 4;
   bool rope = false;
   PatchMethod patch_method = PatchMethod::kUtf8;
+  int64_t dense_patch_bytes = 6;      // kMultilingual only
   Nonlinear nonlinear = Nonlinear::kReLU;
   NormKind norm = NormKind::kLayerNorm;
 
@@ -44,6 +45,9 @@ struct ModelSpec {
     return kind == ModelKind::kSpaceByte ? d_local : d_model;
   }
 };
+
+// "utf8", "periodic" or "multilingual", as configs spell them.
+const char* PatchMethodName(PatchMethod method);
 
 // Fills defaults and validates; errors name the offending `model.*` field.
 absl::StatusOr<ModelSpec> ResolveModelConfig(const proto::ModelConfig& config);

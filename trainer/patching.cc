@@ -1,6 +1,28 @@
 #include "trainer/patching.h"
 
+#include "trainer/patch_scanner.h"
+
 namespace spacebyte::trainer {
+namespace {
+
+// The multilingual rule decodes characters, so it scans each row on the CPU
+// (rows in parallel) and hands the result back to the tokens' device.
+torch::Tensor ScannedBoundaries(const torch::Tensor& tokens, const ModelSpec& spec) {
+  const torch::Tensor cpu = tokens.to(torch::kCPU, torch::kLong).contiguous();
+  torch::Tensor out = torch::zeros(cpu.sizes(), torch::kBool);
+  const int64_t rows = cpu.size(0), length = cpu.size(1);
+  const int64_t* in = cpu.data_ptr<int64_t>();
+  bool* flags = out.data_ptr<bool>();
+  at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      PatchScanner scanner(spec);
+      for (int64_t t = 0; t < length; ++t) flags[r * length + t] = scanner.Push(in[r * length + t]);
+    }
+  });
+  return out.to(tokens.device());
+}
+
+}  // namespace
 
 torch::Tensor Spacelike(const torch::Tensor& t) {
   auto between = [&](int64_t lo, int64_t hi) { return t.gt(lo).logical_and(t.lt(hi)); };
@@ -22,6 +44,7 @@ torch::Tensor Boundaries(const torch::Tensor& tokens, const ModelSpec& spec) {
         .expand_as(tokens)
         .contiguous();
   }
+  if (spec.patch_method == PatchMethod::kMultilingual) return ScannedBoundaries(tokens, spec);
   const torch::Tensor space = Spacelike(tokens);
   // A run of spacelike bytes opens one patch, at its first byte.
   const torch::Tensor after_space = torch::constant_pad_nd(

@@ -20,7 +20,9 @@ struct Patches {
 // spacelike(b) of the spec, elementwise on an integer tensor.
 torch::Tensor Spacelike(const torch::Tensor& tokens);
 
-// boundary[b, t] of the spec for the model's patch rule.
+// boundary[b, t] for the model's patch rule: the spec's utf8 and periodic
+// rules, or the multilingual one (docs/multilingual.md), which never puts
+// more than TG boundaries in a row of T.
 torch::Tensor Boundaries(const torch::Tensor& tokens, const ModelSpec& spec);
 
 // The first TG boundaries of each row, padded; tokens is [B, T] int64.

@@ -141,6 +141,11 @@ absl::Status LoadNamedTensors(ByteLm& model, const NamedTensors& tensors,
 absl::Status WriteReferenceCheckpoint(const std::string& path, ByteLm& model) {
   const ModelSpec& s = model.spec();
   const bool spacebyte = s.kind == ModelKind::kSpaceByte;
+  if (spacebyte && s.patch_method == PatchMethod::kMultilingual) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the reference has no multilingual patch rule; a model trained with it "
+              "cannot be written in the reference's format"));
+  }
   c10::impl::GenericDict config(c10::StringType::get(), c10::AnyType::get());
   config.insert("vocab_size", kVocabSize);
   config.insert("BOS", kBos);
@@ -162,7 +167,7 @@ absl::Status WriteReferenceCheckpoint(const std::string& path, ByteLm& model) {
   config.insert("sparse_attention", IValue());
   config.insert("layer_norm", s.norm == NormKind::kLayerNorm ? "LayerNorm" : "RMSNorm");
   if (spacebyte) {
-    config.insert("patch_method", s.patch_method == PatchMethod::kUtf8 ? "utf8" : "periodic");
+    config.insert("patch_method", PatchMethodName(s.patch_method));
     config.insert("global_context_size", s.global_context_size);
     config.insert("d_local", s.d_local);
     config.insert("n_initial_layers", s.n_initial_layers);

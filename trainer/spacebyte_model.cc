@@ -1,5 +1,6 @@
 #include "trainer/spacebyte_model.h"
 
+#include "trainer/patch_scanner.h"
 #include "trainer/patching.h"
 #include "trainer/phase_timer.h"
 
@@ -83,16 +84,17 @@ void SpaceByteModel::SetActivationCheckpointing(bool on) {
 namespace {
 
 struct SpaceByteDecodeState : DecodeState {
+  explicit SpaceByteDecodeState(const ModelSpec& spec) : patches(spec) {}
   std::vector<KvCache> initial, global, final;
-  bool previous_spacelike = false;
-  int64_t position = 0, boundaries = 0;
+  PatchScanner patches;
+  int64_t position = 0;
 };
 
 }  // namespace
 
 std::unique_ptr<DecodeState> SpaceByteModel::StartDecoding(int64_t batch) {
   TORCH_CHECK(batch == 1, "SpaceByte decodes one sequence at a time, got batch ", batch);
-  auto state = std::make_unique<SpaceByteDecodeState>();
+  auto state = std::make_unique<SpaceByteDecodeState>(spec());
   state->initial.resize(initial_blocks_->size());
   state->global.resize(global_blocks_->size());
   state->final.resize(final_blocks_->size());
@@ -109,19 +111,12 @@ torch::Tensor SpaceByteModel::DecodeStep(DecodeState& base, const torch::Tensor&
                     local_position_encoding_.narrow(0, state.position, 1);
   x = initial_blocks_(x, &state.initial);
 
-  const int64_t byte = token.item<int64_t>();
-  const bool spacelike = Spacelike(token).item<bool>();
-  const bool boundary =
-      spec().patch_method == PatchMethod::kPeriodic
-          ? state.position % (spec().context_size / spec().global_context_size) == 0
-          : (spacelike && !state.previous_spacelike) || byte == kBos;
-  state.previous_spacelike = spacelike;
-  if (boundary) ++state.boundaries;
-  const bool out_of_context = state.boundaries > spec().global_context_size;
+  const bool boundary = state.patches.Push(token.item<int64_t>());
+  const int64_t boundaries = state.patches.boundaries();
+  const bool out_of_context = boundaries > spec().global_context_size;
   if (boundary && !out_of_context) {
     const int64_t d = spec().d_local;
-    const torch::Tensor y =
-        global_blocks_(ToGlobal(x, state.boundaries - 1), &state.global);
+    const torch::Tensor y = global_blocks_(ToGlobal(x, boundaries - 1), &state.global);
     x = x + y.narrow(2, spec().d_model - d, d);
   }
   x = final_blocks_(x, &state.final);

@@ -48,12 +48,15 @@ std::vector<Case> Cases() {
   ModelSpec periodic = TinySpaceByte();
   periodic.patch_method = PatchMethod::kPeriodic;
   periodic.global_context_size = 16;
+  ModelSpec multilingual = TinySpaceByte();  // TG = 6 of 64: its budget binds
+  multilingual.patch_method = PatchMethod::kMultilingual;
   ModelSpec transformer = TinySpaceByte();
   transformer.kind = ModelKind::kTransformer;
   transformer.attention_window = 8;
   return {{"spacebyte_utf8", TinySpaceByte()},
           {"spacebyte_rope", rope},
           {"periodic", periodic},
+          {"multilingual", multilingual},
           {"transformer", transformer}};
 }
 
@@ -95,6 +98,9 @@ TEST_P(DecodeTest, DecodeStepLogitsEqualForwardAtEveryStep) {
   }
   if (std::string(GetParam().name) == "spacebyte_utf8") {
     EXPECT_GT(exhausted_steps, 0) << "the text should run past TG boundaries";
+  }
+  if (std::string(GetParam().name) == "multilingual") {
+    EXPECT_EQ(exhausted_steps, 0) << "the multilingual rule never runs past TG";
   }
 }
 
