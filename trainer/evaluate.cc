@@ -66,22 +66,13 @@ absl::StatusOr<std::string> EvaluateSplitJson(ByteLm& model, const std::string& 
                                               const std::string& split,
                                               int64_t max_windows_per_language,
                                               int64_t batch_size, parallel::Collectives& dp) {
-  absl::StatusOr<std::unique_ptr<Validator>> validator = Validator::Open(
-      data_dir, split, model.spec().context_size,
-      max_windows_per_language > 0 ? max_windows_per_language
-                                   : std::numeric_limits<int64_t>::max());
+  absl::StatusOr<std::unique_ptr<Validator>> validator =
+      Validator::Open(data_dir, split, model.spec(), max_windows_per_language);
   if (!validator.ok()) return validator.status();
   if ((*validator)->windows() == 0) {
     return absl::NotFoundError(absl::StrCat(data_dir, " has no ", split, " data"));
   }
-  const EvalMetrics m = (*validator)->Evaluate(model, /*step=*/0, dp, batch_size);
-  nlohmann::json j = {{"loss", m.loss},
-                      {"bits_per_byte", m.loss / std::log(2.0)},
-                      {"ignored_fraction", m.ignored_fraction},
-                      {"windows", m.windows},
-                      {"split", split},
-                      {"bits_per_byte_by_language", m.bits_per_byte_by_language}};
-  return j.dump();
+  return EvalJson((*validator)->Evaluate(model, /*step=*/0, dp, batch_size));
 }
 
 }  // namespace spacebyte::trainer

@@ -15,20 +15,32 @@ double Number(const nlohmann::json& line, const char* key) {
   return it != line.end() && it->is_number() ? it->get<double>() : NAN;
 }
 
+// A per-language object; absent in lines of older runs.
+absl::Status ParseByLanguage(const nlohmann::json& line, const char* key,
+                             std::map<std::string, double>* out) {
+  const auto languages = line.find(key);
+  if (languages == line.end() || languages->is_null()) return absl::OkStatus();
+  if (!languages->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("`", key, "` is not an object"));
+  }
+  for (const auto& [language, value] : languages->items()) {
+    (*out)[language] = value.is_number() ? value.get<double>() : NAN;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<EvalPoint> ParseEval(const nlohmann::json& line) {
   EvalPoint p;
   p.split = line["split"].is_string() ? line["split"].get<std::string>() : "";
   if (p.split.empty()) return absl::InvalidArgumentError("`split` is not a string");
   p.loss = Number(line, "loss");
   p.bits_per_byte = Number(line, "bits_per_byte");
-  const auto languages = line.find("bits_per_byte_by_language");
-  if (languages != line.end() && !languages->is_null()) {
-    if (!languages->is_object()) {
-      return absl::InvalidArgumentError("`bits_per_byte_by_language` is not an object");
-    }
-    for (const auto& [language, value] : languages->items()) {
-      p.bits_per_byte_by_language[language] = value.is_number() ? value.get<double>() : NAN;
-    }
+  p.coverage = Number(line, "coverage");
+  for (const auto& [key, out] :
+       {std::pair{"bits_per_byte_by_language", &p.bits_per_byte_by_language},
+        std::pair{"ignored_fraction_by_language", &p.ignored_fraction_by_language},
+        std::pair{"bytes_per_patch_by_language", &p.bytes_per_patch_by_language}}) {
+    if (absl::Status s = ParseByLanguage(line, key, out); !s.ok()) return s;
   }
   return p;
 }

@@ -22,8 +22,10 @@ struct TrainPoint {
 struct EvalPoint {
   int64_t step = 0;
   std::string split;  // "validation" | "test"
-  double loss, bits_per_byte;
+  double loss, bits_per_byte, coverage;
   std::map<std::string, double> bits_per_byte_by_language;
+  std::map<std::string, double> ignored_fraction_by_language;
+  std::map<std::string, double> bytes_per_patch_by_language;
 };
 
 struct MetricsLog {

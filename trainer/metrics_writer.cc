@@ -89,18 +89,29 @@ void MetricsWriter::Train(const TrainMetrics& m) {
   }
 }
 
+std::string EvalJson(const EvalMetrics& m) {
+  nlohmann::json j = {{"step", m.step},
+                      {"split", m.split},
+                      {"loss", m.loss},
+                      {"bits_per_byte", m.loss / std::log(2.0)},
+                      {"coverage", m.coverage},
+                      {"windows", m.windows},
+                      {"ignored_fraction", m.ignored_fraction},
+                      {"bits_per_byte_by_language", m.bits_per_byte_by_language},
+                      {"ignored_fraction_by_language", m.ignored_fraction_by_language},
+                      {"bytes_per_patch_by_language", m.bytes_per_patch_by_language}};
+  return j.dump();
+}
+
 void MetricsWriter::Eval(const EvalMetrics& m) {
   if (!active_) return;
   const double bpb = m.loss / std::log(2.0);
-  nlohmann::json j = {{"step", m.step}, {"split", m.split}, {"loss", m.loss},
-                      {"bits_per_byte", bpb}, {"windows", m.windows},
-                      {"ignored_fraction", m.ignored_fraction},
-                      {"bits_per_byte_by_language", m.bits_per_byte_by_language}};
-  out_ << j.dump() << "\n" << std::flush;
+  out_ << EvalJson(m) << "\n" << std::flush;
   ClearProgress();
-  std::cout << absl::StrFormat("eval %s step %d | loss %.4f | bpb %.4f | %d windows, %d languages",
-                               m.split, m.step, m.loss, bpb, m.windows,
-                               m.bits_per_byte_by_language.size())
+  std::cout << absl::StrFormat(
+                   "eval %s step %d | loss %.4f | bpb %.4f | coverage %.3f | %d windows, %d languages",
+                   m.split, m.step, m.loss, bpb, m.coverage, m.windows,
+                   m.bits_per_byte_by_language.size())
             << std::endl;
 }
 

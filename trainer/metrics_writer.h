@@ -25,14 +25,22 @@ struct TrainMetrics {
   double elapsed_s = 0;
 };
 
+// One evaluation of a split (trainer/validation.h): losses per byte over
+// the bytes scored, and how the patch rule cuts each language.
 struct EvalMetrics {
   int64_t step = 0;
   std::string split;
-  double loss = 0;
-  double ignored_fraction = 0;
+  double loss = 0;              // nats per scored byte
+  double coverage = 0;          // scored / all bytes of the split
+  double ignored_fraction = 0;  // training view: targets past TG in T-byte windows
   int64_t windows = 0;
   std::map<std::string, double> bits_per_byte_by_language;
+  std::map<std::string, double> ignored_fraction_by_language;
+  std::map<std::string, double> bytes_per_patch_by_language;
 };
+
+// The JSON object of an evaluation line: metrics.jsonl and `spacebyte eval`.
+std::string EvalJson(const EvalMetrics& m);
 
 class MetricsWriter {
  public:

@@ -79,6 +79,18 @@ std::string Languages(const std::vector<EvalPoint>& validation,
       return it == p.bits_per_byte_by_language.end() ? NAN : it->second;
     }));
   }
+  const EvalPoint& last = validation.back();
+  auto at = [](const std::map<std::string, double>& values, const std::string& language) {
+    const auto it = values.find(language);
+    return it == values.end() ? NAN : it->second;
+  };
+  // How the patch rule treats each language next to how well it is
+  // modelled: one point per language, in order of bytes per patch.
+  std::vector<std::pair<double, double>> by_patch;
+  for (const auto& [value, language] : ranked) {
+    by_patch.emplace_back(at(last.bytes_per_patch_by_language, language), value);
+  }
+  std::sort(by_patch.begin(), by_patch.end());
   const std::map<std::string, double> no_test;
   const auto& test_latest = test.empty() ? no_test : test.back().bits_per_byte_by_language;
   std::string html = absl::StrCat(
@@ -86,13 +98,18 @@ std::string Languages(const std::vector<EvalPoint>& validation,
       Figure(LinePlotSvg(curves, {absl::StrCat("Validation, ", curves.size(),
                                                " best-modelled languages"),
                                   "step", "bits/byte"})),
-      "</div><p>Latest values, step ", validation.back().step,
-      ":</p><table><tr><th>language</th><th>validation</th><th>test</th></tr>");
+      Figure(LinePlotSvg({{"languages", by_patch}},
+                         {"Validation bits/byte against bytes per patch, one point per language",
+                          "bytes per patch", "bits/byte"})),
+      "</div><p>Latest values, step ", last.step, ", coverage ", FormatNumber(last.coverage),
+      " of the validation bytes. Ignored: the share of targets past the global context in "
+      "training's T-byte windows.</p><table><tr><th>language</th><th>validation bits/byte</th>"
+      "<th>test bits/byte</th><th>ignored</th><th>bytes per patch</th></tr>");
   for (const auto& [value, language] : ranked) {
-    const auto it = test_latest.find(language);
     absl::StrAppend(&html, "<tr><td>", HtmlEscape(language), "</td><td>", FormatNumber(value),
-                    "</td><td>", FormatNumber(it == test_latest.end() ? NAN : it->second),
-                    "</td></tr>");
+                    "</td><td>", FormatNumber(at(test_latest, language)), "</td><td>",
+                    FormatNumber(at(last.ignored_fraction_by_language, language)), "</td><td>",
+                    FormatNumber(at(last.bytes_per_patch_by_language, language)), "</td></tr>");
   }
   return html + "</table>";
 }

@@ -70,7 +70,7 @@ absl::StatusOr<TrainSpec> ResolveTrain(const proto::TrainConfig& c, const ModelS
   t.seed = c.seed();
   t.log_interval = c.has_log_interval() ? c.log_interval() : 10;
   t.eval_interval = c.has_eval_interval() ? c.eval_interval() : 0;
-  t.eval_windows = c.has_eval_windows() ? c.eval_windows() : 16;
+  t.eval_windows = c.has_eval_windows() ? c.eval_windows() : 0;
   t.stop_at_step = c.stop_at_step();
   t.max_time = c.max_time();
   t.activation_checkpointing = c.activation_checkpointing();

@@ -25,7 +25,7 @@ struct TrainSpec {
   uint64_t seed = 0;
   int64_t log_interval = 10;
   int64_t eval_interval = 0;
-  int64_t eval_windows = 16;
+  int64_t eval_windows = 0;  // per language and split; 0 = every byte
   int64_t stop_at_step = 0;  // 0: run to `steps`
   double max_time = 0;       // seconds; 0: no limit
   bool activation_checkpointing = false;

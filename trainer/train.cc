@@ -120,7 +120,7 @@ absl::Status Run::Evaluate(const std::string& split, int64_t step) {
   auto it = validators_.find(split);
   if (it == validators_.end()) {
     absl::StatusOr<std::unique_ptr<Validator>> v = Validator::Open(
-        s_.spec.data.path, split, s_.spec.model.context_size, s_.spec.train.eval_windows);
+        s_.spec.data.path, split, s_.spec.model, s_.spec.train.eval_windows);
     if (!v.ok()) return v.status();
     it = validators_.emplace(split, std::move(*v)).first;
   }

@@ -3,41 +3,72 @@
 #include <cmath>
 
 #include "data/eval_stream.h"
+#include "trainer/patch_stats.h"
 
 namespace spacebyte::trainer {
 
 absl::StatusOr<std::unique_ptr<Validator>> Validator::Open(const std::string& data_dir,
                                                            const std::string& split,
-                                                           int64_t context,
+                                                           const ModelSpec& spec,
                                                            int64_t windows_per_language) {
+  const int64_t context = spec.context_size;
   absl::StatusOr<std::unique_ptr<data::EvalStream>> stream =
       data::EvalStream::Open(data_dir, split, context);
   if (!stream.ok()) return stream.status();
   auto v = std::make_unique<Validator>();
   v->split_ = split;
-  v->languages_ = (*stream)->languages();
-  std::vector<int64_t> per_language(v->languages_.size(), 0);
-  std::vector<torch::Tensor> rows;
-  std::vector<int64_t> languages;
+  // The stream hands out each language's bytes in consecutive windows;
+  // gathered back into one stream per language, they are re-cut here.
+  std::vector<uint8_t> bytes;
+  int32_t current = -1;
   data::EvalWindow w;
   while (true) {
     absl::StatusOr<bool> more = (*stream)->Next(&w);
     if (!more.ok()) return more.status();
-    if (!*more) break;
-    if (per_language[w.language]++ >= windows_per_language || w.length == 0) continue;
-    torch::Tensor row = torch::tensor(std::vector<int64_t>(w.targets.begin(), w.targets.end()));
-    row.narrow(0, w.length, context - w.length).fill_(-1);
-    rows.push_back(row);
-    languages.push_back(w.language);
+    if (!*more || w.language != current) {
+      if (current >= 0) {
+        v->AddLanguage((*stream)->languages()[current], bytes, spec, windows_per_language);
+      }
+      if (!*more) break;
+      bytes.clear();
+      current = w.language;
+    }
+    bytes.insert(bytes.end(), w.targets.begin(), w.targets.begin() + w.length);
   }
-  if (rows.empty()) {
+  if (v->rows_.empty()) {
     v->targets_ = torch::zeros({0, context}, torch::kLong);
-    v->language_ = torch::zeros({0}, torch::kLong);
   } else {
-    v->targets_ = torch::stack(rows);
-    v->language_ = torch::tensor(languages);
+    v->targets_ = torch::stack(v->rows_);
   }
+  v->rows_.clear();
+  v->language_ = torch::tensor(v->row_language_, torch::kLong);
+  v->scored_ = torch::tensor(v->row_scored_, torch::kLong);
   return v;
+}
+
+void Validator::AddLanguage(const std::string& name, const std::vector<uint8_t>& bytes,
+                            const ModelSpec& spec, int64_t windows_per_language) {
+  PatchStats training_view;
+  training_view.AddStream(bytes, spec);
+  const int64_t index = static_cast<int64_t>(languages_.size());
+  languages_.push_back({name, static_cast<int64_t>(bytes.size()),
+                        training_view.ignored_fraction(), training_view.bytes_per_patch()});
+  const int64_t n = static_cast<int64_t>(bytes.size()), context = spec.context_size;
+  int64_t offset = 0;
+  for (int64_t count = 0; offset < n && (windows_per_language <= 0 || count < windows_per_language);
+       ++count) {
+    const int64_t length = std::min(context, n - offset);
+    // At least min(length, TG) targets: the window always moves on.
+    const int64_t scored = ScanWindow(bytes.data() + offset, length, spec).scored;
+    torch::Tensor row = torch::full({context}, -1, torch::kLong);
+    row.narrow(0, 0, scored)
+        .copy_(torch::from_blob(const_cast<uint8_t*>(bytes.data() + offset), {scored},
+                                torch::kUInt8));
+    rows_.push_back(row);
+    row_language_.push_back(index);
+    row_scored_.push_back(scored);
+    offset += scored;
+  }
 }
 
 EvalMetrics Validator::Evaluate(ByteLm& model, int64_t step, parallel::Collectives& dp,
@@ -48,8 +79,9 @@ EvalMetrics Validator::Evaluate(ByteLm& model, int64_t step, parallel::Collectiv
   // Batches, sums and the dp all-reduce live on the model's device.
   const torch::Device device = model.parameters().front().device();
   const torch::Tensor targets_here = targets_.to(device), language_here = language_.to(device);
-  // Per language: summed window losses, window counts, ignored fractions.
-  torch::Tensor sums = torch::zeros({3, std::max<int64_t>(languages, 1)},
+  const torch::Tensor scored_here = scored_.to(device, torch::kDouble);
+  // Per language: summed losses (nats) and scored bytes.
+  torch::Tensor sums = torch::zeros({2, std::max<int64_t>(languages, 1)},
                                     torch::TensorOptions(torch::kDouble).device(device));
   // Every rank runs the same number of batches (the tp group needs it), some
   // of them possibly empty of windows of its own.
@@ -59,12 +91,13 @@ EvalMetrics Validator::Evaluate(ByteLm& model, int64_t step, parallel::Collectiv
   for (int64_t start = 0; start < mine; start += batch_size) {
     const int64_t rows = std::min(batch_size, mine - start);
     const torch::Tensor targets = targets_here.narrow(0, first + start, rows);
-    const torch::Tensor tokens = TokensFromTargets(targets.clamp_min(0));
-    const LossOutput loss = ComputeLoss(model.Forward(tokens), targets);
+    const LossOutput loss =
+        ComputeLoss(model.Forward(TokensFromTargets(targets.clamp_min(0))), targets);
     const torch::Tensor lang = language_here.narrow(0, first + start, rows);
-    sums[0].index_add_(0, lang, loss.per_sample.to(torch::kDouble));
-    sums[1].index_add_(0, lang, torch::ones({rows}, sums.options()));
-    sums[2][0] += loss.ignored_fraction * static_cast<double>(rows);
+    const torch::Tensor scored = scored_here.narrow(0, first + start, rows);
+    // per_sample is each window's mean over exactly its scored targets.
+    sums[0].index_add_(0, lang, loss.per_sample.to(torch::kDouble) * scored);
+    sums[1].index_add_(0, lang, scored);
   }
   // Ranks with fewer batches still join the tp group's collectives.
   const int64_t batches = (per_rank + batch_size - 1) / batch_size;
@@ -79,15 +112,26 @@ EvalMetrics Validator::Evaluate(ByteLm& model, int64_t step, parallel::Collectiv
   m.step = step;
   m.split = split_;
   m.windows = n;
-  m.loss = n > 0 ? sums[0].sum().item<double>() / n : 0.0;
-  m.ignored_fraction = n > 0 ? sums[2].sum().item<double>() / n : 0.0;
+  double loss = 0, scored = 0, total = 0, ignored = 0;
   for (int64_t l = 0; l < languages; ++l) {
-    const double count = sums[1][l].item<double>();
-    if (count > 0) {
-      m.bits_per_byte_by_language[languages_[l]] =
-          sums[0][l].item<double>() / count / std::log(2.0);
+    const Language& language = languages_[l];
+    const double language_scored = sums[1][l].item<double>();
+    loss += sums[0][l].item<double>();
+    scored += language_scored;
+    total += static_cast<double>(language.bytes);
+    ignored += language.ignored_fraction * static_cast<double>(language.bytes);
+    if (language_scored > 0) {
+      m.bits_per_byte_by_language[language.name] =
+          sums[0][l].item<double>() / language_scored / std::log(2.0);
+    }
+    m.ignored_fraction_by_language[language.name] = language.ignored_fraction;
+    if (std::isfinite(language.bytes_per_patch)) {  // a transformer has no patches
+      m.bytes_per_patch_by_language[language.name] = language.bytes_per_patch;
     }
   }
+  m.loss = scored > 0 ? loss / scored : 0.0;
+  m.coverage = total > 0 ? scored / total : 0.0;
+  m.ignored_fraction = total > 0 ? ignored / total : 0.0;
   return m;
 }
 
