@@ -38,4 +38,27 @@ absl::StatusOr<bool> EvalStream::Next(EvalWindow* window) {
   return false;
 }
 
+absl::Status ForEachLanguage(
+    const std::string& data_dir, const std::string& split,
+    const std::function<void(const std::string& language, const std::vector<uint8_t>& bytes)>&
+        visit) {
+  constexpr int64_t kChunk = 1 << 16;
+  absl::StatusOr<std::unique_ptr<EvalStream>> stream = EvalStream::Open(data_dir, split, kChunk);
+  if (!stream.ok()) return stream.status();
+  std::vector<uint8_t> bytes;
+  int32_t current = -1;
+  EvalWindow w;
+  while (true) {
+    absl::StatusOr<bool> more = (*stream)->Next(&w);
+    if (!more.ok()) return more.status();
+    if (!*more || w.language != current) {
+      if (current >= 0) visit((*stream)->languages()[current], bytes);
+      if (!*more) return absl::OkStatus();
+      bytes.clear();
+      current = w.language;
+    }
+    bytes.insert(bytes.end(), w.targets.begin(), w.targets.begin() + w.length);
+  }
+}
+
 }  // namespace spacebyte::data

@@ -8,6 +8,7 @@
 // the windows out by index.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,13 @@ class EvalStream {
   size_t current_ = 0;
   int64_t corrupt_records_ = 0;
 };
+
+// Hands `visit` each language of a split whole (name order; its packed
+// stream as EvalStream reads it), one at a time.
+absl::Status ForEachLanguage(
+    const std::string& data_dir, const std::string& split,
+    const std::function<void(const std::string& language, const std::vector<uint8_t>& bytes)>&
+        visit);
 
 }  // namespace spacebyte::data
 

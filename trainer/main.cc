@@ -25,6 +25,7 @@
 #include "trainer/flag_set.h"
 #include "trainer/model_checkpoint.h"
 #include "trainer/model_info.h"
+#include "trainer/patch_stats.h"
 #include "trainer/report.h"
 #include "trainer/sample.h"
 #include "trainer/train.h"
@@ -203,11 +204,37 @@ int RunPrep(int argc, char** argv) {
   return Finish(data::RunPrep(o, std::cout, std::cerr));
 }
 
-// `spacebyte data inspect ...`: argv[2] is the verb.
+int RunDataPatches(int argc, char** argv) {
+  std::string data, split = "train", method;
+  int64_t context = 0, global = 0, dense_patch_bytes = ModelSpec().dense_patch_bytes;
+  FlagSet flags("data patches",
+                "How a patch rule cuts each language of a split, with no model: bytes per\n"
+                "patch, patches per T-byte window (mean, 99th percentile) and the share of\n"
+                "targets past the global context that training would ignore.");
+  flags.String("data", &data, "dataset directory made by `spacebyte prep`");
+  flags.String("split", &split, "train | validation | test");
+  flags.String("patch_method", &method, "utf8 | periodic | multilingual");
+  flags.Int("context", &context, "T, bytes per window");
+  flags.Int("global_context", &global, "TG, patches the global blocks see per window");
+  flags.Int("dense_patch_bytes", &dense_patch_bytes,
+            "multilingual: bytes per patch in scripts written without spaces");
+  for (const char* name : {"data", "patch_method", "context", "global_context"}) {
+    flags.Require(name);
+  }
+  if (int code = ParseOrExit(flags, argc - 1, argv + 1); code >= 0) return code;
+  absl::StatusOr<ModelSpec> spec = ResolvePatchRule(method, context, global, dense_patch_bytes);
+  if (!spec.ok()) return Finish(spec.status());
+  return Finish(WritePatchReport(data, split, *spec, std::cout));
+}
+
+// `spacebyte data inspect|patches ...`: argv[2] is the verb.
 int RunData(int argc, char** argv) {
+  if (argc >= 3 && std::strcmp(argv[2], "patches") == 0) return RunDataPatches(argc, argv);
   if (argc < 3 || std::strcmp(argv[2], "inspect") != 0) {
     std::cerr << "usage: spacebyte data inspect --data DIR --context T --batch B "
-                 "--dp_size N --dp_rank R --steps K [--seed S] [--split train]\n";
+                 "--dp_size N --dp_rank R --steps K [--seed S] [--split train]\n"
+                 "       spacebyte data patches --data DIR --patch_method M --context T "
+                 "--global_context TG [--split train] [--dense_patch_bytes N]\n";
     return 2;
   }
   data::InspectOptions o;
@@ -331,7 +358,7 @@ const Subcommand kSubcommands[] = {
     {"convert", "convert checkpoints to and from the PyTorch reference", RunConvert},
     {"version", "print versions", RunVersion},
     {"prep", "prepare a corpus directory", RunPrep},
-    {"data", "inspect the loader (data inspect)", RunData},
+    {"data", "inspect the loader (data inspect) or patch rules (data patches)", RunData},
 };
 
 void PrintUsage() {

@@ -37,6 +37,31 @@ absl::Status MultipleOf(const char* field, int64_t value, int64_t d_key) {
                               ") is not a multiple of model.d_key (", d_key, ")"));
 }
 
+absl::StatusOr<PatchMethod> ParsePatchMethod(const std::string& value) {
+  return ParseChoice<PatchMethod>("patch_method", value, PatchMethod::kUtf8,
+                                  {{"utf8", PatchMethod::kUtf8},
+                                   {"periodic", PatchMethod::kPeriodic},
+                                   {"multilingual", PatchMethod::kMultilingual}});
+}
+
+// What the patch rules read: T, TG, the rule and its setting.
+absl::Status ValidatePatchRule(const ModelSpec& s) {
+  if (s.global_context_size > s.context_size) {
+    return Invalid(absl::StrCat("model.global_context_size (", s.global_context_size,
+                                ") exceeds model.context_size (", s.context_size, ")"));
+  }
+  if (s.patch_method == PatchMethod::kPeriodic &&
+      s.context_size % s.global_context_size != 0) {
+    return Invalid("model.patch_method = periodic needs model.context_size to be a "
+                   "multiple of model.global_context_size");
+  }
+  if (s.dense_patch_bytes < 1) {
+    return Invalid(absl::StrCat("model.dense_patch_bytes (", s.dense_patch_bytes,
+                                ") must be at least 1"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Validate(const ModelSpec& s) {
   for (auto [field, v] : {std::pair{"d_model", s.d_model},
                           {"context_size", s.context_size},
@@ -62,39 +87,37 @@ absl::Status Validate(const ModelSpec& s) {
     return Invalid(absl::StrCat("model.d_local (", s.d_local,
                                 ") exceeds model.d_model (", s.d_model, ")"));
   }
-  if (s.global_context_size > s.context_size) {
-    return Invalid(absl::StrCat("model.global_context_size (", s.global_context_size,
-                                ") exceeds model.context_size (", s.context_size, ")"));
-  }
   if (s.n_initial_layers < 0 || s.n_initial_layers > s.n_local_layers) {
     return Invalid(absl::StrCat("model.n_initial_layers (", s.n_initial_layers,
                                 ") must lie in [0, model.n_local_layers = ",
                                 s.n_local_layers, "]"));
   }
-  if (s.patch_method == PatchMethod::kPeriodic &&
-      s.context_size % s.global_context_size != 0) {
-    return Invalid("model.patch_method = periodic needs model.context_size to be a "
-                   "multiple of model.global_context_size");
-  }
-  if (s.dense_patch_bytes < 1) {
-    return Invalid(absl::StrCat("model.dense_patch_bytes (", s.dense_patch_bytes,
-                                ") must be at least 1"));
-  }
-  return absl::OkStatus();
+  return ValidatePatchRule(s);
 }
 
 }  // namespace
+
+absl::StatusOr<ModelSpec> ResolvePatchRule(const std::string& method, int64_t context,
+                                           int64_t global, int64_t dense_patch_bytes) {
+  absl::StatusOr<PatchMethod> patch = ParsePatchMethod(method);
+  if (!patch.ok()) return patch.status();
+  ModelSpec s;
+  s.patch_method = *patch;
+  s.context_size = context;
+  s.global_context_size = global;
+  s.dense_patch_bytes = dense_patch_bytes;
+  if (absl::Status st = Positive("context_size", context); !st.ok()) return st;
+  if (absl::Status st = Positive("global_context_size", global); !st.ok()) return st;
+  if (absl::Status st = ValidatePatchRule(s); !st.ok()) return st;
+  return s;
+}
 
 absl::StatusOr<ModelSpec> ResolveModelConfig(const proto::ModelConfig& c) {
   ModelSpec s;
   absl::StatusOr<ModelKind> kind = ParseChoice<ModelKind>(
       "kind", c.kind(), ModelKind::kSpaceByte,
       {{"spacebyte", ModelKind::kSpaceByte}, {"transformer", ModelKind::kTransformer}});
-  absl::StatusOr<PatchMethod> patch = ParseChoice<PatchMethod>(
-      "patch_method", c.patch_method(), PatchMethod::kUtf8,
-      {{"utf8", PatchMethod::kUtf8},
-       {"periodic", PatchMethod::kPeriodic},
-       {"multilingual", PatchMethod::kMultilingual}});
+  absl::StatusOr<PatchMethod> patch = ParsePatchMethod(c.patch_method());
   absl::StatusOr<Nonlinear> nonlinear = ParseChoice<Nonlinear>(
       "nonlinear", c.nonlinear(), Nonlinear::kReLU,
       {{"relu", Nonlinear::kReLU}, {"gelu", Nonlinear::kGELU}});

@@ -52,6 +52,12 @@ const char* PatchMethodName(PatchMethod method);
 // Fills defaults and validates; errors name the offending `model.*` field.
 absl::StatusOr<ModelSpec> ResolveModelConfig(const proto::ModelConfig& config);
 
+// A SpaceByte spec holding only what patch rules read (T, TG, the rule and
+// its setting), checked as ResolveModelConfig checks them: for measuring a
+// rule on a corpus before there is a model.
+absl::StatusOr<ModelSpec> ResolvePatchRule(const std::string& method, int64_t context,
+                                           int64_t global, int64_t dense_patch_bytes);
+
 // The fully explicit config (every default written out), for manifests.
 proto::ModelConfig ToProto(const ModelSpec& spec);
 

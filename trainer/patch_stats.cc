@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "data/eval_stream.h"
 #include "trainer/patch_scanner.h"
 
 namespace spacebyte::trainer {
@@ -54,6 +57,38 @@ int64_t PatchStats::patches_per_window_quantile(double q) const {
                                 (q > 0 ? 1 : 0));
   std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k), sorted.end());
   return sorted[k];
+}
+
+absl::Status WritePatchReport(const std::string& data_dir, const std::string& split,
+                              const ModelSpec& spec, std::ostream& out) {
+  constexpr char kRow[] = "%-16s %12d %11.2f %11.1f %11d %9.4f\n";
+  out << absl::StrFormat("# patch_method %s, T %d, TG %d%s, split %s\n",
+                         PatchMethodName(spec.patch_method), spec.context_size,
+                         spec.global_context_size,
+                         spec.patch_method == PatchMethod::kMultilingual
+                             ? absl::StrCat(", dense_patch_bytes ", spec.dense_patch_bytes)
+                             : "",
+                         split)
+      << absl::StrFormat("%-16s %12s %11s %11s %11s %9s\n", "language", "bytes",
+                         "bytes/patch", "patches/win", "p99/win", "ignored");
+  PatchStats all;
+  absl::Status read = data::ForEachLanguage(
+      data_dir, split, [&](const std::string& language, const std::vector<uint8_t>& bytes) {
+        PatchStats one;
+        one.AddStream(bytes, spec);
+        all.AddStream(bytes, spec);
+        out << absl::StrFormat(kRow, language, one.bytes(), one.bytes_per_patch(),
+                               one.mean_patches_per_window(),
+                               one.patches_per_window_quantile(0.99), one.ignored_fraction());
+      });
+  if (!read.ok()) return read;
+  if (all.bytes() == 0) {
+    return absl::NotFoundError(absl::StrCat(data_dir, " has no ", split, " data"));
+  }
+  out << absl::StrFormat(kRow, "all", all.bytes(), all.bytes_per_patch(),
+                         all.mean_patches_per_window(), all.patches_per_window_quantile(0.99),
+                         all.ignored_fraction());
+  return absl::OkStatus();
 }
 
 }  // namespace spacebyte::trainer

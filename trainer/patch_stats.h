@@ -8,8 +8,11 @@
 // ignored. Evaluation, the run report and `spacebyte data patches` read it.
 
 #include <cstdint>
+#include <ostream>
+#include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "trainer/model_spec.h"
 
 namespace spacebyte::trainer {
@@ -39,6 +42,12 @@ class PatchStats {
   int64_t bytes_ = 0, patches_ = 0, ignored_ = 0;
   std::vector<int64_t> per_window_;
 };
+
+// `spacebyte data patches`: one line per language of a split and one for
+// all of them, in columns: bytes, bytes per patch, patches per window (mean
+// and 99th percentile) and the share of targets training would ignore.
+absl::Status WritePatchReport(const std::string& data_dir, const std::string& split,
+                              const ModelSpec& spec, std::ostream& out);
 
 }  // namespace spacebyte::trainer
 

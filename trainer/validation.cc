@@ -12,29 +12,13 @@ absl::StatusOr<std::unique_ptr<Validator>> Validator::Open(const std::string& da
                                                            const ModelSpec& spec,
                                                            int64_t windows_per_language) {
   const int64_t context = spec.context_size;
-  absl::StatusOr<std::unique_ptr<data::EvalStream>> stream =
-      data::EvalStream::Open(data_dir, split, context);
-  if (!stream.ok()) return stream.status();
   auto v = std::make_unique<Validator>();
   v->split_ = split;
-  // The stream hands out each language's bytes in consecutive windows;
-  // gathered back into one stream per language, they are re-cut here.
-  std::vector<uint8_t> bytes;
-  int32_t current = -1;
-  data::EvalWindow w;
-  while (true) {
-    absl::StatusOr<bool> more = (*stream)->Next(&w);
-    if (!more.ok()) return more.status();
-    if (!*more || w.language != current) {
-      if (current >= 0) {
-        v->AddLanguage((*stream)->languages()[current], bytes, spec, windows_per_language);
-      }
-      if (!*more) break;
-      bytes.clear();
-      current = w.language;
-    }
-    bytes.insert(bytes.end(), w.targets.begin(), w.targets.begin() + w.length);
-  }
+  absl::Status read = data::ForEachLanguage(
+      data_dir, split, [&](const std::string& language, const std::vector<uint8_t>& bytes) {
+        v->AddLanguage(language, bytes, spec, windows_per_language);
+      });
+  if (!read.ok()) return read;
   if (v->rows_.empty()) {
     v->targets_ = torch::zeros({0, context}, torch::kLong);
   } else {

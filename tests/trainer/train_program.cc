@@ -25,13 +25,13 @@ void ProgramTest::TearDown() {
   if (!HasFailure()) fs::remove_all(dir_);
 }
 
-std::string PrepCorpus(const std::string& dir) {
+std::string PrepCorpus(const std::string& dir, const std::vector<std::string>& languages) {
   const std::string corpus = std::string(SPACEBYTE_TESTDATA) + "/../../data/corpus/udhr/";
   const std::string out = dir + "/data";
   std::string command = std::string(SPACEBYTE_BIN) + " prep --out " + out +
                         " --separator blank --language_from '([a-z]+)\\.txt$'"
                         " --validation_fraction 0.1 --test_fraction 0.1";
-  for (const char* language : {"eng", "deu", "fra"}) {
+  for (const std::string& language : languages) {
     command += " --input " + corpus + language + ".txt";
   }
   const CommandResult r = RunCommand(command);

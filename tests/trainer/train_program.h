@@ -24,7 +24,8 @@ class ProgramTest : public ::testing::Test {
 };
 
 // `spacebyte prep` of three UDHR languages into `dir` (done once per dir).
-std::string PrepCorpus(const std::string& dir);
+std::string PrepCorpus(const std::string& dir,
+                       const std::vector<std::string>& languages = {"eng", "deu", "fra"});
 
 // Writes a tiny SpaceByte run config (D 64, d 32, T 64, TG 16, batch 4,
 // `steps` steps, one log line per step, one thread) reading `data` to

@@ -1,5 +1,7 @@
 // `spacebyte train` as a user runs it, on one process: the loss falls on the
-// bundled corpus and `report` draws it; accumulation and activation
+// bundled corpus and `report` draws it; validation scores every byte; the
+// multilingual patch rule ignores no target where utf8 ignores many, and
+// `data patches` shows it without a model; accumulation and activation
 // checkpointing leave the losses unchanged; budgets set the step count; bad
 // configs give one clear line and a non-zero exit.
 
@@ -30,15 +32,19 @@ TEST_F(TrainProgramTest, ValidationBitsPerByteFallsAndReportDrawsIt) {
   const std::string run = dir_ + "/run";
   const CommandResult r = Train(Config(60), run,
                                 {"train.log_interval=10", "train.eval_interval=20",
-                                 "train.eval_windows=8", "train.batch_size=8"});
+                                 "train.batch_size=8"});
   ASSERT_EQ(r.status, 0) << r.output;
   const std::vector<nlohmann::json> validation = EvalLines(run, "validation");
   ASSERT_EQ(validation.size(), 3u) << r.output;  // steps 20, 40 and the final one
   const double first = validation.front()["bits_per_byte"], last = validation.back()["bits_per_byte"];
   EXPECT_LT(last, first - 0.5) << "validation bits/byte " << first << " -> " << last;
   for (const char* language : {"eng", "deu", "fra"}) {
-    EXPECT_TRUE(validation.back()["bits_per_byte_by_language"].contains(language)) << language;
+    for (const char* key : {"bits_per_byte_by_language", "ignored_fraction_by_language",
+                            "bytes_per_patch_by_language"}) {
+      EXPECT_TRUE(validation.back()[key].contains(language)) << key << " " << language;
+    }
   }
+  EXPECT_EQ(validation.back()["coverage"].get<double>(), 1.0) << "every byte is scored";
   EXPECT_EQ(EvalLines(run, "test").size(), 1u);
   const std::vector<nlohmann::json> training = TrainingLines(run);
   ASSERT_EQ(training.size(), 6u);
@@ -57,10 +63,73 @@ TEST_F(TrainProgramTest, ValidationBitsPerByteFallsAndReportDrawsIt) {
   EXPECT_NE(html.str().find("<svg"), std::string::npos);
   EXPECT_NE(html.str().find("data-name='validation'"), std::string::npos);
   EXPECT_NE(html.str().find("data-name='eng'"), std::string::npos);
+  EXPECT_NE(html.str().find("<th>bytes per patch</th>"), std::string::npos);
 
   const CommandResult sample = RunCommand(std::string(SPACEBYTE_BIN) + " sample --checkpoint " +
                                           run + " --prompt 'All human' --max_bytes 20");
   EXPECT_EQ(sample.status, 0) << sample.output;
+}
+
+// Russian and Chinese beside English, at T/TG = 4 bytes per patch.
+class MultilingualProgramTest : public ProgramTest {
+ protected:
+  void SetUp() override {
+    ProgramTest::SetUp();
+    data_ = PrepCorpus(dir_, {"eng", "rus", "cmn"});
+  }
+  std::string data_;
+};
+
+TEST_F(MultilingualProgramTest, TrainsWithoutIgnoringATargetWhereUtf8IgnoresMany) {
+  const std::string config = WriteTinyConfig(dir_, data_, 6);
+  for (const char* method : {"utf8", "multilingual"}) {
+    const std::string run = dir_ + "/" + method;
+    const CommandResult r =
+        Train(config, run, {std::string("model.patch_method=") + method});
+    ASSERT_EQ(r.status, 0) << r.output;
+    double ignored = 0;
+    for (const nlohmann::json& line : TrainingLines(run)) ignored += line["ignored_fraction"].get<double>();
+    const nlohmann::json test = EvalLines(run, "test").back();
+    EXPECT_EQ(test["coverage"].get<double>(), 1.0) << method;
+    const double rus = test["ignored_fraction_by_language"]["rus"].get<double>();
+    if (std::string(method) == "multilingual") {
+      EXPECT_EQ(ignored, 0.0);
+      EXPECT_EQ(test["ignored_fraction"].get<double>(), 0.0);
+      EXPECT_EQ(rus, 0.0);
+      EXPECT_GT(test["bytes_per_patch_by_language"]["rus"].get<double>(), 4.0);
+    } else {
+      EXPECT_GT(ignored, 0.0);
+      EXPECT_GT(rus, 0.2);
+    }
+  }
+}
+
+TEST_F(MultilingualProgramTest, DataPatchesMeasuresARuleWithoutAModel) {
+  auto patches = [&](const std::string& method) {
+    return RunCommand(std::string(SPACEBYTE_BIN) + " data patches --data " + data_ +
+                          " --patch_method " + method + " --context 64 --global_context 16",
+                      /*with_stderr=*/false);
+  };
+  // The last column of each language row: the share of targets ignored.
+  auto ignored = [](const std::string& output, const std::string& language) {
+    for (const absl::string_view line : absl::StrSplit(output, '\n')) {
+      const std::vector<std::string> cells = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (!cells.empty() && cells.front() == language) return std::stod(cells.back());
+    }
+    return -1.0;
+  };
+  const CommandResult utf8 = patches("utf8"), multilingual = patches("multilingual");
+  ASSERT_EQ(utf8.status, 0) << utf8.output;
+  ASSERT_EQ(multilingual.status, 0) << multilingual.output;
+  EXPECT_GT(ignored(utf8.output, "rus"), 0.2) << utf8.output;
+  EXPECT_GT(ignored(utf8.output, "cmn"), 0.1) << utf8.output;
+  for (const char* language : {"eng", "rus", "cmn", "all"}) {
+    EXPECT_EQ(ignored(multilingual.output, language), 0.0) << language << multilingual.output;
+  }
+  const CommandResult bad = RunCommand(std::string(SPACEBYTE_BIN) + " data patches --data " +
+                                       data_ + " --patch_method utf8 --context 8 --global_context 16");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.output.find("exceeds model.context_size"), std::string::npos) << bad.output;
 }
 
 TEST_F(TrainProgramTest, MicroBatchesGiveTheSameLosses) {
