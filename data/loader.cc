@@ -30,7 +30,9 @@ absl::StatusOr<std::unique_ptr<Loader>> Loader::Open(const LoaderOptions& option
   if (!split.ok()) return split.status();
   std::map<std::string, int64_t> bytes;
   for (const auto& [language, entry] : *split) bytes[language] = entry.bytes;
-  auto p = MixingProbabilities(bytes, options.weights, options.alpha);
+  auto p = options.unimax
+               ? UniMaxProbabilities(bytes, options.budget_bytes, options.unimax_max_epochs)
+               : MixingProbabilities(bytes, options.weights, options.alpha);
   if (!p.ok()) return p.status();
 
   std::unique_ptr<Loader> loader(new Loader(options));

@@ -30,6 +30,10 @@ struct LoaderOptions {
   uint64_t seed = 0;
   std::map<std::string, double> weights;  // empty: bytes^alpha
   std::optional<double> alpha;            // [1]
+  // UniMax instead of weights or temperature: needs the run's budget.
+  bool unimax = false;
+  double unimax_max_epochs = 1;
+  double budget_bytes = 0;  // samples the run draws x T
   bool skip_corrupt = false;
   int prefetch = 4;  // batches prepared ahead by PrefetchLoader
 };

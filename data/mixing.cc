@@ -37,6 +37,29 @@ absl::StatusOr<std::vector<double>> MixingProbabilities(
   return p;
 }
 
+absl::StatusOr<std::vector<double>> UniMaxProbabilities(
+    const std::map<std::string, int64_t>& bytes, double budget_bytes, double max_epochs) {
+  if (!(budget_bytes > 0)) return absl::InvalidArgumentError("UniMax needs a positive budget");
+  if (!(max_epochs > 0)) {
+    return absl::InvalidArgumentError("data.unimax_max_epochs must be positive");
+  }
+  std::vector<std::pair<int64_t, size_t>> by_size;  // (bytes, index in name order)
+  for (const auto& [language, size] : bytes) by_size.emplace_back(size, by_size.size());
+  std::sort(by_size.begin(), by_size.end());
+  std::vector<double> share(bytes.size(), 0.0);
+  double left = budget_bytes, total = 0;
+  for (size_t i = 0; i < by_size.size(); ++i) {
+    const double even = left / static_cast<double>(by_size.size() - i);
+    const double taken = std::min(even, max_epochs * static_cast<double>(by_size[i].first));
+    share[by_size[i].second] = taken;
+    left -= taken;
+    total += taken;
+  }
+  if (!(total > 0)) return absl::InvalidArgumentError("every language of the split is empty");
+  for (double& x : share) x /= total;
+  return share;
+}
+
 size_t SampleIndex(const std::vector<double>& cdf, double u) {
   size_t i = std::upper_bound(cdf.begin(), cdf.end(), u) - cdf.begin();
   return std::min(i, cdf.size() - 1);

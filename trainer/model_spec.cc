@@ -59,6 +59,10 @@ absl::Status ValidatePatchRule(const ModelSpec& s) {
     return Invalid(absl::StrCat("model.dense_patch_bytes (", s.dense_patch_bytes,
                                 ") must be at least 1"));
   }
+  if (s.word_patch_bytes < 0) {
+    return Invalid(absl::StrCat("model.word_patch_bytes (", s.word_patch_bytes,
+                                ") must be 0 (no cap) or positive"));
+  }
   return absl::OkStatus();
 }
 
@@ -98,7 +102,8 @@ absl::Status Validate(const ModelSpec& s) {
 }  // namespace
 
 absl::StatusOr<ModelSpec> ResolvePatchRule(const std::string& method, int64_t context,
-                                           int64_t global, int64_t dense_patch_bytes) {
+                                           int64_t global, int64_t dense_patch_bytes,
+                                           int64_t word_patch_bytes) {
   absl::StatusOr<PatchMethod> patch = ParsePatchMethod(method);
   if (!patch.ok()) return patch.status();
   ModelSpec s;
@@ -106,6 +111,7 @@ absl::StatusOr<ModelSpec> ResolvePatchRule(const std::string& method, int64_t co
   s.context_size = context;
   s.global_context_size = global;
   s.dense_patch_bytes = dense_patch_bytes;
+  s.word_patch_bytes = word_patch_bytes;
   if (absl::Status st = Positive("context_size", context); !st.ok()) return st;
   if (absl::Status st = Positive("global_context_size", global); !st.ok()) return st;
   if (absl::Status st = ValidatePatchRule(s); !st.ok()) return st;
@@ -151,6 +157,7 @@ absl::StatusOr<ModelSpec> ResolveModelConfig(const proto::ModelConfig& c) {
     s.local_attention_window =
         c.has_local_attention_window() ? c.local_attention_window() : s.d_local;
     if (c.has_dense_patch_bytes()) s.dense_patch_bytes = c.dense_patch_bytes();
+    if (c.has_word_patch_bytes()) s.word_patch_bytes = c.word_patch_bytes();
   }
   if (absl::Status st = Validate(s); !st.ok()) return st;
   return s;
@@ -189,6 +196,7 @@ proto::ModelConfig ToProto(const ModelSpec& s) {
     c.set_patch_method(PatchMethodName(s.patch_method));
     if (s.patch_method == PatchMethod::kMultilingual) {
       c.set_dense_patch_bytes(static_cast<int32_t>(s.dense_patch_bytes));
+      c.set_word_patch_bytes(static_cast<int32_t>(s.word_patch_bytes));
     }
   } else if (s.attention_window > 0) {
     c.set_attention_window(s.attention_window);

@@ -36,6 +36,7 @@ struct ModelSpec {
   bool rope = false;
   PatchMethod patch_method = PatchMethod::kUtf8;
   int64_t dense_patch_bytes = 6;      // kMultilingual only
+  int64_t word_patch_bytes = 0;       // kMultilingual only; 0 = no cap
   Nonlinear nonlinear = Nonlinear::kReLU;
   NormKind norm = NormKind::kLayerNorm;
 
@@ -56,7 +57,8 @@ absl::StatusOr<ModelSpec> ResolveModelConfig(const proto::ModelConfig& config);
 // its setting), checked as ResolveModelConfig checks them: for measuring a
 // rule on a corpus before there is a model.
 absl::StatusOr<ModelSpec> ResolvePatchRule(const std::string& method, int64_t context,
-                                           int64_t global, int64_t dense_patch_bytes);
+                                           int64_t global, int64_t dense_patch_bytes,
+                                           int64_t word_patch_bytes);
 
 // The fully explicit config (every default written out), for manifests.
 proto::ModelConfig ToProto(const ModelSpec& spec);

@@ -48,7 +48,8 @@ PatchScanner::PatchScanner(const ModelSpec& spec)
       context_(spec.context_size),
       global_(spec.global_context_size),
       period_(global_ > 0 ? spec.context_size / global_ : 1),
-      dense_bytes_(spec.dense_patch_bytes) {}
+      dense_bytes_(spec.dense_patch_bytes),
+      word_bytes_(spec.word_patch_bytes) {}
 
 bool PatchScanner::Push(int64_t token) {
   bool boundary = false;
@@ -97,8 +98,10 @@ bool PatchScanner::WantsBoundary(Kind kind, int64_t position) const {
       return true;
     case Kind::kBreak:  // a run of breaks opens one patch, as in the reference
       return previous_ != Kind::kBreak;
-    case Kind::kWord:  // a script change inside a word ("Tokyo東京")
-      return previous_ == Kind::kDense;
+    case Kind::kWord:  // a script change inside a word ("Tokyo東京"), or a long word
+      return previous_ == Kind::kDense ||
+             (previous_ == Kind::kWord && word_bytes_ > 0 &&
+              position - last_boundary_ >= word_bytes_);
     case Kind::kDense:
       return previous_ == Kind::kWord ||
              (previous_ == Kind::kDense && position - last_boundary_ >= dense_bytes_);

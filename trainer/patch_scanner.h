@@ -40,7 +40,7 @@ class PatchScanner {
   bool WantsBoundary(Kind kind, int64_t position) const;
 
   PatchMethod method_;
-  int64_t context_, global_, period_, dense_bytes_;
+  int64_t context_, global_, period_, dense_bytes_, word_bytes_;
   int64_t position_ = 0, boundaries_ = 0, last_boundary_ = 0;
   bool previous_spacelike_ = false;  // utf8
   Kind previous_ = Kind::kWord;      // multilingual: last non-mark character

@@ -66,7 +66,8 @@ absl::Status WritePatchReport(const std::string& data_dir, const std::string& sp
                          PatchMethodName(spec.patch_method), spec.context_size,
                          spec.global_context_size,
                          spec.patch_method == PatchMethod::kMultilingual
-                             ? absl::StrCat(", dense_patch_bytes ", spec.dense_patch_bytes)
+                             ? absl::StrCat(", dense_patch_bytes ", spec.dense_patch_bytes,
+                                            ", word_patch_bytes ", spec.word_patch_bytes)
                              : "",
                          split)
       << absl::StrFormat("%-16s %12s %11s %11s %11s %9s\n", "language", "bytes",

@@ -127,6 +127,18 @@ absl::StatusOr<RunSpec> ResolveRunConfig(const proto::RunConfig& config, int wor
     spec.data.weights[w.language()] = w.weight();
   }
   if (d.has_alpha()) spec.data.alpha = d.alpha();
+  if (d.mixing() != "" && d.mixing() != "temperature" && d.mixing() != "unimax") {
+    return Invalid(absl::StrCat("data.mixing = '", d.mixing(), "' is not one of temperature | unimax"));
+  }
+  spec.data.unimax = d.mixing() == "unimax";
+  if (d.has_unimax_max_epochs()) spec.data.unimax_max_epochs = d.unimax_max_epochs();
+  if (!(spec.data.unimax_max_epochs > 0)) {
+    return Invalid(absl::StrCat("data.unimax_max_epochs must be positive, got ",
+                                spec.data.unimax_max_epochs));
+  }
+  if (spec.data.unimax && (d.has_alpha() || d.weights_size() > 0)) {
+    return Invalid("data.mixing = unimax sets the language weights itself; drop data.weights and data.alpha");
+  }
   spec.data.skip_corrupt = d.skip_corrupt();
   if (d.has_prefetch()) spec.data.prefetch = d.prefetch();
 
@@ -160,6 +172,8 @@ proto::RunConfig ResolvedConfig(const proto::RunConfig& config, const RunSpec& s
   r.mutable_parallel()->set_tp(s.parallel.tp);
   r.mutable_parallel()->set_bucket_mb(s.parallel.bucket_mb);
   r.mutable_checkpoint()->set_keep(s.checkpoint.keep);
+  r.mutable_data()->set_mixing(s.data.unimax ? "unimax" : "temperature");
+  if (s.data.unimax) r.mutable_data()->set_unimax_max_epochs(s.data.unimax_max_epochs);
   return r;
 }
 

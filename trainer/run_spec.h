@@ -39,6 +39,8 @@ struct DataSpec {
   uint64_t seed = 0;
   std::map<std::string, double> weights;
   std::optional<double> alpha;
+  bool unimax = false;            // data.mixing = "unimax"
+  double unimax_max_epochs = 1;
   bool skip_corrupt = false;
   int prefetch = 4;
 };

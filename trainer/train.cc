@@ -54,6 +54,12 @@ absl::StatusOr<std::unique_ptr<data::PrefetchLoader>> OpenLoader(const TrainingS
   o.seed = s.spec.data.seed;
   o.weights = s.spec.data.weights;
   o.alpha = s.spec.data.alpha;
+  o.unimax = s.spec.data.unimax;
+  o.unimax_max_epochs = s.spec.data.unimax_max_epochs;
+  // The whole schedule's bytes, so the shares are the same on resume.
+  o.budget_bytes = static_cast<double>(s.spec.train.steps) *
+                   static_cast<double>(s.spec.train.batch_size) *
+                   static_cast<double>(s.spec.model.context_size);
   o.skip_corrupt = s.spec.data.skip_corrupt;
   o.prefetch = s.spec.data.prefetch;
   absl::StatusOr<std::unique_ptr<data::Loader>> loader = data::Loader::Open(o);

@@ -8,6 +8,7 @@
 
 #include "data/eval_stream.h"
 #include "data/manifest.h"
+#include "data/mixing.h"
 #include "data/prefetch_loader.h"
 #include "gtest/gtest.h"
 #include "tests/data/test_corpus.h"
@@ -141,6 +142,39 @@ TEST_F(LoaderTest, MixingFollowsWeightsAndTemperature) {
   auto loader = Loader::Open(Options());  // alpha 1: proportional to bytes
   const double en = (*loader)->probabilities()[1];
   EXPECT_NEAR(en, 0.5, 0.03);
+
+  // UniMax over de 20000, en 60000, fr 30000, ja 10000 bytes (the train
+  // split holds ~90% of each) with a budget of 50000 and one epoch: ja takes
+  // all of its ~9000, the others split the rest evenly (~13700 each), so
+  // en, three times de's size, is drawn no more often than de.
+  LoaderOptions unimax = Options();
+  unimax.unimax = true;
+  unimax.budget_bytes = 50000;
+  const auto unimax_share = count(unimax);
+  EXPECT_NEAR(unimax_share.at("ja"), 0.18, 0.03);
+  for (const char* language : {"de", "en", "fr"}) {
+    EXPECT_NEAR(unimax_share.at(language), 0.273, 0.03) << language;
+  }
+}
+
+TEST(MixingTest, UniMaxSharesTheBudgetEvenlyUpToTheEpochCap) {
+  const std::map<std::string, int64_t> bytes = {{"a", 10}, {"b", 100}, {"c", 1000}};
+  // One epoch: a and b are capped at their size, c takes what is left.
+  auto one = UniMaxProbabilities(bytes, 600, 1);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_DOUBLE_EQ((*one)[0], 10.0 / 600);
+  EXPECT_DOUBLE_EQ((*one)[1], 100.0 / 600);
+  EXPECT_DOUBLE_EQ((*one)[2], 490.0 / 600);
+  // Four epochs: a takes 40, b and c split the remaining 560.
+  auto four = UniMaxProbabilities(bytes, 600, 4);
+  EXPECT_DOUBLE_EQ((*four)[0], 40.0 / 600);
+  EXPECT_DOUBLE_EQ((*four)[1], 280.0 / 600);
+  EXPECT_DOUBLE_EQ((*four)[2], 280.0 / 600);
+  // A budget past every cap: proportional to bytes.
+  auto capped = UniMaxProbabilities(bytes, 1e6, 1);
+  EXPECT_DOUBLE_EQ((*capped)[2], 1000.0 / 1110);
+  EXPECT_FALSE(UniMaxProbabilities(bytes, 600, 0).ok());
+  EXPECT_FALSE(UniMaxProbabilities(bytes, 0, 1).ok());
 }
 
 TEST_F(LoaderTest, CorruptRecordIsReportedOrSkipped) {

@@ -144,6 +144,18 @@ TEST(MultilingualPatchingTest, ScriptsWithoutSpacesAreCutByLength) {
             (std::vector<int64_t>{0, 9}));
 }
 
+TEST(MultilingualPatchingTest, LongWordsAreCutWhenAskedTo) {
+  // "свободными": ten Cyrillic letters of 2 bytes (1-20). Uncut by default;
+  // with word_patch_bytes 8 a letter opens a patch once the patch holds 8.
+  const std::string word =
+      "\xD1\x81\xD0\xB2\xD0\xBE\xD0\xB1\xD0\xBE\xD0\xB4\xD0\xBD\xD1\x8B\xD0\xBC\xD0\xB8";
+  EXPECT_EQ(Multilingual(word), (std::vector<int64_t>{0}));
+  ModelSpec cut = MultilingualSpec(256, 64);
+  cut.word_patch_bytes = 8;
+  EXPECT_EQ(BoundaryPositions(word, cut), (std::vector<int64_t>{0, 8, 16}));
+  EXPECT_EQ(BoundaryPositions("hello world", cut), (std::vector<int64_t>{0, 6}));
+}
+
 TEST(MultilingualPatchingTest, MalformedUtf8IsCutLikePunctuation) {
   // A stray continuation byte, a truncated sequence, an overlong and a
   // surrogate encoding: each breaks like punctuation, nothing is skipped.

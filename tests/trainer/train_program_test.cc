@@ -205,7 +205,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"NoDataPath", {"data.path=''"}, nullptr, "data.path is not set"},
         BadConfig{"MissingDataDir", {"data.path=/nonexistent/udhr"}, nullptr,
                   "/nonexistent/udhr"},
-        BadConfig{"NoBudget", {"train.steps=0"}, nullptr, "exactly one of train.steps"}),
+        BadConfig{"NoBudget", {"train.steps=0"}, nullptr, "exactly one of train.steps"},
+        BadConfig{"UnknownPatchMethod", {"model.patch_method=bytes"}, nullptr,
+                  "model.patch_method = 'bytes' is not one of utf8 | periodic | multilingual"},
+        BadConfig{"UnknownMixing", {"data.mixing=uniform"}, nullptr,
+                  "data.mixing = 'uniform' is not one of temperature | unimax"},
+        BadConfig{"UniMaxWithAlpha", {"data.mixing=unimax", "data.alpha=0.3"}, nullptr,
+                  "data.mixing = unimax sets the language weights itself"}),
     [](const ::testing::TestParamInfo<BadConfig>& info) { return info.param.name; });
 
 }  // namespace
