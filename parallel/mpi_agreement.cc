@@ -2,10 +2,12 @@
 
 namespace spacebyte::parallel {
 
-bool AllRanksOk(bool ok, MPI_Comm comm) {
-  int mine = ok ? 1 : 0, all = 0;
-  MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm);
-  return all == 1;
+bool AllRanksOk(bool ok, MPI_Comm comm) { return MinOverRanks(ok ? 1 : 0, comm) == 1; }
+
+int MinOverRanks(int value, MPI_Comm comm) {
+  int least = 0;
+  MPI_Allreduce(&value, &least, 1, MPI_INT, MPI_MIN, comm);
+  return least;
 }
 
 std::vector<std::string> GatherBytes(const std::string& mine, int root, MPI_Comm comm) {

@@ -14,6 +14,9 @@ namespace spacebyte::parallel {
 // True on every rank iff `ok` is true on every rank.
 bool AllRanksOk(bool ok, MPI_Comm comm = MPI_COMM_WORLD);
 
+// The smallest of every rank's `value`, on every rank.
+int MinOverRanks(int value, MPI_Comm comm = MPI_COMM_WORLD);
+
 // Every rank's bytes, in rank order, on `root` (empty elsewhere).
 std::vector<std::string> GatherBytes(const std::string& mine, int root,
                                      MPI_Comm comm = MPI_COMM_WORLD);

@@ -28,6 +28,7 @@
 #include "trainer/patch_stats.h"
 #include "trainer/report.h"
 #include "trainer/sample.h"
+#include "trainer/stop_signals.h"
 #include "trainer/train.h"
 #include "trainer/training_session.h"
 
@@ -320,14 +321,19 @@ int RunTrain(int argc, char** argv) {
   TrainOptions o;
   FlagSet flags("train",
                 "Trains a model, alone or under mpirun (dp = world size / parallel.tp).\n"
-                "Resumes from RUN_DIR's newest complete checkpoint when there is one.");
+                "Resumes from RUN_DIR's newest complete checkpoint when there is one.\n"
+                "SIGTERM, SIGINT or SIGUSR1 stops it at the next step with a checkpoint,\n"
+                "exit code 75; a second such signal ends it at once.");
   flags.String("config", &o.config, "run config (protobuf text)");
   flags.Strings("set", &o.overrides, "override a config field: path=value");
   flags.String("run_dir", &o.run_dir, "run directory [runs/<config name>]");
   flags.Bool("resume", &o.resume, "fail unless a checkpoint can be resumed");
   flags.Require("config");
   if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
-  return RunUnderMpi(&argc, &argv, [&](const parallel::MpiEnv& env) { return Train(o, env); });
+  bool preempted = false;
+  const int code = RunUnderMpi(
+      &argc, &argv, [&](const parallel::MpiEnv& env) { return Train(o, env, &preempted); });
+  return code == 0 && preempted ? kExitPreempted : code;
 }
 
 int RunBench(int argc, char** argv) {

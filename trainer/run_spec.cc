@@ -143,7 +143,7 @@ absl::StatusOr<RunSpec> ResolveRunConfig(const proto::RunConfig& config, int wor
   if (d.has_prefetch()) spec.data.prefetch = d.prefetch();
 
   const proto::CheckpointConfig& c = config.checkpoint();
-  spec.checkpoint.interval = c.interval();
+  spec.checkpoint.interval = c.has_interval() ? c.interval() : 1000;
   spec.checkpoint.keep = c.has_keep() ? c.keep() : 3;
   spec.checkpoint.async = c.async();
   if (spec.checkpoint.interval < 0 || spec.checkpoint.keep < 1) {
@@ -172,6 +172,7 @@ proto::RunConfig ResolvedConfig(const proto::RunConfig& config, const RunSpec& s
   r.mutable_parallel()->set_tp(s.parallel.tp);
   r.mutable_parallel()->set_bucket_mb(s.parallel.bucket_mb);
   r.mutable_checkpoint()->set_keep(s.checkpoint.keep);
+  r.mutable_checkpoint()->set_interval(s.checkpoint.interval);
   r.mutable_data()->set_mixing(s.data.unimax ? "unimax" : "temperature");
   if (s.data.unimax) r.mutable_data()->set_unimax_max_epochs(s.data.unimax_max_epochs);
   return r;

@@ -46,7 +46,7 @@ struct DataSpec {
 };
 
 struct CheckpointSpec {
-  int64_t interval = 0;
+  int64_t interval = 1000;  // 0: only at the end and on a stop signal
   int keep = 3;
   bool async = false;
 };

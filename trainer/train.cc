@@ -1,6 +1,7 @@
 #include "trainer/train.h"
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -12,6 +13,7 @@
 #include "trainer/batch_upload.h"
 #include "trainer/matmul_peak.h"
 #include "trainer/metrics_writer.h"
+#include "trainer/stop_signals.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/training_checkpoint.h"
 #include "trainer/training_session.h"
@@ -75,6 +77,8 @@ class Run {
   Run(TrainingSession& s, const std::string& run_dir) : s_(s), run_dir_(run_dir) {}
 
   absl::Status Execute(bool insist_on_resume);
+  // The stop signal some rank caught (the lowest such number), or 0.
+  int stop_signal() const { return stop_signal_; }
 
  private:
   absl::Status Resume(bool insist);
@@ -88,6 +92,7 @@ class Run {
   std::unique_ptr<MetricsWriter> log_;
   TrainingProgress progress_;
   int64_t saved_step_ = -1;  // step of the newest checkpoint on disk
+  int stop_signal_ = 0;
   std::map<std::string, std::unique_ptr<Validator>> validators_;
 };
 
@@ -146,6 +151,14 @@ absl::Status Run::Save() {
 
 bool Run::ShouldStop(int64_t step, Clock::time_point start) {
   const TrainSpec& t = s_.spec.train;
+  // A signal reaches the ranks at different moments; all of them stop at
+  // the first step boundary where any has it.
+  constexpr int kNone = 1 << 30;
+  const int mine = PendingStopSignal();
+  if (const int first = parallel::MinOverRanks(mine == 0 ? kNone : mine); first != kNone) {
+    stop_signal_ = first;
+    return true;
+  }
   if (t.stop_at_step > 0 && step >= t.stop_at_step) return true;
   if (t.max_time <= 0) return false;
   // Rank clocks differ: everyone stops when any rank's time is up.
@@ -222,15 +235,21 @@ absl::Status Run::Execute(bool insist_on_resume) {
   if (absl::Status st = Save(); !st.ok()) return st;
   if (absl::Status st = checkpointer_->Finish(); !st.ok()) return st;
   if (step < t.steps) {
-    log_->Message(absl::StrCat("stopped at step ", step, " of ", t.steps,
-                               "; resume with the same command"));
+    log_->Message(absl::StrCat(
+        "stopped at step ", step, " of ", t.steps,
+        stop_signal_ != 0 ? absl::StrCat(" by signal ", stop_signal_, " (", strsignal(stop_signal_),
+                                         "), checkpoint saved")
+                          : "",
+        "; resume with the same command"));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::Status Train(const TrainOptions& options, const parallel::MpiEnv& env) {
+absl::Status Train(const TrainOptions& options, const parallel::MpiEnv& env,
+                   bool* preempted) {
+  CatchStopSignals();
   absl::StatusOr<std::unique_ptr<TrainingSession>> session =
       StartSession(options.config, options.overrides, env);
   if (!session.ok()) return session.status();
@@ -249,7 +268,10 @@ absl::Status Train(const TrainOptions& options, const parallel::MpiEnv& env) {
                   : WriteResolvedConfig(run_dir, s.config);
   }
   if (absl::Status st = Agree(prepared); !st.ok()) return st;
-  return Run(s, run_dir).Execute(options.resume);
+  Run run(s, run_dir);
+  absl::Status status = run.Execute(options.resume);
+  *preempted = run.stop_signal() != 0;
+  return status;
 }
 
 }  // namespace spacebyte::trainer

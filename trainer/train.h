@@ -17,8 +17,10 @@ struct TrainOptions {
 };
 
 // `spacebyte train`: the whole run on every rank of the job. A run directory
-// that already holds a complete checkpoint resumes from it.
-absl::Status Train(const TrainOptions& options, const parallel::MpiEnv& env);
+// that already holds a complete checkpoint resumes from it. A stop signal
+// (stop_signals.h) ends it early with a checkpoint and sets *preempted.
+absl::Status Train(const TrainOptions& options, const parallel::MpiEnv& env,
+                   bool* preempted);
 
 }  // namespace spacebyte::trainer
 

@@ -1,7 +1,8 @@
 // The checkpoint guarantees, end to end on the real `spacebyte` program (under
-// mpirun for two ranks): exact stop/resume, resuming on another layout, a
-// rank killed mid-save, damaged or mismatched checkpoints named, conversion
-// to the reference layout, and asynchronous saves writing the same bytes.
+// mpirun for two ranks): exact stop/resume, by step, by time limit and by a
+// stop signal (preemption); resuming on another layout, a rank killed
+// mid-save, damaged or mismatched checkpoints named, conversion to the
+// reference layout, and asynchronous saves writing the same bytes.
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,6 +84,24 @@ CommandResult Train(const std::string& run, int ranks, const std::string& sets,
                "/config.textproto --run_dir " + run + " " + sets);
 }
 
+// Starts `spacebyte train` in the background and sends `signal` to the
+// launcher (mpirun, which forwards SIGUSR1 to the ranks; or the program
+// itself on one rank) once metrics.jsonl shows step 5.
+CommandResult TrainAndSignal(const std::string& run, int ranks, const std::string& sets,
+                             const std::string& signal) {
+  std::string launcher;
+  if (ranks > 1) {
+    launcher = std::string(SPACEBYTE_MPIEXEC) + " --allow-run-as-root --oversubscribe -np " +
+               std::to_string(ranks) + " ";
+  }
+  return RunCommand(
+      launcher + SPACEBYTE_BIN + " train --config " + Root() + "/config.textproto --run_dir " +
+      run + " " + sets + " > " + run + ".out 2>&1 & pid=$!; i=0; "
+      "while [ $i -lt 1200 ] && ! grep -q '\"step\":5[,}]' " + run + "/metrics.jsonl 2>/dev/null; "
+      "do i=$((i+1)); sleep 0.05; done; kill -" + signal + " $pid; wait $pid; code=$?; cat " +
+      run + ".out; exit $code");
+}
+
 // One field of every training line of metrics.jsonl, as written, by step.
 std::map<int, std::string> Field(const std::string& run, const std::string& name) {
   std::map<int, std::string> values;
@@ -158,6 +177,58 @@ TEST_F(CheckpointResumeTest, StopAndResumeIsExactOnOneRank) {
 
 TEST_F(CheckpointResumeTest, StopAndResumeIsExactOnTwoDataParallelRanks) {
   ExpectExactResume(Fresh("straight2"), Fresh("split2"), 2, "");
+}
+
+// Preempted: the signal stops every rank at the next step with a checkpoint
+// and exit code 75; the same command again continues to the same losses.
+void ExpectSignalStopsAndResumesExactly(const std::string& straight, const std::string& run,
+                                        int ranks, const std::string& signal,
+                                        const std::string& number) {
+  const std::string sets = " --set train.steps=300 --set checkpoint.interval=0";
+  const CommandResult a = Train(straight, ranks, sets);
+  ASSERT_EQ(a.status, 0) << a.output;
+  const CommandResult stopped = TrainAndSignal(run, ranks, sets, signal);
+  ASSERT_EQ(stopped.status, 75) << stopped.output;
+  EXPECT_TRUE(Contains(stopped.output, "by signal " + number)) << stopped.output;
+  const std::map<int, std::string> before = Losses(run);
+  ASSERT_FALSE(before.empty());
+  const int at = before.rbegin()->first;
+  EXPECT_GE(at, 5);
+  EXPECT_LT(at, 300);
+  EXPECT_TRUE(OpenStepDir(Step(run, at)).ok()) << "no checkpoint at the stop, step " << at;
+  const CommandResult again = Train(run, ranks, sets);
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_TRUE(Contains(again.output, "resumed from " + Step(run, at))) << again.output;
+  for (const char* field : {"loss", "grad_norm", "lr", "bytes_seen"}) {
+    EXPECT_EQ(Field(run, field), Field(straight, field)) << field;
+  }
+}
+
+TEST_F(CheckpointResumeTest, SigusrToMpirunCheckpointsAndResumesExactly) {
+  ExpectSignalStopsAndResumesExactly(Fresh("signal_straight2"), Fresh("usr1"), 2, "USR1", "10");
+}
+
+TEST_F(CheckpointResumeTest, SigtermCheckpointsAndResumesExactly) {
+  ExpectSignalStopsAndResumesExactly(Fresh("signal_straight1"), Fresh("term"), 1, "TERM", "15");
+}
+
+// train.max_time: every rank stops at the same step once the time is up,
+// with a checkpoint there, exit code 0; the same command continues.
+TEST_F(CheckpointResumeTest, MaxTimeStopsWithACheckpoint) {
+  const std::string run = Fresh("max_time");
+  const std::string sets = " --set train.steps=100000 --set checkpoint.interval=0";
+  const CommandResult first = Train(run, 2, sets + " --set train.max_time=2");
+  ASSERT_EQ(first.status, 0) << first.output;
+  const int at = Losses(run).rbegin()->first;
+  EXPECT_GT(at, 0);
+  EXPECT_LT(at, 100000);
+  EXPECT_TRUE(Contains(first.output, "stopped at step " + std::to_string(at) + " of 100000"))
+      << first.output;
+  EXPECT_TRUE(OpenStepDir(Step(run, at)).ok());
+  const CommandResult again = Train(run, 2, sets + " --set train.max_time=1");
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_TRUE(Contains(again.output, "resumed from " + Step(run, at))) << again.output;
+  EXPECT_GT(Losses(run).rbegin()->first, at);
 }
 
 // Saved at dp x tp = 2 x 1 and 1 x 2, resumed on one rank: the losses follow
