@@ -17,6 +17,7 @@ packages=(
   nlohmann-json3-dev   # JSON Lines input to `spacebyte prep`
   libicu-dev           # Unicode categories and scripts: the multilingual patch rule
   iproute2             # network namespaces for the multi-host test
+  slurmctld slurmd slurm-client munge  # a one-node SLURM for the preemption test
   python3 python3-venv # PyTorch's LibTorch for the 2.x builds (launch/pytorch_venv.sh)
 )
 

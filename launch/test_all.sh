@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the dependencies, then builds and tests every leg:
 #   debian         Debian's LibTorch 1.13 (CPU): the whole suite
-#   pytorch        PyTorch 2.11's LibTorch from PyPI, CPU: the whole suite
+#   pytorch        PyTorch 2.11's LibTorch from PyPI, CPU: the whole suite but
+#                  the SLURM preemption test (3 minutes, most of it SLURM's
+#                  requeue delay; nothing in it depends on LibTorch)
 #   pytorch-cuda   the CUDA build (-DSPACEBYTE_CUDA=ON) against PyTorch 2.11's
 #                  CUDA LibTorch and /usr/local/cuda's toolkit and NCCL,
 #                  compiled and linked; its gpu-labelled tests run (their
@@ -58,7 +60,7 @@ for leg in $legs; do
     debian) run_leg debian build "" ;;
     pytorch)
       bash launch/pytorch_venv.sh "$venv"
-      run_leg pytorch build-pytorch "" \
+      run_leg pytorch build-pytorch "-LE slurm" \
         -DSPACEBYTE_LIBTORCH=pytorch -DSPACEBYTE_PYTHON="$venv/bin/python" ;;
     pytorch-cuda)
       bash launch/pytorch_venv.sh "$venv" cuda
