@@ -15,6 +15,7 @@
 #include "data/hash64.h"
 #include "data/manifest.h"
 #include "data/progress_bar.h"
+#include "data/dir_swap.h"
 #include "data/shard_set.h"
 #include "data/utf8.h"
 #include "proto/data.pb.h"
@@ -148,6 +149,22 @@ void ReportBad(const char* what, const std::vector<std::string>& items, std::ost
   if (items.size() > kShown) err << "  ... and " << items.size() - kShown << " more\n";
 }
 
+// --out may be new, empty or an earlier dataset; anything else is the
+// user's and is never replaced.
+absl::Status CheckReplaceable(const std::string& out) {
+  std::error_code ec;
+  if (!std::filesystem::exists(out, ec)) return absl::OkStatus();
+  if (!std::filesystem::is_directory(out, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat("--out ", out, " is a file, not a directory"));
+  }
+  if (std::filesystem::is_empty(out, ec) || std::filesystem::exists(ManifestPath(out), ec)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--out ", out, " holds files but no ", ManifestPath(out),
+      ": not a dataset of `spacebyte prep`, so it is left alone; choose another --out"));
+}
+
 absl::Status CheckOptions(const PrepOptions& o) {
   if (o.inputs.empty()) return absl::InvalidArgumentError("give at least one --input");
   if (o.out.empty()) return absl::InvalidArgumentError("--out is required");
@@ -172,11 +189,20 @@ absl::Status RunPrep(const PrepOptions& options, std::ostream& out, std::ostream
   BadInputs bad;
   auto files = ListInputs(options.inputs, options.language_from, &bad);
   if (!files.ok()) return files.status();
-  std::error_code ec;
-  std::filesystem::create_directories(options.out, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create ", options.out, ": ", ec.message()));
+  if (absl::Status s = CheckReplaceable(options.out); !s.ok()) return s;
+  // Written beside --out and swapped in whole at the end: killed at any
+  // moment, --out holds the previous dataset or the new one.
+  absl::StatusOr<std::string> staging = MakeStagingDir(options.out);
+  if (!staging.ok()) return staging.status();
+  struct RemoveUnlessCommitted {
+    std::string dir;
+    ~RemoveUnlessCommitted() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{*staging};
 
-  ShardSet shards(options.out, options.shard_bytes);
+  ShardSet shards(*staging, options.shard_bytes);
   int64_t documents = 0, bytes = 0;
   {
     OrderedPipeline pipeline(*files, static_cast<int>(options.threads),
@@ -201,12 +227,14 @@ absl::Status RunPrep(const PrepOptions& options, std::ostream& out, std::ostream
   manifest.set_test_fraction(options.test_fraction);
   manifest.set_split_seed(options.split_seed);
   if (absl::Status s = shards.Finish(&manifest); !s.ok()) return s;
-  if (absl::Status s = WriteManifest(options.out, manifest); !s.ok()) return s;
+  if (absl::Status s = WriteManifest(*staging, manifest); !s.ok()) return s;
   PrintTable(manifest, out);
   ReportBad("unreadable inputs", bad.unreadable, err);
   ReportBad("invalid JSON lines", bad.invalid_json, err);
   ReportBad("empty documents", bad.empty, err);
   if (documents == 0) return absl::InvalidArgumentError("no documents in the inputs");
+  if (absl::Status s = SwapInStagingDir(*staging, options.out); !s.ok()) return s;
+  cleanup.dir.clear();
   out << absl::StrFormat("%d documents, %d bytes, %d shards in %s\n", documents, bytes,
                          manifest.shards_size(), options.out);
   return absl::OkStatus();

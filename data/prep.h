@@ -28,6 +28,8 @@ struct PrepOptions {
 };
 
 // The table goes to `out`; progress and bad inputs to `err`.
+// Writes the dataset into `out`.staging and swaps it into `out` whole
+// (data/dir_swap.h); `out` must be new, empty or an earlier dataset.
 absl::Status RunPrep(const PrepOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace spacebyte::data

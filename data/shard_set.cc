@@ -6,10 +6,19 @@
 
 namespace spacebyte::data {
 namespace {
-// Language tags come from users and paths; keep file names tame.
+// Language tags come from users and paths. Letters and digits stay; every
+// other byte becomes _XX (hex), '_' included, so distinct tags ("en-US",
+// "en_US") always get distinct file names.
 std::string FileSafe(const std::string& s) {
   std::string out;
-  for (char c : s) out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '_' ? c : '_');
+  for (char c : s) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) && byte < 0x80) {
+      out.push_back(c);
+    } else {
+      absl::StrAppendFormat(&out, "_%02x", byte);
+    }
+  }
   return out;
 }
 }  // namespace

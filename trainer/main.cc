@@ -186,9 +186,13 @@ int RunConvert(int argc, char** argv) {
 
 int RunPrep(int argc, char** argv) {
   data::PrepOptions o;
-  FlagSet flags("prep", "Turns text files or JSON Lines into a sharded dataset directory.");
+  FlagSet flags("prep",
+                "Turns text files or JSON Lines into a sharded dataset directory. It is\n"
+                "written into OUT.staging, synced and swapped in whole: killed at any moment,\n"
+                "OUT holds the previous dataset or the new one.");
   flags.Strings("input", &o.inputs, "PATH[=LANG]: a file or directory");
-  flags.String("out", &o.out, "dataset directory to write");
+  flags.String("out", &o.out,
+               "dataset directory to write: new, empty, or an earlier dataset to replace");
   flags.String("format", &o.format, "text | jsonl (JSON Lines with a `text` field)");
   flags.String("separator", &o.separator, "text documents: file | blank | percent | line");
   flags.String("language_from", &o.language_from, "regex on the path; group 1 is the language");

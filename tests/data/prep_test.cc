@@ -1,10 +1,19 @@
 #include "data/prep.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
+#include "data/crc32c.h"
 #include "data/manifest.h"
 #include "data/record_reader.h"
 #include "gtest/gtest.h"
@@ -99,6 +108,119 @@ TEST(PrepTest, OutputDoesNotDependOnThreadsAndSplitsByHash) {
     manifests[threads == 1 ? 0 : 1] = m->SerializeAsString();
   }
   EXPECT_EQ(manifests[0], manifests[1]);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The manifest of `dir` when it is a whole dataset (every shard there, with
+// the size and CRC32C its manifest records), else "".
+std::string WholeDatasetManifest(const std::string& dir) {
+  auto m = ReadManifest(dir);
+  if (!m.ok()) return "";
+  for (const auto& shard : m->shards()) {
+    const std::string bytes = ReadFile(dir + "/" + shard.file());
+    if (static_cast<int64_t>(bytes.size()) != shard.file_bytes() ||
+        Crc32c(bytes) != shard.crc32c()) {
+      return "";
+    }
+  }
+  return m->SerializeAsString();
+}
+
+PrepOptions Options(const std::string& input, const std::string& out) {
+  PrepOptions o;
+  o.inputs = {input};
+  o.separator = "line";
+  o.shard_bytes = 1 << 20;
+  o.out = out;
+  return o;
+}
+
+TEST(PrepTest, DistinctLanguageTagsGetDistinctShards) {
+  const std::string dir = testing::FreshDir("prep_tags");
+  Write(dir + "/a.txt", "one\ntwo\n");
+  Write(dir + "/b.txt", "three\n");
+  PrepOptions o = Options(dir + "/a.txt=en-US", dir + "/out");
+  o.inputs.push_back(dir + "/b.txt=en_US");
+  o.validation_fraction = 0;
+  o.test_fraction = 0;
+  std::ostringstream sink;
+  ASSERT_TRUE(RunPrep(o, sink, sink).ok()) << sink.str();
+  auto m = ReadManifest(o.out);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->shards_size(), 2);
+  std::map<std::string, std::pair<std::string, int64_t>> by_language;
+  for (const auto& s : m->shards()) {
+    by_language[s.languages(0).language()] = {s.file(), s.languages(0).documents()};
+  }
+  EXPECT_EQ(by_language.at("en-US").second, 2);
+  EXPECT_EQ(by_language.at("en_US").second, 1);
+  EXPECT_NE(by_language.at("en-US").first, by_language.at("en_US").first);
+}
+
+TEST(PrepTest, RerunReplacesTheDatasetWholeAndLeavesOtherDirectoriesAlone) {
+  const std::string dir = testing::FreshDir("prep_rerun");
+  Write(dir + "/a.txt", "alpha\nbeta\n");
+  Write(dir + "/b.txt", "gamma\n");
+  std::ostringstream sink;
+  ASSERT_TRUE(RunPrep(Options(dir + "/a.txt=aa", dir + "/out"), sink, sink).ok()) << sink.str();
+  ASSERT_TRUE(RunPrep(Options(dir + "/b.txt=bb", dir + "/out"), sink, sink).ok()) << sink.str();
+  auto m = ReadManifest(dir + "/out");
+  ASSERT_TRUE(m.ok());
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/out")) {
+    EXPECT_EQ(entry.path().filename().string().find("-aa-"), std::string::npos)
+        << entry.path() << " is left from the first dataset";
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out.staging"));
+  EXPECT_NE(WholeDatasetManifest(dir + "/out"), "");
+  // A failed run (no documents) leaves the dataset as it was.
+  Write(dir + "/empty.txt", "\n\n");
+  const std::string before = WholeDatasetManifest(dir + "/out");
+  EXPECT_FALSE(RunPrep(Options(dir + "/empty.txt=cc", dir + "/out"), sink, sink).ok());
+  EXPECT_EQ(WholeDatasetManifest(dir + "/out"), before);
+  // A directory that is not a dataset is never replaced.
+  Write(dir + "/mine/notes.txt", "keep me");
+  const absl::Status refused = RunPrep(Options(dir + "/b.txt=bb", dir + "/mine"), sink, sink);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused));
+  EXPECT_NE(refused.message().find("not a dataset of `spacebyte prep`"), std::string::npos) << refused;
+  EXPECT_EQ(ReadFile(dir + "/mine/notes.txt"), "keep me");
+}
+
+// Prep killed (SIGKILL) at many moments while it replaces a dataset: the
+// directory always holds the old dataset or the new one, whole.
+TEST(PrepTest, KilledAtAnyMomentLeavesTheOldOrTheNewDataset) {
+  const std::string dir = testing::FreshDir("prep_kill");
+  Write(dir + "/old.txt", "the old dataset\nits second line\n");
+  std::string line;
+  for (int i = 0; i < 60; ++i) line += "word" + std::to_string(i) + " ";
+  std::string big;
+  for (int i = 0; i < 40000; ++i) big += line + std::to_string(i) + "\n";
+  for (int f = 0; f < 4; ++f) Write(dir + "/new/f" + std::to_string(f) + ".txt", big);
+  const std::string out = dir + "/out";
+  std::ostringstream sink;
+  ASSERT_TRUE(RunPrep(Options(dir + "/old.txt=xx", out), sink, sink).ok());
+  const std::string old_manifest = WholeDatasetManifest(out);
+  ASSERT_NE(old_manifest, "");
+  std::set<std::string> seen;
+  for (int delay_ms : {0, 2, 5, 10, 20, 40, 80, 160, 320, 640, 1280}) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      std::ostringstream quiet;
+      _exit(RunPrep(Options(dir + "/new=xx", out), quiet, quiet).ok() ? 0 : 1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    const std::string now = WholeDatasetManifest(out);
+    ASSERT_NE(now, "") << "killed after " << delay_ms << " ms: " << out << " is not a whole dataset";
+    seen.insert(now == old_manifest ? "old" : "new");
+    if (now != old_manifest) break;  // replaced: later kills would find the new one
+  }
+  EXPECT_TRUE(seen.count("old")) << "no kill landed before the swap";
 }
 
 }  // namespace
