@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <fstream>
-#include <limits>
 
 #include <nlohmann/json.hpp>
 
