@@ -5,6 +5,8 @@
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "data/hash64.h"
 #include "data/shard_index.h"
 #include "google/protobuf/text_format.h"
 
@@ -49,6 +51,12 @@ absl::StatusOr<proto::DatasetManifest> ReadManifest(const std::string& dir, bool
     }
   }
   return manifest;
+}
+
+std::string DatasetFingerprint(const proto::DatasetManifest& manifest) {
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(manifest, &text);
+  return absl::StrFormat("%016x", Hash64(text));
 }
 
 }  // namespace spacebyte::data

@@ -22,6 +22,11 @@ absl::Status WriteManifest(const std::string& dir, const proto::DatasetManifest&
 absl::StatusOr<proto::DatasetManifest> ReadManifest(const std::string& dir,
                                                     bool allow_truncated = false);
 
+// A hex digest of the manifest (which holds every shard's size and CRC32C):
+// equal for datasets with the same shards, different once any byte of any
+// shard differs.
+std::string DatasetFingerprint(const proto::DatasetManifest& manifest);
+
 }  // namespace spacebyte::data
 
 #endif  // SPACEBYTE_DATA_MANIFEST_H_

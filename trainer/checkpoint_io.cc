@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -87,32 +90,205 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-bool IsStepDirName(const std::string& name) {
-  return name.size() == 13 && name.rfind("step_", 0) == 0 &&
-         std::all_of(name.begin() + 5, name.end(), ::isdigit);
+// Size and CRC32C of a file, read in fixed-size chunks so that verifying a
+// checkpoint of any size needs constant memory.
+absl::Status CheckFile(const std::string& path, const proto::CheckpointFile& f) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::DataLossError(absl::StrCat(path, ": missing"));
+  std::vector<char> buffer(4 << 20);
+  uint32_t crc = 0;
+  int64_t size = 0;
+  ssize_t n;
+  while ((n = ::read(fd, buffer.data(), buffer.size())) != 0) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status s = Errno("cannot read", path);
+      ::close(fd);
+      return s;
+    }
+    crc = data::Crc32cExtend(crc, buffer.data(), static_cast<size_t>(n));
+    size += n;
+  }
+  ::close(fd);
+  if (size != f.size()) {
+    return absl::DataLossError(absl::StrCat(path, ": size ", size, " bytes, manifest says ",
+                                            f.size(), " (truncated or overwritten)"));
+  }
+  if (crc != f.crc32c()) {
+    return absl::DataLossError(absl::StrCat(path, ": CRC32C mismatch (corrupt file)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadAt(const std::string& path, int64_t offset, int64_t size, char* out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", path);
+  while (size > 0) {
+    const ssize_t n = ::pread(fd, out, static_cast<size_t>(size), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return absl::DataLossError(absl::StrCat(path, ": ends before byte ", offset + size,
+                                              " (truncated since it was verified)"));
+    }
+    out += n;
+    offset += n;
+    size -= n;
+  }
+  ::close(fd);
+  return absl::OkStatus();
 }
 
 // Every file the manifest lists has its recorded size and CRC32C.
 absl::Status VerifyFiles(const std::string& step_dir, const proto::CheckpointManifest& manifest) {
   for (const proto::CheckpointFile& f : manifest.files()) {
-    const std::string path = (fs::path(step_dir) / f.name()).string();
-    absl::StatusOr<std::string> contents = ReadFile(path);
-    if (!contents.ok()) return absl::DataLossError(absl::StrCat(path, ": missing"));
-    if (static_cast<int64_t>(contents->size()) != f.size()) {
-      return absl::DataLossError(absl::StrCat(path, ": size ", contents->size(),
-                                              " bytes, manifest says ", f.size(),
-                                              " (truncated or overwritten)"));
-    }
-    if (data::Crc32c(*contents) != f.crc32c()) {
-      return absl::DataLossError(absl::StrCat(path, ": CRC32C mismatch (corrupt file)"));
+    if (absl::Status s = CheckFile((fs::path(step_dir) / f.name()).string(), f); !s.ok()) {
+      return s;
     }
   }
   return absl::OkStatus();
 }
 
+// Only the sizes: cheap enough for retention to run after every save.
+bool FilesHaveManifestSizes(const std::string& step_dir,
+                            const proto::CheckpointManifest& manifest) {
+  for (const proto::CheckpointFile& f : manifest.files()) {
+    std::error_code ec;
+    const auto size = fs::file_size(fs::path(step_dir) / f.name(), ec);
+    if (ec || static_cast<int64_t>(size) != f.size()) return false;
+  }
+  return true;
+}
+
+// The tag byte of manifest_crc32c (field 11, wire type fixed32) and the four
+// bytes of its value: the last five bytes of a version >= 2 manifest.
+constexpr char kCrcTag = (11 << 3) | 5;
+constexpr size_t kCrcTrailerBytes = 5;
+
+std::string SerializeManifest(proto::CheckpointManifest manifest) {
+  manifest.set_format_version(kCheckpointFormatVersion);
+  manifest.clear_manifest_crc32c();
+  std::string bytes = manifest.SerializeAsString();
+  const uint32_t crc = data::Crc32c(bytes);
+  bytes.push_back(kCrcTag);
+  for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  return bytes;
+}
+
+int64_t ElementSize(const std::string& dtype) {
+  absl::StatusOr<torch::ScalarType> t = NameToDtype(dtype);
+  return t.ok() ? static_cast<int64_t>(c10::elementSize(*t)) : 0;
+}
+
+// Product of `dims` if every one is >= 0 and the product fits in 2^62.
+std::optional<int64_t> CheckedProduct(const google::protobuf::RepeatedField<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > (int64_t{1} << 62)) return std::nullopt;
+  }
+  return n;
+}
+
+// Everything a reader relies on: file names stay inside the directory, every
+// slice lies inside its tensor and its bytes inside its file, and the slices
+// of one tensor agree on its shape and dtype.
+absl::Status ValidateManifest(const proto::CheckpointManifest& m) {
+  auto bad = [](const std::string& why) { return absl::DataLossError(why); };
+  if (m.dp() < 0 || m.tp() < 0 || m.step() < 0) {
+    return bad(absl::StrCat("step ", m.step(), ", dp ", m.dp(), ", tp ", m.tp(),
+                            " are not a saved layout"));
+  }
+  std::set<std::string> names;
+  for (const proto::CheckpointFile& f : m.files()) {
+    if (f.name().empty() || f.name().find('/') != std::string::npos || f.name() == "." ||
+        f.name() == ".." || f.name() == kManifestName || !names.insert(f.name()).second) {
+      return bad(absl::StrCat("file name '", f.name(), "' is not a distinct file of this directory"));
+    }
+    if (f.size() < 0) return bad(absl::StrCat(f.name(), " has negative size ", f.size()));
+  }
+  std::map<std::string, const proto::TensorSlice*> first;
+  for (const proto::TensorSlice& e : m.tensors()) {
+    const std::string where = absl::StrCat("tensor ", e.name());
+    const int64_t element = ElementSize(e.dtype());
+    if (element == 0) return bad(absl::StrCat(where, ": unknown dtype '", e.dtype(), "'"));
+    if (e.file() < 0 || e.file() >= m.files_size()) {
+      return bad(absl::StrCat(where, ": file index ", e.file(), " of ", m.files_size()));
+    }
+    const int dims = e.global_shape_size();
+    if (dims > 8 || e.slice_start_size() != dims || e.slice_extent_size() != dims) {
+      return bad(absl::StrCat(where, ": shape, start and extent disagree in rank"));
+    }
+    const std::optional<int64_t> total = CheckedProduct(e.global_shape());
+    const std::optional<int64_t> count = CheckedProduct(e.slice_extent());
+    if (!total || !count) return bad(absl::StrCat(where, ": impossible shape"));
+    for (int d = 0; d < dims; ++d) {
+      if (e.slice_start(d) < 0 || e.slice_start(d) > e.global_shape(d) - e.slice_extent(d)) {
+        return bad(absl::StrCat(where, ": slice outside the tensor in dimension ", d));
+      }
+    }
+    const int64_t size = m.files(e.file()).size();
+    if (e.offset() < 0 || e.offset() > size || *count > (size - e.offset()) / element) {
+      return bad(absl::StrCat(where, ": bytes at offset ", e.offset(), " run past the end of ",
+                              m.files(e.file()).name()));
+    }
+    auto [it, fresh] = first.emplace(e.name(), &e);
+    if (!fresh && (it->second->dtype() != e.dtype() ||
+                   !std::equal(e.global_shape().begin(), e.global_shape().end(),
+                               it->second->global_shape().begin(),
+                               it->second->global_shape().end()))) {
+      return bad(absl::StrCat(where, ": slices disagree on shape or dtype"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<proto::CheckpointManifest> ParseManifest(const std::string& path,
+                                                        const std::string& bytes) {
+  auto corrupt = [&](const std::string& why) {
+    return absl::DataLossError(absl::StrCat(path, ": corrupt manifest (", why, ")"));
+  };
+  // The checksum first, so damaged bytes never reach the parser.
+  const size_t body = bytes.size() - std::min(bytes.size(), kCrcTrailerBytes);
+  const bool signed_manifest = bytes.size() >= kCrcTrailerBytes && bytes[body] == kCrcTag;
+  if (signed_manifest) {
+    uint32_t crc = 0;
+    for (int i = 0; i < 4; ++i) crc |= uint32_t{static_cast<uint8_t>(bytes[body + 1 + i])} << (8 * i);
+    if (data::Crc32c(std::string_view(bytes.data(), body)) != crc) {
+      return corrupt("checksum mismatch");
+    }
+  }
+  proto::CheckpointManifest manifest;
+  if (!manifest.ParseFromString(bytes)) return corrupt("not a manifest");
+  // Version 1 predates the checksum; any other version must carry one.
+  const int version = manifest.format_version();
+  if (version > kCheckpointFormatVersion) {
+    return absl::DataLossError(absl::StrCat(path, ": format version ", version,
+                                            " is newer than this spacebyte reads (",
+                                            kCheckpointFormatVersion, ")"));
+  }
+  if (version != 1 && !(signed_manifest && manifest.has_manifest_crc32c())) {
+    return corrupt(absl::StrCat("format version ", version, " without a checksum"));
+  }
+  if (absl::Status s = ValidateManifest(manifest); !s.ok()) {
+    return absl::DataLossError(absl::StrCat(path, ": corrupt manifest: ", s.message()));
+  }
+  return manifest;
+}
+
 }  // namespace
 
 std::string StepDirName(int64_t step) { return absl::StrFormat("step_%08d", step); }
+
+std::optional<int64_t> StepOfDirName(const std::string& name) {
+  constexpr size_t kPrefix = 5;  // "step_"
+  if (name.size() < kPrefix + 8 || name.size() > kPrefix + 18 || name.rfind("step_", 0) != 0 ||
+      !std::all_of(name.begin() + kPrefix, name.end(), ::isdigit)) {
+    return std::nullopt;
+  }
+  const int64_t step = std::stoll(name.substr(kPrefix));
+  if (StepDirName(step) != name) return std::nullopt;  // one name per step
+  return step;
+}
 
 absl::StatusOr<proto::CheckpointFile> WriteTensorFile(
     const std::string& path, int rank, const std::vector<NamedSlice>& slices,
@@ -152,11 +328,8 @@ absl::StatusOr<proto::CheckpointFile> WriteTensorFile(
 
 absl::Status CommitCheckpoint(const std::string& tmp_dir, const std::string& final_dir,
                               const proto::CheckpointManifest& manifest) {
-  std::string bytes;
-  if (!manifest.SerializeToString(&bytes)) {
-    return absl::InternalError("cannot serialise checkpoint manifest");
-  }
-  if (absl::Status s = WriteFileAtomically((fs::path(tmp_dir) / kManifestName).string(), bytes);
+  if (absl::Status s = WriteFileAtomically((fs::path(tmp_dir) / kManifestName).string(),
+                                           SerializeManifest(manifest));
       !s.ok()) {
     return s;
   }
@@ -171,21 +344,39 @@ absl::Status CommitCheckpoint(const std::string& tmp_dir, const std::string& fin
 
 absl::Status PruneCheckpoints(const std::string& checkpoints_dir, int keep,
                               int64_t newest_step) {
-  const std::string newest = StepDirName(newest_step);
-  std::vector<std::string> complete;
+  std::vector<std::pair<int64_t, std::string>> steps;  // (step, name), every step dir
+  std::vector<std::string> stale;                      // saves that never committed
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(checkpoints_dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (IsStepDirName(name) && name <= newest && fs::exists(entry.path() / kManifestName)) {
-      complete.push_back(name);
+    if (std::optional<int64_t> step = StepOfDirName(name)) {
+      steps.emplace_back(*step, name);
+    } else if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0 &&
+               StepOfDirName(name.substr(0, name.size() - 4))) {
+      stale.push_back(name);  // no save is in flight while the newest commits
     }
   }
-  std::sort(complete.begin(), complete.end());
-  for (size_t i = 0; i + std::max(keep, 1) < complete.size(); ++i) {
-    fs::remove_all(fs::path(checkpoints_dir) / complete[i], ec);
+  std::sort(steps.rbegin(), steps.rend());
+  // Keep the newest `keep` valid checkpoints up to the one just committed;
+  // anything older than the oldest of them goes, damaged or not. Later steps
+  // (left by a run that resumed from an earlier checkpoint because they were
+  // damaged) stay for that step's next save to replace.
+  int valid = 0;
+  for (const auto& [step, name] : steps) {
+    if (step > newest_step) continue;
+    const std::string dir = (fs::path(checkpoints_dir) / name).string();
+    if (valid >= std::max(keep, 1)) {
+      stale.push_back(name);
+      continue;
+    }
+    absl::StatusOr<CheckpointReader> reader = OpenStepDir(dir, /*verify=*/false);
+    if (reader.ok() && FilesHaveManifestSizes(dir, reader->manifest())) ++valid;
+  }
+  for (const std::string& name : stale) {
+    fs::remove_all(fs::path(checkpoints_dir) / name, ec);
     if (ec) {
       return absl::InternalError(absl::StrCat("cannot remove old checkpoint ",
-                                              complete[i], ": ", ec.message()));
+                                              checkpoints_dir, "/", name, ": ", ec.message()));
     }
   }
   return absl::OkStatus();
@@ -198,31 +389,29 @@ absl::StatusOr<CheckpointReader> OpenStepDir(const std::string& step_dir, bool v
     return absl::NotFoundError(absl::StrCat(step_dir, " is not a complete checkpoint (no ",
                                             kManifestName, ")"));
   }
-  proto::CheckpointManifest manifest;
-  if (!manifest.ParseFromString(*bytes)) {
-    return absl::DataLossError(absl::StrCat(manifest_path, ": corrupt manifest"));
-  }
+  absl::StatusOr<proto::CheckpointManifest> manifest = ParseManifest(manifest_path, *bytes);
+  if (!manifest.ok()) return manifest.status();
   if (verify) {
-    if (absl::Status s = VerifyFiles(step_dir, manifest); !s.ok()) return s;
+    if (absl::Status s = VerifyFiles(step_dir, *manifest); !s.ok()) return s;
   }
-  return CheckpointReader::FromManifest(step_dir, std::move(manifest));
+  return CheckpointReader::FromManifest(step_dir, *std::move(manifest));
 }
 
 absl::StatusOr<CheckpointReader> FindLatestCheckpoint(const std::string& checkpoints_dir,
                                                       std::vector<std::string>* skipped) {
-  std::vector<std::string> names;
+  std::vector<std::pair<int64_t, std::string>> names;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(checkpoints_dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (IsStepDirName(name)) {
-      names.push_back(name);
+    if (std::optional<int64_t> step = StepOfDirName(name)) {
+      names.emplace_back(*step, name);
     } else if (name.size() > 4 && name.substr(name.size() - 4) == ".tmp") {
       skipped->push_back(absl::StrCat((fs::path(checkpoints_dir) / name).string(),
                                       ": unfinished save (no commit)"));
     }
   }
   std::sort(names.rbegin(), names.rend());
-  for (const std::string& name : names) {
+  for (const auto& [step, name] : names) {
     const std::string dir = (fs::path(checkpoints_dir) / name).string();
     absl::StatusOr<CheckpointReader> reader = OpenStepDir(dir);
     if (reader.ok()) return reader;
@@ -241,7 +430,7 @@ void ReportSkippedCheckpoints(const std::vector<std::string>& skipped) {
 }
 
 absl::StatusOr<CheckpointReader> CheckpointReader::Open(const std::string& path) {
-  if (fs::exists(fs::path(path) / kManifestName) || IsStepDirName(fs::path(path).filename())) {
+  if (fs::exists(fs::path(path) / kManifestName) || StepOfDirName(fs::path(path).filename())) {
     return OpenStepDir(path);
   }
   const std::string checkpoints =
@@ -272,35 +461,40 @@ bool CheckpointReader::Has(const std::string& name) const {
 }
 
 absl::StatusOr<torch::Tensor> CheckpointReader::Read(const std::string& name) const {
-  torch::Tensor full;
-  int64_t covered = 0;  // elements the slices filled in
+  // The manifest was validated: every slice lies inside its tensor and file.
+  torch::Tensor full, covered;
   for (const proto::TensorSlice& e : manifest_.tensors()) {
     if (e.name() != name) continue;
-    absl::StatusOr<torch::ScalarType> dtype = NameToDtype(e.dtype());
-    if (!dtype.ok()) return dtype.status();
-    const std::vector<int64_t> shape(e.global_shape().begin(), e.global_shape().end());
-    if (!full.defined()) full = torch::zeros(shape, torch::dtype(*dtype));
-    torch::Tensor view = full;
+    if (!full.defined()) {
+      const std::vector<int64_t> shape(e.global_shape().begin(), e.global_shape().end());
+      full = torch::zeros(shape, torch::dtype(*NameToDtype(e.dtype())));
+      covered = torch::zeros(shape, torch::kBool);
+    }
+    torch::Tensor view = full, mask = covered;
     for (int d = 0; d < e.slice_start_size(); ++d) {
       view = view.narrow(d, e.slice_start(d), e.slice_extent(d));
+      mask = mask.narrow(d, e.slice_start(d), e.slice_extent(d));
     }
-    const std::string path =
-        (fs::path(dir_) / manifest_.files(e.file()).name()).string();
-    std::ifstream in(path, std::ios::binary);
+    const std::string path = (fs::path(dir_) / manifest_.files(e.file()).name()).string();
+    if (mask.any().item<bool>()) {
+      return absl::DataLossError(absl::StrCat(dir_, "/", kManifestName, ": slices of ", name,
+                                              " overlap"));
+    }
     torch::Tensor slice = torch::empty(view.sizes(), full.options());
-    in.seekg(e.offset());
-    in.read(static_cast<char*>(slice.data_ptr()), slice.numel() * slice.element_size());
-    if (!in) return absl::DataLossError(absl::StrCat(path, ": cannot read tensor ", name));
+    if (absl::Status s = ReadAt(path, e.offset(), slice.numel() * slice.element_size(),
+                                static_cast<char*>(slice.data_ptr()));
+        !s.ok()) {
+      return s;
+    }
     view.copy_(slice);
-    covered += slice.numel();
+    mask.fill_(true);
   }
   if (!full.defined()) {
     return absl::NotFoundError(absl::StrCat(dir_, ": checkpoint has no tensor ", name));
   }
-  if (covered != full.numel()) {
+  if (!covered.all().item<bool>()) {
     return absl::DataLossError(absl::StrCat(dir_, "/", kManifestName, ": the slices of ", name,
-                                            " hold ", covered, " of its ", full.numel(),
-                                            " elements"));
+                                            " do not cover it"));
   }
   return full;
 }

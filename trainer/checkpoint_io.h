@@ -7,6 +7,7 @@
 // last and records every file's size and CRC32C, so a directory with a valid
 // manifest whose files match it is complete.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@
 namespace spacebyte::trainer {
 
 inline constexpr char kManifestName[] = "manifest.pb";
+// 2: the manifest ends with its own CRC32C. Version 1 (none) still loads.
+inline constexpr int kCheckpointFormatVersion = 2;
 
 // One slice of a (possibly larger) tensor to store.
 struct NamedSlice {
@@ -28,6 +31,8 @@ struct NamedSlice {
 };
 
 std::string StepDirName(int64_t step);
+// The step a directory named by StepDirName holds; nullopt for other names.
+std::optional<int64_t> StepOfDirName(const std::string& name);
 
 // Writes slices into `path` (one rank's file) and fsyncs it. Appends one
 // entry per slice to `entries` (file index left for the caller to set).
@@ -35,15 +40,18 @@ absl::StatusOr<proto::CheckpointFile> WriteTensorFile(
     const std::string& path, int rank, const std::vector<NamedSlice>& slices,
     std::vector<proto::TensorSlice>* entries);
 
-// Writes the manifest into `tmp_dir`, renames it to `final_dir`, fsyncs the
+// Writes the manifest (format version and checksum set here) into
+// `tmp_dir`, renames it to `final_dir`, fsyncs the
 // parent, and points `<parent>/latest` at it (write + rename).
 absl::Status CommitCheckpoint(const std::string& tmp_dir, const std::string& final_dir,
                               const proto::CheckpointManifest& manifest);
 
-// Keeps the newest `keep` (at least 1) complete step directories up to
-// `newest_step`, the one just committed, which is never removed. Directories
-// of later steps (left by a run that resumed from an earlier checkpoint
-// because they were damaged) are left for that step's next save to replace.
+// Keeps the newest `keep` (at least 1) valid step directories (manifest
+// intact, files of the recorded sizes) up to `newest_step`, the one just
+// committed; removes every older step directory and every unfinished
+// step_N.tmp/. Directories of later steps (left by a run that resumed from
+// an earlier checkpoint because they were damaged) are left for that step's
+// next save to replace.
 absl::Status PruneCheckpoints(const std::string& checkpoints_dir, int keep,
                               int64_t newest_step);
 
@@ -69,8 +77,9 @@ class CheckpointReader {
   proto::CheckpointManifest manifest_;
 };
 
-// Opens one step directory; with `verify`, checks every file's size and
-// CRC32C against the manifest. Skip verification only for a directory that
+// Opens one step directory: the manifest's checksum and its consistency
+// (slices inside their tensors and files) are always checked; with `verify`,
+// also every file's size and CRC32C, streamed in constant memory. Skip verification only for a directory that
 // another rank has just verified.
 absl::StatusOr<CheckpointReader> OpenStepDir(const std::string& step_dir, bool verify = true);
 

@@ -48,7 +48,6 @@ absl::Status SaveModelCheckpoint(const std::string& run_dir, const proto::RunCon
     slices.push_back({kModelPrefix + p.key(), p.value(), {}, {}});
   }
   proto::CheckpointManifest manifest;
-  manifest.set_format_version(1);
   manifest.set_step(step);
   *manifest.mutable_config() = config;
   manifest.set_dp(1);

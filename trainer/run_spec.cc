@@ -1,6 +1,7 @@
 #include "trainer/run_spec.h"
 
 #include <cmath>
+#include <limits>
 
 #include <torch/version.h>
 
@@ -15,13 +16,16 @@ absl::Status Invalid(const std::string& message) {
 
 absl::StatusOr<ParallelSpec> ResolveParallel(const proto::ParallelConfig& c, int world) {
   ParallelSpec p;
+  if (c.tp() < 0) return Invalid(absl::StrCat("parallel.tp = ", c.tp(), " is negative"));
   p.tp = c.tp() > 0 ? c.tp() : 1;
   if (world % p.tp != 0) {
     return Invalid(absl::StrCat("world size ", world, " is not divisible by parallel.tp = ",
                                 p.tp));
   }
   p.dp = world / p.tp;
-  if (c.bucket_mb() < 0) return Invalid("parallel.bucket_mb must not be negative");
+  if (!(c.bucket_mb() >= 0) || !std::isfinite(c.bucket_mb())) {
+    return Invalid("parallel.bucket_mb must be a finite number >= 0");
+  }
   if (c.bucket_mb() > 0) p.bucket_mb = c.bucket_mb();
   if (!c.backend().empty() && c.backend() != "auto") {
     if (c.backend() != "mpi" && c.backend() != "nccl") {
@@ -31,6 +35,35 @@ absl::StatusOr<ParallelSpec> ResolveParallel(const proto::ParallelConfig& c, int
     p.backend = c.backend();
   }
   return p;
+}
+
+// NaN fails every comparison, so each range is written to reject it.
+absl::Status CheckTrainNumbers(const TrainSpec& t) {
+  auto in = [](double v, double lo, double hi) { return v >= lo && v <= hi; };
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  const struct {
+    const char* name;
+    double value, lo, hi;
+    const char* range;
+  } kChecks[] = {
+      {"train.lr", t.lr, std::numeric_limits<double>::min(), 1e6, "in (0, 1e6]"},
+      {"train.beta1", t.beta1, 0, std::nextafter(1.0, 0.0), "in [0, 1)"},
+      {"train.beta2", t.beta2, 0, std::nextafter(1.0, 0.0), "in [0, 1)"},
+      {"train.weight_decay", t.weight_decay, 0, 1e6, "finite and >= 0"},
+      {"train.grad_clip", t.grad_clip, 0, 1e30, "finite and >= 0 (0 = no clipping)"},
+      {"train.warmup_fraction", t.warmup_fraction, 0, 1, "in [0, 1]"},
+      {"train.max_time", t.max_time, 0, kInf, "a number >= 0"},
+  };
+  for (const auto& c : kChecks) {
+    if (!in(c.value, c.lo, c.hi)) {
+      return Invalid(absl::StrCat(c.name, " = ", c.value, " must be ", c.range));
+    }
+  }
+  if (t.stop_at_step < 0 || t.eval_interval < 0 || t.eval_windows < 0 || t.threads < 0) {
+    return Invalid(
+        "train.stop_at_step, eval_interval, eval_windows and threads must not be negative");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<TrainSpec> ResolveTrain(const proto::TrainConfig& c, const ModelSpec& model,
@@ -56,6 +89,10 @@ absl::StatusOr<TrainSpec> ResolveTrain(const proto::TrainConfig& c, const ModelS
     return Invalid("give exactly one of train.steps, train.budget_bytes, train.budget_flops");
   }
   if (c.steps() > 0) t.steps = c.steps();
+  if ((c.has_budget_bytes() && !(c.budget_bytes() > 0 && c.budget_bytes() < 1e21)) ||
+      (c.has_budget_flops() && !(c.budget_flops() > 0 && c.budget_flops() < 1e30))) {
+    return Invalid("train.budget_bytes and train.budget_flops must be positive and finite");
+  }
   if (c.has_budget_bytes()) t.steps = std::ceil(c.budget_bytes() / bytes_per_step);
   if (c.has_budget_flops()) {
     t.steps = std::ceil(c.budget_flops() / (TrainingFlopsPerByte(model) * bytes_per_step));
@@ -88,10 +125,7 @@ absl::StatusOr<TrainSpec> ResolveTrain(const proto::TrainConfig& c, const ModelS
   }
   t.threads = c.threads();
   if (t.log_interval <= 0) return Invalid("train.log_interval must be positive");
-  if (t.lr <= 0) return Invalid("train.lr must be positive");
-  if (t.stop_at_step < 0 || t.max_time < 0) {
-    return Invalid("train.stop_at_step and train.max_time must not be negative");
-  }
+  if (absl::Status s = CheckTrainNumbers(t); !s.ok()) return s;
   return t;
 }
 
@@ -121,18 +155,23 @@ absl::StatusOr<RunSpec> ResolveRunConfig(const proto::RunConfig& config, int wor
   spec.data.path = d.path();
   spec.data.seed = d.seed();
   for (const proto::LanguageWeight& w : d.weights()) {
-    if (w.weight() < 0) {
-      return Invalid(absl::StrCat("data.weights for '", w.language(), "' is negative"));
+    if (!(w.weight() >= 0) || !std::isfinite(w.weight())) {
+      return Invalid(absl::StrCat("data.weights for '", w.language(), "' must be finite and >= 0"));
     }
     spec.data.weights[w.language()] = w.weight();
   }
-  if (d.has_alpha()) spec.data.alpha = d.alpha();
+  if (d.has_alpha()) {
+    if (!(d.alpha() >= 0 && d.alpha() <= 100)) {
+      return Invalid(absl::StrCat("data.alpha = ", d.alpha(), " must be in [0, 100]"));
+    }
+    spec.data.alpha = d.alpha();
+  }
   if (d.mixing() != "" && d.mixing() != "temperature" && d.mixing() != "unimax") {
     return Invalid(absl::StrCat("data.mixing = '", d.mixing(), "' is not one of temperature | unimax"));
   }
   spec.data.unimax = d.mixing() == "unimax";
   if (d.has_unimax_max_epochs()) spec.data.unimax_max_epochs = d.unimax_max_epochs();
-  if (!(spec.data.unimax_max_epochs > 0)) {
+  if (!(spec.data.unimax_max_epochs > 0) || !std::isfinite(spec.data.unimax_max_epochs)) {
     return Invalid(absl::StrCat("data.unimax_max_epochs must be positive, got ",
                                 spec.data.unimax_max_epochs));
   }
@@ -141,6 +180,9 @@ absl::StatusOr<RunSpec> ResolveRunConfig(const proto::RunConfig& config, int wor
   }
   spec.data.skip_corrupt = d.skip_corrupt();
   if (d.has_prefetch()) spec.data.prefetch = d.prefetch();
+  if (spec.data.prefetch < 1 || spec.data.prefetch > 1024) {
+    return Invalid(absl::StrCat("data.prefetch = ", spec.data.prefetch, " must be in [1, 1024]"));
+  }
 
   const proto::CheckpointConfig& c = config.checkpoint();
   spec.checkpoint.interval = c.has_interval() ? c.interval() : 1000;
@@ -169,6 +211,9 @@ proto::RunConfig ResolvedConfig(const proto::RunConfig& config, const RunSpec& s
   t.set_log_interval(s.train.log_interval);
   t.set_eval_interval(s.train.eval_interval);
   t.set_eval_windows(s.train.eval_windows);
+  t.set_device(s.train.cuda ? "cuda" : "cpu");
+  t.set_precision(s.train.bf16 ? "bf16" : "fp32");
+  r.mutable_parallel()->set_backend(s.parallel.backend);
   r.mutable_parallel()->set_tp(s.parallel.tp);
   r.mutable_parallel()->set_bucket_mb(s.parallel.bucket_mb);
   r.mutable_checkpoint()->set_keep(s.checkpoint.keep);

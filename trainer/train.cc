@@ -4,15 +4,18 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "data/loader.h"
+#include "data/manifest.h"
 #include "data/prefetch_loader.h"
 #include "google/protobuf/text_format.h"
 #include "parallel/mpi_agreement.h"
 #include "trainer/batch_upload.h"
 #include "trainer/matmul_peak.h"
 #include "trainer/metrics_writer.h"
+#include "trainer/run_dir_lock.h"
 #include "trainer/stop_signals.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/training_checkpoint.h"
@@ -168,9 +171,11 @@ bool Run::ShouldStop(int64_t step, Clock::time_point start) {
 
 absl::Status Run::Execute(bool insist_on_resume) {
   const TrainSpec& t = s_.spec.train;
+  absl::StatusOr<proto::DatasetManifest> dataset = data::ReadManifest(s_.spec.data.path, true);
+  if (absl::Status st = Agree(dataset.status()); !st.ok()) return st;
   checkpointer_ = std::make_unique<TrainingCheckpointer>(
       run_dir_, s_.config, *s_.model, *s_.optimizer, s_.plan, *s_.grid, s_.spec.checkpoint.keep,
-      s_.spec.checkpoint.async);
+      s_.spec.checkpoint.async, data::DatasetFingerprint(*dataset));
   if (absl::Status st = Agree(Resume(insist_on_resume)); !st.ok()) return st;
   absl::StatusOr<std::unique_ptr<data::PrefetchLoader>> loader =
       OpenLoader(s_, progress_.loader_state);
@@ -260,12 +265,19 @@ absl::Status Train(const TrainOptions& options, const parallel::MpiEnv& env,
   const std::string run_dir = options.run_dir.empty() ? DefaultRunDir(options.config)
                                                       : options.run_dir;
   absl::Status prepared = absl::OkStatus();
+  std::optional<RunDirLock> lock;  // held until training ends
   if (s.logging_rank()) {
     std::error_code ec;
     fs::create_directories(fs::path(run_dir) / "checkpoints", ec);
-    prepared = ec ? absl::InternalError(absl::StrCat("cannot create ", run_dir, ": ",
-                                                     ec.message()))
-                  : WriteResolvedConfig(run_dir, s.config);
+    absl::StatusOr<RunDirLock> locked = RunDirLock::Acquire(run_dir);
+    if (ec) {
+      prepared = absl::InternalError(absl::StrCat("cannot create ", run_dir, ": ", ec.message()));
+    } else if (!locked.ok()) {
+      prepared = locked.status();
+    } else {
+      lock.emplace(*std::move(locked));
+      prepared = WriteResolvedConfig(run_dir, s.config);
+    }
   }
   if (absl::Status st = Agree(prepared); !st.ok()) return st;
   Run run(s, run_dir);

@@ -102,7 +102,8 @@ double TrainStep::ClipGradients() {
   torch::Tensor sharded = squares(sharded_);
   tp_.AllReduceSum(sharded);
   const double norm = std::sqrt((sharded + squares(replicated_)).item<double>());
-  const double clip = spec_.train.grad_clip / (norm + 1e-6);
+  const double limit = spec_.train.grad_clip;  // 0: no clipping
+  const double clip = limit > 0 ? limit / (norm + 1e-6) : 1.0;
   if (clip < 1.0) {
     torch::NoGradGuard no_grad;
     for (const auto& group : {sharded_, replicated_}) {

@@ -49,9 +49,10 @@ TrainingCheckpointer::TrainingCheckpointer(std::string run_dir, proto::RunConfig
                                            ByteLm& model, Optimizer& optimizer,
                                            const TensorParallelPlan& plan,
                                            const parallel::ProcessGrid& grid, int keep,
-                                           bool async)
+                                           bool async, std::string dataset_fingerprint)
     : run_dir_(std::move(run_dir)),
       config_(std::move(config)),
+      dataset_fingerprint_(std::move(dataset_fingerprint)),
       model_(model),
       optimizer_(optimizer),
       plan_(plan),
@@ -164,13 +165,13 @@ absl::Status TrainingCheckpointer::Commit(PendingWrite& write) {
       outcome = absl::StrCat("checkpoint ", write.tmp_dir, " not committed: ", outcome);
     } else {
       proto::CheckpointManifest manifest;
-      manifest.set_format_version(1);
       manifest.set_step(write.progress.step);
       *manifest.mutable_config() = config_;
       manifest.set_dp(grid_.dp());
       manifest.set_tp(grid_.tp());
       manifest.set_loader_state(write.progress.loader_state);
       manifest.set_bytes_seen(write.progress.bytes_seen);
+      manifest.set_dataset_fingerprint(dataset_fingerprint_);
       for (const std::string& p : parts) {
         proto::CheckpointManifest m;
         m.ParseFromString(p.substr(1));
@@ -192,49 +193,138 @@ absl::Status TrainingCheckpointer::Commit(PendingWrite& write) {
   return outcome.empty() ? absl::OkStatus() : absl::InternalError(outcome);
 }
 
-std::string ModelConfigDifferences(const proto::ModelConfig& saved,
-                                   const proto::ModelConfig& wanted) {
-  using google::protobuf::FieldDescriptor;
+namespace {
+
+// Config fields a resumed run may change (docs/reliability.md lists them):
+// the layout and the hardware, logging and evaluation, how checkpoints are
+// kept, and the schedule's length. Everything else would make the resumed
+// run a different run from the one its checkpoint continues.
+constexpr const char* kMayChangeOnResume[] = {
+    "parallel",           "train.steps",         "train.stop_at_step",
+    "train.max_time",     "train.log_interval",  "train.eval_interval",
+    "train.eval_windows", "train.micro_batch_size", "train.activation_checkpointing",
+    "train.device",       "train.precision",     "train.threads",
+    "data.path",          "data.prefetch",       "data.skip_corrupt",
+    "checkpoint"};
+
+bool MayChange(const std::string& path) {
+  for (const char* allowed : kMayChangeOnResume) {
+    if (path == allowed) return true;
+  }
+  return false;
+}
+
+// A field's value in text format; a repeated one as "[a, b, ...]".
+std::string FieldText(const google::protobuf::Message& m,
+                      const google::protobuf::FieldDescriptor* f) {
   using google::protobuf::TextFormat;
-  std::vector<std::string> diffs;
-  const auto* descriptor = proto::ModelConfig::descriptor();
+  std::string text;
+  if (!f->is_repeated()) {
+    TextFormat::PrintFieldValueToString(m, f, -1, &text);
+    return text;
+  }
+  std::vector<std::string> items(m.GetReflection()->FieldSize(m, f));
+  for (size_t i = 0; i < items.size(); ++i) {
+    TextFormat::PrintFieldValueToString(m, f, static_cast<int>(i), &items[i]);
+  }
+  return absl::StrCat("[", absl::StrJoin(items, ", "), "]");
+}
+
+void Differences(const google::protobuf::Message& saved, const google::protobuf::Message& wanted,
+                 const std::string& prefix, std::vector<std::string>* diffs) {
+  using google::protobuf::FieldDescriptor;
+  const auto* descriptor = saved.GetDescriptor();
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const FieldDescriptor* f = descriptor->field(i);
-    std::string a, b;
-    TextFormat::PrintFieldValueToString(saved, f, -1, &a);
-    TextFormat::PrintFieldValueToString(wanted, f, -1, &b);
-    if (a != b) diffs.push_back(absl::StrCat(f->name(), " (checkpoint ", a, ", config ", b, ")"));
+    const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
+    if (MayChange(path)) continue;
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
+      const auto* r = saved.GetReflection();
+      Differences(r->GetMessage(saved, f), r->GetMessage(wanted, f), path, diffs);
+      continue;
+    }
+    const std::string a = FieldText(saved, f), b = FieldText(wanted, f);
+    if (a != b) diffs->push_back(absl::StrCat(path, " (checkpoint ", a, ", config ", b, ")"));
   }
+}
+
+}  // namespace
+
+std::string ConfigDifferences(const proto::RunConfig& saved, const proto::RunConfig& wanted) {
+  std::vector<std::string> diffs;
+  Differences(saved, wanted, "", &diffs);
   return absl::StrJoin(diffs, ", ");
+}
+
+// The shape of the whole tensor behind `param`, of which this rank may hold
+// a tensor-parallel shard.
+std::vector<int64_t> TrainingCheckpointer::GlobalShape(const std::string& param,
+                                                       const torch::Tensor& local) const {
+  auto it = plan_.sharded.find(param);
+  if (it == plan_.sharded.end() || local.dim() == 0) return local.sizes().vec();
+  return it->second.global_shape;
+}
+
+absl::StatusOr<torch::Tensor> TrainingCheckpointer::ReadLocal(const CheckpointReader& reader,
+                                                              const std::string& name,
+                                                              const std::string& param,
+                                                              const torch::Tensor& like) const {
+  absl::StatusOr<torch::Tensor> full = reader.Read(name);
+  if (!full.ok()) return full.status();
+  const std::vector<int64_t> want = GlobalShape(param, like);
+  if (full->sizes().vec() != want || full->scalar_type() != like.scalar_type()) {
+    return absl::DataLossError(absl::StrCat(
+        reader.dir(), ": ", name, " is ", c10::toString(full->scalar_type()),
+        c10::str(full->sizes()), ", the model needs ", c10::toString(like.scalar_type()),
+        c10::str(torch::IntArrayRef(want))));
+  }
+  auto it = plan_.sharded.find(param);
+  return it == plan_.sharded.end() || full->dim() == 0 ? *full : TakeShard(*full, it->second);
 }
 
 absl::StatusOr<TrainingProgress> TrainingCheckpointer::Restore(const CheckpointReader& reader) {
   const proto::CheckpointManifest& m = reader.manifest();
-  const std::string diffs = ModelConfigDifferences(m.config().model(), config_.model());
+  const std::string diffs = ConfigDifferences(m.config(), config_);
   if (!diffs.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        reader.dir(), " was saved from a different model: ", diffs));
+        reader.dir(), " was saved with a different config: ", diffs,
+        "; resume with the config it was saved with, or start a new run directory"));
+  }
+  if (!m.dataset_fingerprint().empty() && m.dataset_fingerprint() != dataset_fingerprint_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        reader.dir(), " was saved while training on another dataset (fingerprint ",
+        m.dataset_fingerprint(), ", ", config_.data().path(), " now has ", dataset_fingerprint_,
+        "): its loader position would point at other bytes; train on the dataset it was saved "
+        "with, or start a new run directory"));
   }
   torch::NoGradGuard no_grad;
-  auto local = [&](const std::string& param, const torch::Tensor& full) {
-    auto it = plan_.sharded.find(param);
-    return it == plan_.sharded.end() || full.dim() == 0 ? full : TakeShard(full, it->second);
-  };
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> weights;  // (parameter, value)
   for (auto& p : model_.named_parameters()) {
-    absl::StatusOr<torch::Tensor> full = reader.Read("model/" + p.key());
-    if (!full.ok()) return full.status();
-    p.value().copy_(local(p.key(), *full));
+    absl::StatusOr<torch::Tensor> value = ReadLocal(reader, "model/" + p.key(), p.key(), p.value());
+    if (!value.ok()) return value.status();
+    weights.emplace_back(p.value(), *value);
   }
   std::map<std::string, torch::Tensor> state;
+  const torch::Tensor step_like = torch::zeros({}, torch::kLong);
   for (const auto& p : model_.named_parameters()) {
+    const std::string prefix = absl::StrCat("optim/", p.key(), "/");
+    const int parts = reader.Has(prefix + "exp_avg") + reader.Has(prefix + "exp_avg_sq") +
+                      reader.Has(prefix + "step");
+    if (parts == 0) continue;  // saved before this parameter's first step
+    if (parts != 3) {
+      return absl::DataLossError(absl::StrCat(reader.dir(), ": the optimizer state of ",
+                                              p.key(), " is incomplete"));
+    }
     for (const char* part : {"exp_avg", "exp_avg_sq", "step"}) {
-      const std::string name = absl::StrCat(p.key(), "/", part);
-      if (!reader.Has("optim/" + name)) continue;
-      absl::StatusOr<torch::Tensor> full = reader.Read("optim/" + name);
-      if (!full.ok()) return full.status();
-      state[name] = local(p.key(), *full);
+      const bool scalar = std::string(part) == "step";
+      absl::StatusOr<torch::Tensor> value = ReadLocal(reader, prefix + part, p.key(),
+                                                      scalar ? step_like : p.value());
+      if (!value.ok()) return value.status();
+      state[absl::StrCat(p.key(), "/", part)] = *value;
     }
   }
+  // Nothing is changed until everything has been read and checked.
+  for (auto& [param, value] : weights) param.copy_(value);
   optimizer_.LoadState(state);
   return TrainingProgress{m.step(), m.bytes_seen(), m.loader_state()};
 }

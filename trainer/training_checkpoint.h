@@ -50,7 +50,8 @@ class TrainingCheckpointer {
  public:
   TrainingCheckpointer(std::string run_dir, proto::RunConfig config, ByteLm& model,
                        Optimizer& optimizer, const TensorParallelPlan& plan,
-                       const parallel::ProcessGrid& grid, int keep, bool async);
+                       const parallel::ProcessGrid& grid, int keep, bool async,
+                       std::string dataset_fingerprint);
   ~TrainingCheckpointer();
 
   // Collective. Returns the same status on every rank.
@@ -58,8 +59,11 @@ class TrainingCheckpointer {
   // Commits an asynchronous save still in flight. Collective.
   absl::Status Finish();
 
-  // Loads model and optimizer state from an opened checkpoint. The model
-  // config must match; a mismatch names the fields.
+  // Loads model and optimizer state from an opened checkpoint, all or
+  // nothing. Refuses a checkpoint saved with another config (except the
+  // fields listed in kMayChangeOnResume) or on another dataset, and tensors
+  // of another shape or dtype than the model's; each message names what
+  // differs.
   absl::StatusOr<TrainingProgress> Restore(const CheckpointReader& reader);
 
   std::string checkpoints_dir() const;
@@ -67,10 +71,17 @@ class TrainingCheckpointer {
  private:
   struct PendingWrite;
   std::vector<NamedSlice> CollectSlices();
+  std::vector<int64_t> GlobalShape(const std::string& param, const torch::Tensor& local) const;
+  // Reads `name`, checks it against the whole tensor `like` is (a shard of),
+  // and returns this rank's shard of it.
+  absl::StatusOr<torch::Tensor> ReadLocal(const CheckpointReader& reader, const std::string& name,
+                                          const std::string& param,
+                                          const torch::Tensor& like) const;
   absl::Status Commit(PendingWrite& write);
 
   std::string run_dir_;
   proto::RunConfig config_;
+  std::string dataset_fingerprint_;
   ByteLm& model_;
   Optimizer& optimizer_;
   const TensorParallelPlan& plan_;
@@ -80,9 +91,9 @@ class TrainingCheckpointer {
   std::unique_ptr<PendingWrite> pending_;
 };
 
-// Names the model fields whose values differ, e.g. "d_model (64 vs 128)".
-std::string ModelConfigDifferences(const proto::ModelConfig& saved,
-                                   const proto::ModelConfig& wanted);
+// Names the config fields that differ and may not change on resume, e.g.
+// "model.d_model (checkpoint 64, config 128)"; empty if none.
+std::string ConfigDifferences(const proto::RunConfig& saved, const proto::RunConfig& wanted);
 
 }  // namespace spacebyte::trainer
 

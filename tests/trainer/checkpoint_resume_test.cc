@@ -24,6 +24,7 @@
 #include "trainer/checkpoint_io.h"
 #include "trainer/model_checkpoint.h"
 #include "trainer/reference_checkpoint.h"
+#include "trainer/run_dir_lock.h"
 
 namespace spacebyte::trainer {
 namespace fs = std::filesystem;
@@ -293,8 +294,8 @@ TEST_F(CheckpointResumeTest, DamagedOrMismatchedCheckpointsAreNamed) {
 
   const CommandResult other = Train(run, 1, "--set train.steps=2 --set model.d_model=96");
   EXPECT_NE(other.status, 0);
-  EXPECT_TRUE(Contains(other.output, Step(run, 2) + " was saved from a different model: "
-                                     "d_model (checkpoint 64, config 96)"))
+  EXPECT_TRUE(Contains(other.output, Step(run, 2) + " was saved with a different config: "
+                                     "model.d_model (checkpoint 64, config 96)"))
       << other.output;
 
   const std::string flipped = Step(run, 2) + "/rank_00000.bin";
@@ -322,6 +323,70 @@ TEST_F(CheckpointResumeTest, DamagedOrMismatchedCheckpointsAreNamed) {
       << resume.output;
   EXPECT_TRUE(Contains(resume.output, "skipping " + truncated + ": size")) << resume.output;
   EXPECT_TRUE(Contains(resume.output, "--resume: no complete checkpoint")) << resume.output;
+}
+
+// Resume is exact or refused: a changed config (beyond the fields that may
+// change), another dataset, a tensor of another shape, or a second job in
+// the same run directory each stop the run with one line.
+TEST_F(CheckpointResumeTest, ResumeRefusesAnotherConfigDatasetShapeOrASecondJob) {
+  const std::string run = Fresh("refused");
+  ASSERT_EQ(Train(run, 1, "--set train.steps=2 --set checkpoint.interval=1").status, 0);
+
+  const CommandResult lr = Train(run, 1, "--set train.steps=3 --set train.lr=0.5");
+  EXPECT_EQ(lr.status, 1);
+  EXPECT_TRUE(Contains(lr.output, Step(run, 2) + " was saved with a different config: "
+                                  "train.lr (checkpoint 0.01, config 0.5)"))
+      << lr.output;
+
+  const std::string other = Root() + "/refused_data";
+  fs::remove_all(other);
+  const CommandResult prep = RunCommand(std::string(SPACEBYTE_BIN) + " prep --input " +
+                                        SPACEBYTE_SOURCE_DIR + "/data/corpus/udhr/eng.txt=eng "
+                                        "--separator blank --validation_fraction 0.1 "
+                                        "--test_fraction 0.1 --out " + other);
+  ASSERT_EQ(prep.status, 0) << prep.output;
+  const CommandResult data = Train(run, 1, "--set train.steps=3 --set data.path=" + other);
+  EXPECT_EQ(data.status, 1);
+  EXPECT_TRUE(Contains(data.output, Step(run, 2) + " was saved while training on another "
+                                    "dataset"))
+      << data.output;
+
+  {
+    absl::StatusOr<RunDirLock> held = RunDirLock::Acquire(run);
+    ASSERT_TRUE(held.ok()) << held.status();
+    const CommandResult second = Train(run, 1, "--set train.steps=3");
+    EXPECT_EQ(second.status, 1);
+    EXPECT_TRUE(Contains(second.output, run + " is in use by another training job (pid " +
+                                            std::to_string(getpid())))
+        << second.output;
+  }
+
+  // A tensor whose recorded shape no longer fits the model: the manifest is
+  // consistent (and signed), only the model can tell.
+  absl::StatusOr<CheckpointReader> saved = OpenStepDir(Step(run, 2));
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  proto::CheckpointManifest edited = saved->manifest();
+  std::string shrunk;
+  for (proto::TensorSlice& t : *edited.mutable_tensors()) {
+    if (t.name().rfind("model/", 0) == 0 && t.global_shape_size() == 2 && shrunk.empty()) {
+      shrunk = t.name();
+      t.set_global_shape(0, t.global_shape(0) / 2);
+      t.set_slice_extent(0, t.slice_extent(0) / 2);
+    }
+  }
+  fs::copy(Step(run, 2), Step(run, 3) + ".tmp");
+  ASSERT_TRUE(CommitCheckpoint(Step(run, 3) + ".tmp", Step(run, 3), edited).ok());
+  const CommandResult shape = Train(run, 1, "--set train.steps=4");
+  EXPECT_EQ(shape.status, 1);
+  EXPECT_TRUE(Contains(shape.output, Step(run, 3) + ": " + shrunk + " is Float[")) << shape.output;
+  EXPECT_TRUE(Contains(shape.output, "the model needs Float[")) << shape.output;
+  fs::remove_all(Step(run, 3));
+
+  // What may change does: the schedule's length, logging, retention.
+  const CommandResult longer =
+      Train(run, 1, "--set train.steps=3 --set train.log_interval=2 --set checkpoint.keep=2");
+  EXPECT_EQ(longer.status, 0) << longer.output;
+  EXPECT_TRUE(Contains(longer.output, "resumed from " + Step(run, 2))) << longer.output;
 }
 
 // A tp=2 checkpoint written out in the reference layout holds the merged
