@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "data/hash64.h"
@@ -19,10 +20,31 @@ LanguageStream::LanguageStream(std::string language, std::vector<ShardRef> shard
   for (const ShardRef& s : shards_) total_records_ += s.records;
 }
 
-void LanguageStream::Restore(const proto::LanguageCursor& cursor) {
-  cursor_ = cursor;
+absl::Status LanguageStream::Restore(const proto::LanguageCursor& cursor) {
+  const int64_t num_shards = static_cast<int64_t>(shards_.size());
+  auto bad = [&](const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "loader state for language ", language_, ": ", what,
+        " (the dataset is not the one the state was saved with)"));
+  };
+  if (cursor.epoch() < 0 || cursor.offset() < 0) return bad("negative position");
+  if (cursor.shard() < 0 || cursor.shard() > num_shards) {
+    return bad(absl::StrCat("shard ", cursor.shard(), " of ", num_shards));
+  }
+  for (const proto::RecordRef& r : cursor.corrupt()) {
+    if (r.shard() < 0 || r.shard() >= num_shards) return bad("corrupt record outside the shards");
+  }
+  const proto::LanguageCursor previous = cursor_;
+  cursor_ = cursor;  // ShardAt reads the epoch from it
+  if (cursor.shard() < num_shards &&
+      (cursor.record() < 0 || cursor.record() >= shards_[ShardAt(cursor.shard())].records)) {
+    const int64_t records = shards_[ShardAt(cursor.shard())].records;
+    cursor_ = previous;
+    return bad(absl::StrCat("record ", cursor.record(), " of ", records));
+  }
   loaded_ = false;
   empty_run_ = 0;
+  return absl::OkStatus();
 }
 
 // Fisher-Yates with the counter-based generator, so the order is the same
@@ -44,23 +66,53 @@ int64_t LanguageStream::ShardAt(int64_t ordinal) {
   return order_[ordinal];
 }
 
+absl::Status LanguageStream::OpenShard(int64_t shard) {
+  const std::string& path = shards_[shard].path;
+  reader_.reset();
+  reader_shard_ = -1;
+  absl::StatusOr<std::vector<uint64_t>> offsets = ReadShardIndex(IndexPath(path));
+  if (!offsets.ok()) return offsets.status();
+  if (static_cast<int64_t>(offsets->size()) != shards_[shard].records) {
+    return absl::DataLossError(absl::StrCat(IndexPath(path), ": has ", offsets->size(),
+                                            " records, the manifest says ",
+                                            shards_[shard].records));
+  }
+  absl::StatusOr<std::unique_ptr<RecordReader>> reader = RecordReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  // Records follow each other: offsets rise and stay inside the shard.
+  for (size_t i = 0; i < offsets->size(); ++i) {
+    if ((*offsets)[i] >= (*reader)->file_size() || (i > 0 && (*offsets)[i] <= (*offsets)[i - 1])) {
+      return absl::DataLossError(absl::StrCat("corrupt shard index ", IndexPath(path),
+                                              ": record ", i, " at byte offset ", (*offsets)[i],
+                                              " is out of order or past the end of ", path));
+    }
+  }
+  reader_ = std::move(*reader);
+  offsets_ = std::move(*offsets);
+  reader_shard_ = shard;
+  return absl::OkStatus();
+}
+
+void LanguageStream::NoteCorrupt(int64_t shard, const absl::Status& why) {
+  for (const proto::RecordRef& r : cursor_.corrupt()) {
+    if (r.shard() == shard && r.record() == cursor_.record()) return;
+  }
+  proto::RecordRef* r = cursor_.add_corrupt();
+  r->set_shard(shard);
+  r->set_record(cursor_.record());
+  ++*corrupt_records_;
+  if (options_.report_corrupt) {
+    std::cerr << absl::StrCat("spacebyte: skipping corrupt record (data.skip_corrupt): ",
+                              why.message(), "\n")
+              << std::flush;
+  }
+}
+
 absl::Status LanguageStream::LoadRecord() {
   const int64_t shard = ShardAt(cursor_.shard());
   const std::string& path = shards_[shard].path;
   if (reader_shard_ != shard) {
-    reader_.reset();
-    absl::StatusOr<std::vector<uint64_t>> offsets = ReadShardIndex(IndexPath(path));
-    if (!offsets.ok()) return offsets.status();
-    if (static_cast<int64_t>(offsets->size()) != shards_[shard].records) {
-      return absl::DataLossError(absl::StrCat(IndexPath(path), ": has ", offsets->size(),
-                                              " records, the manifest says ",
-                                              shards_[shard].records));
-    }
-    absl::StatusOr<std::unique_ptr<RecordReader>> reader = RecordReader::Open(path);
-    if (!reader.ok()) return reader.status();
-    reader_ = std::move(*reader);
-    offsets_ = std::move(*offsets);
-    reader_shard_ = shard;
+    if (absl::Status s = OpenShard(shard); !s.ok()) return s;
   }
   const uint64_t offset = offsets_[cursor_.record()];
   reader_->Seek(offset);
@@ -72,7 +124,7 @@ absl::Status LanguageStream::LoadRecord() {
   if (status.ok()) {
     unit_size_ = 1 + document_.text().size();
   } else if (options_.skip_corrupt && absl::IsDataLoss(status)) {
-    ++*corrupt_records_;
+    NoteCorrupt(shard, status);
     unit_size_ = 0;
   } else {
     return status;
@@ -106,6 +158,11 @@ absl::StatusOr<size_t> LanguageStream::Take(size_t n, uint8_t* out) {
       if (absl::Status s = LoadRecord(); !s.ok()) return s;
     }
     const size_t offset = cursor_.offset();
+    if (offset > unit_size_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "loader state for language ", language_, ": byte ", offset, " of a ", unit_size_,
+          "-byte record (the dataset is not the one the state was saved with)"));
+    }
     const size_t k = std::min(unit_size_ - offset, n - done);
     if (out != nullptr && k > 0) {
       size_t i = 0;

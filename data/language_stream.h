@@ -30,6 +30,7 @@ struct StreamOptions {
   bool shuffle = true;
   bool wrap = true;
   bool skip_corrupt = false;
+  bool report_corrupt = false;  // print each skipped record once on stderr
 };
 
 class LanguageStream {
@@ -44,10 +45,15 @@ class LanguageStream {
   absl::StatusOr<size_t> Take(size_t n, uint8_t* out);
 
   const proto::LanguageCursor& cursor() const { return cursor_; }
-  void Restore(const proto::LanguageCursor& cursor);
+  // Fails, changing nothing, if the cursor points outside this stream's
+  // shards (a loader state from another dataset).
+  absl::Status Restore(const proto::LanguageCursor& cursor);
 
  private:
   absl::Status LoadRecord();
+  absl::Status OpenShard(int64_t shard);
+  // Counts and reports a corrupt record the first time it is skipped.
+  void NoteCorrupt(int64_t shard, const absl::Status& why);
   // Moves to the next record; false at the end of a non-wrapping stream.
   bool Advance();
   int64_t ShardAt(int64_t ordinal);

@@ -37,7 +37,8 @@ absl::StatusOr<std::unique_ptr<Loader>> Loader::Open(const LoaderOptions& option
 
   std::unique_ptr<Loader> loader(new Loader(options));
   StreamOptions stream_options{options.seed, /*shuffle=*/true, /*wrap=*/true,
-                               options.skip_corrupt};
+                               options.skip_corrupt,
+                               /*report_corrupt=*/options.dp_rank == 0};
   double cumulative = 0;
   size_t i = 0;
   for (auto& [language, entry] : *split) {
@@ -112,7 +113,12 @@ absl::Status Loader::RestoreState(const std::string& bytes) {
       return absl::InvalidArgumentError("loader state is for a different set of languages");
     }
   }
-  for (int i = 0; i < state.cursors_size(); ++i) streams_[i]->Restore(state.cursors(i));
+  if (state.next_sample() < 0 || state.corrupt_records() < 0) {
+    return absl::InvalidArgumentError("loader state has a negative position or count");
+  }
+  for (int i = 0; i < state.cursors_size(); ++i) {
+    if (absl::Status s = streams_[i]->Restore(state.cursors(i)); !s.ok()) return s;
+  }
   next_sample_ = state.next_sample();
   corrupt_records_ = state.corrupt_records();
   return absl::OkStatus();

@@ -37,6 +37,15 @@ absl::StatusOr<proto::DatasetManifest> ReadManifest(const std::string& dir, bool
     return absl::DataLossError(absl::StrCat("cannot parse ", path));
   }
   for (const proto::ShardInfo& shard : manifest.shards()) {
+    if (shard.file().empty() || shard.file().find('/') != std::string::npos ||
+        shard.file()[0] == '.') {
+      return absl::DataLossError(absl::StrCat(path, ": shard file '", shard.file(),
+                                              "' is not a file of ", dir));
+    }
+    if (shard.records() < 0 || shard.bytes() < 0 || shard.file_bytes() < 0) {
+      return absl::DataLossError(absl::StrCat(path, ": shard ", shard.file(),
+                                              " has a negative size or record count"));
+    }
     const std::string file = dir + "/" + shard.file();
     std::error_code ec;
     const auto size = std::filesystem::file_size(file, ec);

@@ -34,7 +34,7 @@ RecordReader::RecordReader(std::string path, int fd, uint64_t size)
 RecordReader::~RecordReader() { ::close(fd_); }
 
 bool RecordReader::Fetch(uint64_t offset, size_t n, char* out) {
-  if (offset + n > file_size_) return false;
+  if (offset > file_size_ || n > file_size_ - offset) return false;
   if (offset >= buffer_start_ && offset + n <= buffer_start_ + buffer_size_) {
     std::memcpy(out, buffer_.data() + (offset - buffer_start_), n);
     return true;

@@ -39,8 +39,12 @@ absl::StatusOr<std::vector<uint64_t>> ReadShardIndex(const std::string& path) {
   if (bytes.size() < kMagicSize + 12 || bytes.compare(0, kMagicSize, kMagic) != 0) {
     return corrupt("bad header");
   }
-  uint64_t count = ReadU64(bytes.data() + kMagicSize);
-  if (bytes.size() != kMagicSize + 8 + 8 * count + 4) return corrupt("wrong size");
+  const uint64_t count = ReadU64(bytes.data() + kMagicSize);
+  // Compared by division: 8 * count overflows for a hostile count.
+  if ((bytes.size() - kMagicSize - 12) % 8 != 0 ||
+      count != (bytes.size() - kMagicSize - 12) / 8) {
+    return corrupt("wrong size");
+  }
   size_t body = bytes.size() - 4;
   if (UnmaskCrc(ReadU32(bytes.data() + body)) != Crc32c({bytes.data(), body})) {
     return corrupt("checksum mismatch");

@@ -10,6 +10,7 @@
 #include "data/manifest.h"
 #include "data/mixing.h"
 #include "data/prefetch_loader.h"
+#include "data/shard_index.h"
 #include "gtest/gtest.h"
 #include "tests/data/test_corpus.h"
 
@@ -200,10 +201,61 @@ TEST_F(LoaderTest, CorruptRecordIsReportedOrSkipped) {
   EXPECT_NE(failure.message().find(shard + ": payload checksum mismatch in the record at byte offset 0"),
             std::string::npos) << failure;
 
+  // Skipped, and counted once however many epochs pass over it, also
+  // across a save and restore.
   o.skip_corrupt = true;
   auto skipping = Loader::Open(o);
-  for (int s = 0; s < 50; ++s) ASSERT_TRUE((*skipping)->Next().ok());
-  EXPECT_GE((*skipping)->corrupt_records(), 1);
+  for (int s = 0; s < 100; ++s) ASSERT_TRUE((*skipping)->Next().ok());
+  const std::string state = (*skipping)->SaveState();
+  auto resumed = Loader::Open(o);
+  ASSERT_TRUE((*resumed)->RestoreState(state).ok());
+  for (int s = 0; s < 100; ++s) ASSERT_TRUE((*resumed)->Next().ok());
+  EXPECT_EQ((*skipping)->corrupt_records(), 1);
+  EXPECT_EQ((*resumed)->corrupt_records(), 1);
+  proto::LoaderState saved;
+  ASSERT_TRUE(saved.ParseFromString(state));
+  EXPECT_GT(saved.cursors(0).epoch(), 1) << "the record was passed more than once";
+}
+
+// A loader state whose cursor points past this dataset's shards or records
+// (the corpus was re-prepared since) is refused, not read out of bounds.
+TEST_F(LoaderTest, StateFromAnotherDatasetIsRefused) {
+  auto loader = Loader::Open(Options());
+  ASSERT_TRUE((*loader)->Next().ok());
+  proto::LoaderState state;
+  ASSERT_TRUE(state.ParseFromString((*loader)->SaveState()));
+  for (auto edit : {+[](proto::LanguageCursor& c) { c.set_record(1 << 30); },
+                    +[](proto::LanguageCursor& c) { c.set_shard(-1); },
+                    +[](proto::LanguageCursor& c) { c.set_shard(1000); }}) {
+    proto::LoaderState bad = state;
+    edit(*bad.mutable_cursors(0));
+    auto fresh = Loader::Open(Options());
+    const absl::Status s = (*fresh)->RestoreState(bad.SerializeAsString());
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_NE(s.message().find("not the one the state was saved with"), std::string::npos) << s;
+  }
+}
+
+// Shard index offsets that are valid numbers but point outside the shard.
+TEST_F(LoaderTest, IndexOffsetsOutsideTheShardAreCorrupt) {
+  const std::string dir = testing::FreshDir("loader_bad_offsets");
+  std::filesystem::copy(*dataset_, dir, std::filesystem::copy_options::recursive);
+  auto manifest = ReadManifest(dir);
+  for (const auto& s : manifest->shards()) {
+    const std::string shard = dir + "/" + s.file();
+    auto offsets = ReadShardIndex(IndexPath(shard));
+    ASSERT_TRUE(offsets.ok());
+    offsets->back() = s.file_bytes() + 100;
+    ASSERT_TRUE(WriteShardIndex(IndexPath(shard), *offsets).ok());
+  }
+  LoaderOptions o = Options();
+  o.data_dir = dir;
+  auto loader = Loader::Open(o);
+  absl::Status failure = loader.status();
+  for (int s = 0; s < 5 && failure.ok(); ++s) failure = (*loader)->Next().status();
+  EXPECT_TRUE(absl::IsDataLoss(failure)) << failure;
+  EXPECT_NE(failure.message().find("is out of order or past the end of"), std::string::npos)
+      << failure;
 }
 
 TEST_F(LoaderTest, TruncatedShardIsReportedWithOffset) {

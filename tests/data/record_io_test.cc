@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "data/crc32c.h"
 #include "data/record_reader.h"
 #include "data/record_writer.h"
 #include "data/shard_index.h"
@@ -95,6 +96,42 @@ TEST(RecordIoTest, CorruptIndexIsReported) {
   auto offsets = ReadShardIndex(IndexPath(path));
   EXPECT_TRUE(absl::IsDataLoss(offsets.status()));
   EXPECT_NE(offsets.status().message().find(IndexPath(path)), std::string::npos);
+}
+
+// A count whose 8 * count wraps around to the file's real size, with a
+// valid checksum: refused before anything is allocated for it.
+TEST(RecordIoTest, IndexCountThatOverflowsIsRefused) {
+  const std::string path = WriteFile(testing::FreshDir("huge_index"));
+  auto offsets = ReadShardIndex(IndexPath(path));
+  ASSERT_TRUE(offsets.ok()) << offsets.status();
+  ASSERT_TRUE(WriteShardIndex(IndexPath(path), *offsets).ok());
+  std::string bytes;
+  {
+    std::ifstream in(IndexPath(path), std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const uint64_t hostile = offsets->size() + (uint64_t{1} << 61);
+  for (int i = 0; i < 8; ++i) bytes[8 + i] = static_cast<char>((hostile >> (8 * i)) & 0xff);
+  const uint32_t crc = MaskCrc(Crc32c({bytes.data(), bytes.size() - 4}));
+  for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  std::ofstream(IndexPath(path), std::ios::binary | std::ios::trunc) << bytes;
+  auto read = ReadShardIndex(IndexPath(path));
+  EXPECT_TRUE(absl::IsDataLoss(read.status())) << read.status();
+  EXPECT_NE(read.status().message().find(IndexPath(path) + ": wrong size"), std::string::npos)
+      << read.status();
+}
+
+// Reads near the end of the 64-bit range do not wrap around into the file.
+TEST(RecordIoTest, SeekPastTheEndIsCorruptNotACrash) {
+  const std::string path = WriteFile(testing::FreshDir("far_seek"));
+  auto reader = RecordReader::Open(path);
+  ASSERT_TRUE(reader.ok());
+  std::string payload;
+  for (uint64_t offset : {~uint64_t{0} - 3, (*reader)->file_size() + 1}) {
+    (*reader)->Seek(offset);
+    const absl::Status s = (*reader)->Read(&payload);
+    EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  }
 }
 
 }  // namespace
