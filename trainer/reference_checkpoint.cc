@@ -29,7 +29,10 @@ absl::StatusOr<ModelSpec> SpecFromReference(const std::string& path,
                                             const std::string& model_class,
                                             const c10::impl::GenericDict& config) {
   std::map<std::string, IValue> c;
-  for (const auto& kv : config) c[kv.key().toStringRef()] = kv.value();
+  for (const auto& kv : config) {
+    if (!kv.key().isString()) return Unsupported(path, "model_config key", Show(kv.key()));
+    c[kv.key().toStringRef()] = kv.value();
+  }
   auto is = [&](const char* key) { return c.count(key) && !c[key].isNone(); };
 
   // Options that change what the model computes and that we do not build.
@@ -63,13 +66,24 @@ absl::StatusOr<ModelSpec> SpecFromReference(const std::string& path,
       {"attention_window", &proto::ModelConfig::set_attention_window}};
   for (const auto& [key, setter] : kInts) {
     if (!is(key)) continue;
-    if (!c[key].isInt()) return Unsupported(path, key, Show(c[key]));
+    if (!c[key].isInt() || c[key].toInt() < 0 || c[key].toInt() > (1 << 30)) {
+      return Unsupported(path, key, Show(c[key]));
+    }
     (m.*setter)(static_cast<int32_t>(c[key].toInt()));
   }
-  if (is("rope")) m.set_rope(c["rope"].toBool());
-  if (is("nonlinear")) m.set_nonlinear(c["nonlinear"].toStringRef());
-  if (is("layer_norm")) m.set_layer_norm(c["layer_norm"].toStringRef());
-  if (is("patch_method")) m.set_patch_method(c["patch_method"].toStringRef());
+  if (is("rope")) {
+    if (!c["rope"].isBool()) return Unsupported(path, "rope", Show(c["rope"]));
+    m.set_rope(c["rope"].toBool());
+  }
+  const std::pair<const char*, void (proto::ModelConfig::*)(const std::string&)> kStrings[] = {
+      {"nonlinear", &proto::ModelConfig::set_nonlinear},
+      {"layer_norm", &proto::ModelConfig::set_layer_norm},
+      {"patch_method", &proto::ModelConfig::set_patch_method}};
+  for (const auto& [key, setter] : kStrings) {
+    if (!is(key)) continue;
+    if (!c[key].isString()) return Unsupported(path, key, Show(c[key]));
+    (m.*setter)(c[key].toStringRef());
+  }
   absl::StatusOr<ModelSpec> spec = ResolveModelConfig(m);
   if (!spec.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", spec.status().message()));
   return spec;
@@ -95,12 +109,22 @@ absl::StatusOr<ReferenceCheckpoint> ReadReferenceCheckpoint(const std::string& p
       return absl::DataLossError(absl::StrCat(path, ": no '", key, "' entry"));
     }
   }
+  if (!ckpt.contents.at("model").isString() || !ckpt.contents.at("model_config").isGenericDict() ||
+      !ckpt.contents.at("state_dict").isGenericDict()) {
+    return absl::DataLossError(absl::StrCat(
+        path, ": 'model' must be a string, 'model_config' and 'state_dict' dicts"));
+  }
   absl::StatusOr<ModelSpec> spec =
       SpecFromReference(path, ckpt.contents.at("model").toStringRef(),
                         ckpt.contents.at("model_config").toGenericDict());
   if (!spec.ok()) return spec.status();
   ckpt.spec = *spec;
   for (const auto& kv : ckpt.contents.at("state_dict").toGenericDict()) {
+    if (!kv.key().isString() || !kv.value().isTensor() ||
+        !at::isFloatingType(kv.value().toTensor().scalar_type())) {
+      return absl::DataLossError(absl::StrCat(path, ": state_dict entry ", Show(kv.key()),
+                                              " is not a floating-point tensor"));
+    }
     ckpt.state_dict.emplace_back(kv.key().toStringRef(), kv.value().toTensor());
   }
   return ckpt;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -115,6 +116,42 @@ TEST(ReferenceCheckpointTest, UnsupportedOptionIsNamed) {
   const absl::Status status = ReadReferenceCheckpoint(path).status();
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("tie_embedding"), std::string::npos) << status;
+}
+
+// Fields of the wrong type, as a hand-made or foreign .pt file has them:
+// each is one error naming the file, not an assertion inside LibTorch.
+TEST(ReferenceCheckpointTest, WrongTypedFieldsAreNamed) {
+  const std::vector<std::pair<const char*, std::function<void(c10::impl::GenericDict&)>>>
+      kEdits = {
+          {"model", [](auto& d) { d.insert_or_assign("model", 7); }},
+          {"state_dict", [](auto& d) { d.insert_or_assign("state_dict", "weights"); }},
+          {"d_model", [](auto& d) {
+             d.at("model_config").toGenericDict().insert_or_assign("d_model", "wide");
+           }},
+          {"rope", [](auto& d) {
+             d.at("model_config").toGenericDict().insert_or_assign("rope", 3);
+           }},
+          {"layer_norm", [](auto& d) {
+             d.at("model_config").toGenericDict().insert_or_assign("layer_norm", 1.5);
+           }},
+          {"not a floating-point tensor", [](auto& d) {
+             auto state = d.at("state_dict").toGenericDict();
+             state.insert_or_assign(state.begin()->key(), torch::zeros({2}, torch::kLong));
+           }},
+      };
+  for (const auto& [expected, edit] : kEdits) {
+    absl::StatusOr<ReferenceCheckpoint> ref =
+        ReadReferenceCheckpoint(GoldenPath("spacebyte_tiny"));
+    ASSERT_TRUE(ref.ok());
+    edit(ref->contents);
+    const std::string path = ::testing::TempDir() + "/wrong_type.pt";
+    const std::vector<char> bytes = torch::pickle_save(ref->contents);
+    std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), bytes.size());
+    const absl::Status status = ReadReferenceCheckpoint(path).status();
+    EXPECT_FALSE(status.ok()) << expected;
+    EXPECT_NE(status.message().find(path), std::string::npos) << status;
+    EXPECT_NE(status.message().find(expected), std::string::npos) << status;
+  }
 }
 
 TEST(ReferenceCheckpointTest, TruncatedFileIsReported) {

@@ -211,7 +211,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"UnknownMixing", {"data.mixing=uniform"}, nullptr,
                   "data.mixing = 'uniform' is not one of temperature | unimax"},
         BadConfig{"UniMaxWithAlpha", {"data.mixing=unimax", "data.alpha=0.3"}, nullptr,
-                  "data.mixing = unimax sets the language weights itself"}),
+                  "data.mixing = unimax sets the language weights itself"},
+        BadConfig{"NanLearningRate", {"train.lr=nan"}, nullptr,
+                  "train.lr = nan must be in (0, 1e6]"},
+        BadConfig{"BetaAboveOne", {"train.beta1=7"}, nullptr, "train.beta1 = 7 must be in [0, 1)"},
+        BadConfig{"NegativeClip", {"train.grad_clip=-1"}, nullptr,
+                  "train.grad_clip = -1 must be finite and >= 0"},
+        BadConfig{"NegativeTensorParallel", {"parallel.tp=-2"}, nullptr,
+                  "parallel.tp = -2 is negative"}),
     [](const ::testing::TestParamInfo<BadConfig>& info) { return info.param.name; });
 
 }  // namespace
