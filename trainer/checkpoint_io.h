@@ -7,7 +7,6 @@
 // last and records every file's size and CRC32C, so a directory with a valid
 // manifest whose files match it is complete.
 
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,12 +14,10 @@
 
 #include "absl/status/statusor.h"
 #include "proto/checkpoint.pb.h"
+#include "trainer/checkpoint_manifest.h"
 
 namespace spacebyte::trainer {
 
-inline constexpr char kManifestName[] = "manifest.pb";
-// 2: the manifest ends with its own CRC32C. Version 1 (none) still loads.
-inline constexpr int kCheckpointFormatVersion = 2;
 
 // One slice of a (possibly larger) tensor to store.
 struct NamedSlice {
@@ -30,9 +27,6 @@ struct NamedSlice {
   std::vector<int64_t> start;          // empty: all zeros
 };
 
-std::string StepDirName(int64_t step);
-// The step a directory named by StepDirName holds; nullopt for other names.
-std::optional<int64_t> StepOfDirName(const std::string& name);
 
 // Writes slices into `path` (one rank's file) and fsyncs it. Appends one
 // entry per slice to `entries` (file index left for the caller to set).
