@@ -28,7 +28,7 @@ elseif(NOT SPACEBYTE_LIBTORCH STREQUAL "debian")
 endif()
 # Before Torch: PyTorch's Caffe2Config makes protobuf::libprotobuf an empty
 # stand-in when no such target exists yet.
-find_package(Protobuf REQUIRED)
+include(${CMAKE_CURRENT_LIST_DIR}/data_dependencies.cmake)
 find_package(Torch REQUIRED)
 message(STATUS "LibTorch ${Torch_VERSION} from ${SPACEBYTE_LIBTORCH} (${TORCH_INSTALL_PREFIX})")
 # A wheel's site-packages, where pip's nvidia-* packages (CUDA libraries,
@@ -84,22 +84,12 @@ elseif(SPACEBYTE_CUDA)
   endif()
 endif()
 find_package(MPI REQUIRED COMPONENTS C)
-find_package(absl REQUIRED)
-find_package(Threads REQUIRED)
 # The CPU attention kernel calls cblas_sgemm; at run time libblas.so.3 is
 # OpenBLAS (Debian's alternatives), the same library LibTorch calls.
 find_package(BLAS REQUIRED)
 find_path(CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES x86_64-linux-gnu REQUIRED)
 set_property(TARGET BLAS::BLAS APPEND PROPERTY INTERFACE_INCLUDE_DIRECTORIES ${CBLAS_INCLUDE_DIR})
 
-find_path(ISAL_INCLUDE_DIR isa-l/crc.h REQUIRED)
-find_library(ISAL_LIBRARY isal REQUIRED)
-add_library(isal::isal UNKNOWN IMPORTED)
-set_target_properties(isal::isal PROPERTIES
-  IMPORTED_LOCATION ${ISAL_LIBRARY}
-  INTERFACE_INCLUDE_DIRECTORIES ${ISAL_INCLUDE_DIR})
-
-find_package(nlohmann_json REQUIRED)
 # Unicode general categories and scripts for the multilingual patch rule.
 find_package(ICU REQUIRED COMPONENTS uc)
 

@@ -17,6 +17,15 @@ inline uint32_t Crc32c(std::string_view data) {
   return Crc32cExtend(0, data.data(), data.size());
 }
 
+// Whether a stored checksum must match. Fuzzing builds (tests/fuzz defines
+// FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, as OSS-Fuzz does) accept any, so
+// mutated inputs get past the checksum to the checks behind it.
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+inline constexpr bool kChecksumsMustMatch = false;
+#else
+inline constexpr bool kChecksumsMustMatch = true;
+#endif
+
 // TFRecord's mask: a CRC stored beside data is rotated and offset so that a
 // CRC of data that itself contains CRCs stays well distributed.
 inline uint32_t MaskCrc(uint32_t crc) {

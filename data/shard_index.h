@@ -21,6 +21,9 @@ absl::Status WriteShardIndex(const std::string& path,
 
 // Record offsets; an error names the file when it is missing or corrupt.
 absl::StatusOr<std::vector<uint64_t>> ReadShardIndex(const std::string& path);
+// The same from the file's bytes; `path` names it in messages.
+absl::StatusOr<std::vector<uint64_t>> ParseShardIndex(const std::string& path,
+                                                      const std::string& bytes);
 
 }  // namespace spacebyte::data
 

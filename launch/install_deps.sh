@@ -13,6 +13,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-dev  # libFuzzer and the sanitizers for the fuzz leg
   libisal-dev          # hardware-accelerated CRC32C (crc32_iscsi)
   nlohmann-json3-dev   # JSON Lines input to `spacebyte prep`
   libicu-dev           # Unicode categories and scripts: the multilingual patch rule

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the dependencies, then builds and tests every leg:
 #   debian         Debian's LibTorch 1.13 (CPU): the whole suite
+#   fuzz           the file readers under libFuzzer (clang, ASan, UBSan), 20 s
+#                  each from the seeds in tests/fuzz/seeds; no LibTorch
 #   pytorch        PyTorch 2.11's LibTorch from PyPI, CPU: the whole suite but
 #                  the SLURM preemption test (3 minutes, most of it SLURM's
 #                  requeue delay; nothing in it depends on LibTorch)
@@ -17,7 +19,7 @@ bash launch/install_deps.sh
 
 have_nccl=no
 { [ -f /usr/local/cuda/include/nccl.h ] || [ -f /usr/include/nccl.h ]; } && have_nccl=yes
-default_legs="debian pytorch"
+default_legs="debian fuzz pytorch"
 [ $have_nccl = yes ] && default_legs="$default_legs pytorch-cuda"
 legs=${SPACEBYTE_LEGS:-$default_legs}
 venv=${SPACEBYTE_TORCH_VENV:-.venv-torch}
@@ -58,6 +60,9 @@ run_leg() {
 for leg in $legs; do
   case $leg in
     debian) run_leg debian build "" ;;
+    fuzz)
+      run_leg fuzz build-fuzz "-L fuzz" \
+        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DSPACEBYTE_FUZZ=ON ;;
     pytorch)
       bash launch/pytorch_venv.sh "$venv"
       run_leg pytorch build-pytorch "-LE slurm" \
@@ -66,7 +71,7 @@ for leg in $legs; do
       bash launch/pytorch_venv.sh "$venv" cuda
       run_leg pytorch-cuda build-pytorch-cuda "-L gpu" \
         -DSPACEBYTE_LIBTORCH=pytorch -DSPACEBYTE_PYTHON="$venv/bin/python" -DSPACEBYTE_CUDA=ON ;;
-    *) echo "unknown leg $leg (debian | pytorch | pytorch-cuda)"; exit 2 ;;
+    *) echo "unknown leg $leg (debian | fuzz | pytorch | pytorch-cuda)"; exit 2 ;;
   esac
 done
 
