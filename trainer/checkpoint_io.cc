@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "data/crc32c.h"
+#include "trainer/save_fault.h"
 
 namespace spacebyte::trainer {
 namespace fs = std::filesystem;
@@ -202,13 +203,17 @@ absl::Status CommitCheckpoint(const std::string& tmp_dir, const std::string& fin
       !s.ok()) {
     return s;
   }
+  MaybeDieAt("manifest", manifest.step());
   std::error_code ec;
   if (fs::exists(final_dir)) fs::remove_all(final_dir, ec);
   if (::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) return Errno("cannot rename", tmp_dir);
   const std::string parent = fs::path(final_dir).parent_path().string();
   if (absl::Status s = FsyncPath(parent, true); !s.ok()) return s;
-  return WriteFileAtomically((fs::path(parent) / "latest").string(),
-                             fs::path(final_dir).filename().string() + "\n");
+  MaybeDieAt("rename", manifest.step());
+  absl::Status s = WriteFileAtomically((fs::path(parent) / "latest").string(),
+                                       fs::path(final_dir).filename().string() + "\n");
+  if (s.ok()) MaybeDieAt("latest", manifest.step());
+  return s;
 }
 
 absl::Status PruneCheckpoints(const std::string& checkpoints_dir, int keep,

@@ -1,7 +1,5 @@
 #include "trainer/training_checkpoint.h"
 
-#include <csignal>
-#include <cstdlib>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +8,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/text_format.h"
 #include "parallel/mpi_agreement.h"
+#include "trainer/save_fault.h"
 
 namespace spacebyte::trainer {
 namespace fs = std::filesystem;
@@ -31,19 +30,6 @@ struct TrainingCheckpointer::PendingWrite {
     slices.clear();
   }
 };
-
-namespace {
-
-// The fault-injection hook described in the header.
-void MaybeDieForTest(int64_t step, const parallel::ProcessGrid& grid) {
-  const char* kill_step = std::getenv("SPACEBYTE_TEST_KILL_DURING_SAVE");
-  if (kill_step != nullptr && std::atoll(kill_step) == step &&
-      grid.world_rank() == grid.world_size() - 1) {
-    std::raise(SIGKILL);
-  }
-}
-
-}  // namespace
 
 TrainingCheckpointer::TrainingCheckpointer(std::string run_dir, proto::RunConfig config,
                                            ByteLm& model, Optimizer& optimizer,
@@ -141,7 +127,7 @@ absl::Status TrainingCheckpointer::Finish() {
 absl::Status TrainingCheckpointer::Commit(PendingWrite& write) {
   // Each rank describes what it wrote (or why it failed); rank 0 commits only
   // if every rank succeeded.
-  MaybeDieForTest(write.progress.step, grid_);
+  MaybeDieAt("files", write.progress.step, grid_.world_rank(), grid_.world_size());
   proto::CheckpointManifest mine;
   std::string error;
   if (write.writes) {

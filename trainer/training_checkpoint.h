@@ -21,10 +21,7 @@
 // number (learning rate schedule). Training uses no torch RNG (no dropout),
 // so no torch generator state is saved.
 //
-// Fault injection for tests: with SPACEBYTE_TEST_KILL_DURING_SAVE=STEP in the
-// environment, the last rank raises SIGKILL once its file for the save at
-// STEP is written and before the ranks agree to commit, as a crash mid-save
-// would; the step_STEP.tmp/ directory is left behind.
+// Crashes can be injected at each point of a save for tests: save_fault.h.
 
 #include <memory>
 #include <string>
