@@ -26,16 +26,18 @@ absl::Status RecordWriter::Put(std::string_view bytes) {
   return absl::OkStatus();
 }
 
+std::string FrameRecord(std::string_view payload) {
+  std::string record;
+  AppendU64(&record, payload.size());
+  AppendU32(&record, MaskCrc(Crc32c(record)));
+  record.append(payload);
+  AppendU32(&record, MaskCrc(Crc32c(payload)));
+  return record;
+}
+
 absl::Status RecordWriter::Write(std::string_view payload) {
   offsets_.push_back(file_bytes_);
-  std::string header;
-  AppendU64(&header, payload.size());
-  AppendU32(&header, MaskCrc(Crc32c(header)));
-  std::string footer;
-  AppendU32(&footer, MaskCrc(Crc32c(payload)));
-  if (absl::Status s = Put(header); !s.ok()) return s;
-  if (absl::Status s = Put(payload); !s.ok()) return s;
-  return Put(footer);
+  return Put(FrameRecord(payload));
 }
 
 absl::Status RecordWriter::Close() {

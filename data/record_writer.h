@@ -17,6 +17,9 @@
 
 namespace spacebyte::data {
 
+// One record's bytes as TFRecord frames it.
+std::string FrameRecord(std::string_view payload);
+
 class RecordWriter {
  public:
   static absl::StatusOr<std::unique_ptr<RecordWriter>> Open(const std::string& path);

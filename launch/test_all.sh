@@ -23,6 +23,9 @@ default_legs="debian fuzz pytorch"
 [ $have_nccl = yes ] && default_legs="$default_legs pytorch-cuda"
 legs=${SPACEBYTE_LEGS:-$default_legs}
 venv=${SPACEBYTE_TORCH_VENV:-.venv-torch}
+tb_venv=${SPACEBYTE_TENSORBOARD_VENV:-.venv-tensorboard}
+bash launch/tensorboard_venv.sh "$tb_venv"
+tb_python=-DSPACEBYTE_TENSORBOARD_PYTHON=$(realpath "$tb_venv")/bin/python
 summary=()
 total_passed=0 total_failed=0
 
@@ -59,13 +62,13 @@ run_leg() {
 
 for leg in $legs; do
   case $leg in
-    debian) run_leg debian build "" ;;
+    debian) run_leg debian build "" "$tb_python" ;;
     fuzz)
       run_leg fuzz build-fuzz "-L fuzz" \
         -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DSPACEBYTE_FUZZ=ON ;;
     pytorch)
       bash launch/pytorch_venv.sh "$venv"
-      run_leg pytorch build-pytorch "-LE slurm" \
+      run_leg pytorch build-pytorch "-LE slurm" "$tb_python" \
         -DSPACEBYTE_LIBTORCH=pytorch -DSPACEBYTE_PYTHON="$venv/bin/python" ;;
     pytorch-cuda)
       bash launch/pytorch_venv.sh "$venv" cuda

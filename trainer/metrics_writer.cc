@@ -41,18 +41,47 @@ void TruncateAfter(const std::string& path, int64_t step) {
 
 }  // namespace
 
-MetricsWriter::MetricsWriter(const std::string& path, bool active, int64_t resume_step)
+MetricsWriter::MetricsWriter(const std::string& path, bool active, int64_t resume_step,
+                             const std::string& tensorboard_dir)
     : path_(path), active_(active), terminal_(isatty(STDERR_FILENO)) {
   if (!active_) return;
   if (resume_step > 0) {
     TruncateAfter(path, resume_step);
   }
   out_.open(path, resume_step > 0 ? std::ios::app : std::ios::trunc);
+  if (tensorboard_dir.empty()) return;
+  absl::StatusOr<std::unique_ptr<TensorBoardWriter>> tb =
+      TensorBoardWriter::Open(tensorboard_dir, resume_step);
+  if (tb.ok()) {
+    tensorboard_ = std::move(*tb);
+  } else {
+    tensorboard_status_ = tb.status();
+  }
 }
 
+MetricsWriter::~MetricsWriter() = default;
+
 absl::Status MetricsWriter::status() const {
-  if (!active_ || out_) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat("cannot write ", path_));
+  if (!active_) return absl::OkStatus();
+  if (!out_) return absl::UnavailableError(absl::StrCat("cannot write ", path_));
+  return tensorboard_status_;
+}
+
+// Every number of a metrics line, nested maps one level deep (the
+// per-language figures), as TensorBoard scalars.
+void MetricsWriter::Scalars(int64_t step, const std::string& prefix, const std::string& json) {
+  if (!tensorboard_ || !tensorboard_status_.ok()) return;
+  std::vector<std::pair<std::string, double>> values;
+  const nlohmann::json line = nlohmann::json::parse(json);
+  for (const auto& [key, value] : line.items()) {
+    if (key == "step") continue;
+    if (value.is_number()) values.emplace_back(absl::StrCat(prefix, "/", key), value.get<double>());
+    if (!value.is_object()) continue;
+    for (const auto& [sub, v] : value.items()) {
+      if (v.is_number()) values.emplace_back(absl::StrCat(prefix, "/", key, "/", sub), v.get<double>());
+    }
+  }
+  tensorboard_status_ = tensorboard_->Scalars(step, values);
 }
 
 void MetricsWriter::ClearProgress() {
@@ -69,7 +98,9 @@ void MetricsWriter::Train(const TrainMetrics& m) {
                       {"ignored_fraction", m.ignored_fraction},
                       {"bytes_seen", m.bytes_seen}, {"elapsed_s", m.elapsed_s}};
   j["mfu"] = m.mfu ? nlohmann::json(*m.mfu) : nlohmann::json(nullptr);
-  out_ << j.dump() << "\n" << std::flush;
+  const std::string line = j.dump();
+  out_ << line << "\n" << std::flush;
+  Scalars(m.step, "train", line);
 
   ClearProgress();
   std::cout << absl::StrFormat(
@@ -106,7 +137,9 @@ std::string EvalJson(const EvalMetrics& m) {
 void MetricsWriter::Eval(const EvalMetrics& m) {
   if (!active_) return;
   const double bpb = m.loss / std::log(2.0);
-  out_ << EvalJson(m) << "\n" << std::flush;
+  const std::string line = EvalJson(m);
+  out_ << line << "\n" << std::flush;
+  Scalars(m.step, m.split, line);
   ClearProgress();
   std::cout << absl::StrFormat(
                    "eval %s step %d | loss %.4f | bpb %.4f | coverage %.3f | %d windows, %d languages",

@@ -2,16 +2,21 @@
 #define SPACEBYTE_TRAINER_METRICS_WRITER_H_
 
 // What a run reports: one readable line per log interval (plus a progress bar
-// with ETA when stderr is a terminal) and the same figures as JSON Lines in
-// RUN_DIR/metrics.jsonl. Only the logging rank writes.
+// with ETA when stderr is a terminal), the same figures as JSON Lines in
+// RUN_DIR/metrics.jsonl, and every number of each line as a TensorBoard
+// scalar (trainer/tensorboard_writer.h): tag "train/KEY" for training lines,
+// "SPLIT/KEY" and "SPLIT/KEY/LANGUAGE" for evaluations. Only the logging
+// rank writes.
 
 #include <cstdint>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "trainer/tensorboard_writer.h"
 
 namespace spacebyte::trainer {
 
@@ -44,24 +49,31 @@ std::string EvalJson(const EvalMetrics& m);
 
 class MetricsWriter {
  public:
-  // `resume_step` > 0 drops lines of a crashed run past that step, so the
-  // file reads as one uninterrupted run.
-  MetricsWriter(const std::string& path, bool active, int64_t resume_step);
+  // `resume_step` > 0 drops lines (and events) of a crashed run past that
+  // step, so the record reads as one uninterrupted run. An empty
+  // `tensorboard_dir` writes no event files.
+  MetricsWriter(const std::string& path, bool active, int64_t resume_step,
+                const std::string& tensorboard_dir);
+  ~MetricsWriter();
 
   void Train(const TrainMetrics& m);
   void Eval(const EvalMetrics& m);
   void Message(const std::string& text);
 
-  // An error naming the file once a line failed to reach it (a full disk),
-  // so the run stops instead of losing its record; OK on inactive ranks.
+  // An error naming the file once a line or event failed to reach it (a
+  // full disk), so the run stops instead of losing its record; OK on
+  // inactive ranks.
   absl::Status status() const;
 
  private:
   void ClearProgress();
+  void Scalars(int64_t step, const std::string& prefix, const std::string& json);
   std::string path_;
   bool active_;
   bool terminal_;
   std::ofstream out_;
+  std::unique_ptr<TensorBoardWriter> tensorboard_;
+  absl::Status tensorboard_status_;
 };
 
 }  // namespace spacebyte::trainer

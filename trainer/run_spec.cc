@@ -191,6 +191,7 @@ absl::StatusOr<RunSpec> ResolveRunConfig(const proto::RunConfig& config, int wor
   if (spec.checkpoint.interval < 0 || spec.checkpoint.keep < 1) {
     return Invalid("checkpoint.interval must be >= 0 and checkpoint.keep >= 1");
   }
+  if (config.log().has_tensorboard()) spec.log.tensorboard = config.log().tensorboard();
   return spec;
 }
 
@@ -218,6 +219,7 @@ proto::RunConfig ResolvedConfig(const proto::RunConfig& config, const RunSpec& s
   r.mutable_parallel()->set_bucket_mb(s.parallel.bucket_mb);
   r.mutable_checkpoint()->set_keep(s.checkpoint.keep);
   r.mutable_checkpoint()->set_interval(s.checkpoint.interval);
+  r.mutable_log()->set_tensorboard(s.log.tensorboard);
   r.mutable_data()->set_mixing(s.data.unimax ? "unimax" : "temperature");
   if (s.data.unimax) r.mutable_data()->set_unimax_max_epochs(s.data.unimax_max_epochs);
   return r;

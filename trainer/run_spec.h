@@ -58,12 +58,17 @@ struct ParallelSpec {
   std::string backend = "auto";  // resolved: "mpi" (cpu) | "nccl" (cuda)
 };
 
+struct LogSpec {
+  bool tensorboard = true;
+};
+
 struct RunSpec {
   ModelSpec model;
   TrainSpec train;
   DataSpec data;
   CheckpointSpec checkpoint;
   ParallelSpec parallel;
+  LogSpec log;
 };
 
 // Resolves `config` for a job of `world_size` ranks. Errors name the field.

@@ -180,8 +180,9 @@ absl::Status Run::Execute(bool insist_on_resume) {
   absl::StatusOr<std::unique_ptr<data::PrefetchLoader>> loader =
       OpenLoader(s_, progress_.loader_state);
   if (absl::Status st = Agree(loader.status()); !st.ok()) return st;
-  log_ = std::make_unique<MetricsWriter>((fs::path(run_dir_) / "metrics.jsonl").string(),
-                                         s_.logging_rank(), progress_.step);
+  log_ = std::make_unique<MetricsWriter>(
+      (fs::path(run_dir_) / "metrics.jsonl").string(), s_.logging_rank(), progress_.step,
+      s_.spec.log.tensorboard ? (fs::path(run_dir_) / "tensorboard").string() : "");
   if (absl::Status st = Agree(log_->status()); !st.ok()) return st;
 
   const double peak = MfuPeakGflops(s_.device, t.bf16) * 1e9 * s_.grid->world_size();

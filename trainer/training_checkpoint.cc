@@ -191,7 +191,7 @@ constexpr const char* kMayChangeOnResume[] = {
     "train.eval_windows", "train.micro_batch_size", "train.activation_checkpointing",
     "train.device",       "train.precision",     "train.threads",
     "data.path",          "data.prefetch",       "data.skip_corrupt",
-    "checkpoint"};
+    "checkpoint",         "log"};
 
 bool MayChange(const std::string& path) {
   for (const char* allowed : kMayChangeOnResume) {
