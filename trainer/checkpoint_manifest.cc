@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -45,6 +47,8 @@ absl::Status ValidateManifest(const proto::CheckpointManifest& m) {
     if (f.size() < 0) return bad(absl::StrCat(f.name(), " has negative size ", f.size()));
   }
   std::map<std::string, const proto::TensorSlice*> first;
+  // Per file, the byte ranges of its slices: writers lay them end to end.
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> ranges(m.files_size());
   for (const proto::TensorSlice& e : m.tensors()) {
     const std::string where = absl::StrCat("tensor ", e.name());
     const int64_t element = DtypeSize(e.dtype());
@@ -69,12 +73,27 @@ absl::Status ValidateManifest(const proto::CheckpointManifest& m) {
       return bad(absl::StrCat(where, ": bytes at offset ", e.offset(), " run past the end of ",
                               m.files(e.file()).name()));
     }
+    ranges[e.file()].emplace_back(e.offset(), *count * element);
     auto [it, fresh] = first.emplace(e.name(), &e);
     if (!fresh && (it->second->dtype() != e.dtype() ||
                    !std::equal(e.global_shape().begin(), e.global_shape().end(),
                                it->second->global_shape().begin(),
                                it->second->global_shape().end()))) {
       return bad(absl::StrCat(where, ": slices disagree on shape or dtype"));
+    }
+  }
+  // Slices that share bytes or leave some unread mean an edited offset,
+  // which would otherwise load other bytes as weights without a word.
+  for (int f = 0; f < m.files_size(); ++f) {
+    std::sort(ranges[f].begin(), ranges[f].end());
+    int64_t end = 0;
+    for (const auto& [offset, length] : ranges[f]) {
+      if (offset != end) break;
+      end += length;
+    }
+    if (end != m.files(f).size()) {
+      return bad(absl::StrCat("the slices of ", m.files(f).name(),
+                              " overlap or leave bytes unread (an edited offset)"));
     }
   }
   return absl::OkStatus();

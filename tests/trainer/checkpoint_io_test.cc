@@ -217,10 +217,22 @@ INSTANTIATE_TEST_SUITE_P(
         HostileEdit{"SlicesDisagreeOnShape",
                     [](auto& m) { m.mutable_tensors(1)->set_global_shape(0, 6); },
                     "disagree on shape"},
+        HostileEdit{"TwoSlicesFromTheSameBytes",
+                    [](auto& m) {
+                      m.mutable_tensors(1)->set_file(0);
+                      m.mutable_tensors(1)->set_offset(0);
+                    },
+                    "overlap or leave bytes unread"},
         HostileEdit{"OverlappingSlices",
                     [](auto& m) { m.mutable_tensors(1)->set_slice_start(0, 0); }, "overlap",
                     true},
         HostileEdit{"MissingSlice", [](auto& m) { m.mutable_tensors()->RemoveLast(); },
+                    "overlap or leave bytes unread"},
+        HostileEdit{"MissingSliceAndItsFile",
+                    [](auto& m) {
+                      m.mutable_tensors()->RemoveLast();
+                      m.mutable_files()->RemoveLast();
+                    },
                     "do not cover it", true}),
     [](const ::testing::TestParamInfo<HostileEdit>& info) { return info.param.name; });
 
