@@ -439,24 +439,26 @@ TEST_F(CheckpointResumeTest, ResumeRefusesAnotherConfigDatasetShapeOrASecondJob)
         << second.output;
   }
 
-  // A tensor whose recorded shape no longer fits the model: the manifest is
-  // consistent (and signed), only the model can tell.
+  // A tensor recorded transposed ([a, b] as [b, a], the same bytes): the
+  // manifest is consistent (and signed), only the model can tell.
   absl::StatusOr<CheckpointReader> saved = OpenStepDir(Step(run, 2));
   ASSERT_TRUE(saved.ok()) << saved.status();
   proto::CheckpointManifest edited = saved->manifest();
-  std::string shrunk;
+  std::string transposed;
   for (proto::TensorSlice& t : *edited.mutable_tensors()) {
-    if (t.name().rfind("model/", 0) == 0 && t.global_shape_size() == 2 && shrunk.empty()) {
-      shrunk = t.name();
-      t.set_global_shape(0, t.global_shape(0) / 2);
-      t.set_slice_extent(0, t.slice_extent(0) / 2);
+    if (t.name().rfind("model/", 0) == 0 && t.global_shape_size() == 2 &&
+        t.global_shape(0) != t.global_shape(1) && transposed.empty()) {
+      transposed = t.name();
+      t.mutable_global_shape()->SwapElements(0, 1);
+      t.mutable_slice_extent()->SwapElements(0, 1);
     }
   }
+  ASSERT_FALSE(transposed.empty());
   fs::copy(Step(run, 2), Step(run, 3) + ".tmp");
   ASSERT_TRUE(CommitCheckpoint(Step(run, 3) + ".tmp", Step(run, 3), edited).ok());
   const CommandResult shape = Train(run, 1, "--set train.steps=4");
   EXPECT_EQ(shape.status, 1);
-  EXPECT_TRUE(Contains(shape.output, Step(run, 3) + ": " + shrunk + " is Float[")) << shape.output;
+  EXPECT_TRUE(Contains(shape.output, Step(run, 3) + ": " + transposed + " is Float[")) << shape.output;
   EXPECT_TRUE(Contains(shape.output, "the model needs Float[")) << shape.output;
   fs::remove_all(Step(run, 3));
 
