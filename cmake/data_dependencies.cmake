@@ -10,3 +10,12 @@ set_target_properties(isal::isal PROPERTIES
   IMPORTED_LOCATION ${ISAL_LIBRARY}
   INTERFACE_INCLUDE_DIRECTORIES ${ISAL_INCLUDE_DIR})
 find_package(nlohmann_json REQUIRED)
+# Compressed inputs to `spacebyte prep`: gzip, xz, zstd.
+find_package(ZLIB REQUIRED)
+find_package(LibLZMA REQUIRED)
+find_path(ZSTD_INCLUDE_DIR zstd.h REQUIRED)
+find_library(ZSTD_LIBRARY zstd REQUIRED)
+add_library(zstd::zstd UNKNOWN IMPORTED)
+set_target_properties(zstd::zstd PROPERTIES
+  IMPORTED_LOCATION ${ZSTD_LIBRARY}
+  INTERFACE_INCLUDE_DIRECTORIES ${ZSTD_INCLUDE_DIR})

@@ -9,7 +9,10 @@
 #include <regex>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "data/decompress.h"
+#include "data/utf8.h"
 #include "nlohmann/json.hpp"
 
 namespace spacebyte::data {
@@ -32,6 +35,7 @@ absl::StatusOr<Separator> ParseSeparator(const std::string& name) {
 
 void BadInputs::Append(const BadInputs& other) {
   unreadable.insert(unreadable.end(), other.unreadable.begin(), other.unreadable.end());
+  not_text.insert(not_text.end(), other.not_text.begin(), other.not_text.end());
   invalid_json.insert(invalid_json.end(), other.invalid_json.begin(), other.invalid_json.end());
   empty.insert(empty.end(), other.empty.begin(), other.empty.end());
 }
@@ -144,7 +148,7 @@ void CutText(absl::string_view content, Separator separator, Cutter* cut) {
   if (any) flush(false);
 }
 
-void CutJsonLines(absl::string_view content, Cutter* cut) {
+void CutJsonLines(absl::string_view content, const ReadOptions& options, Cutter* cut) {
   int64_t line_number = 0;
   for (absl::string_view line : Lines(content)) {
     ++line_number;
@@ -155,14 +159,15 @@ void CutJsonLines(absl::string_view content, Cutter* cut) {
       cut->bad->invalid_json.push_back(where + ": not a JSON object");
       continue;
     }
-    auto text = j.find("text");
+    auto text = j.find(options.text_field);
     if (text == j.end() || !text->is_string()) {
-      cut->bad->invalid_json.push_back(where + ": no string field \"text\"");
+      cut->bad->invalid_json.push_back(
+          absl::StrCat(where, ": no string field \"", options.text_field, "\""));
       continue;
     }
     const size_t before = cut->docs.size();
     cut->Add(text->get<std::string>(), where);
-    auto language = j.find("language");
+    auto language = options.language_field.empty() ? j.end() : j.find(options.language_field);
     if (cut->docs.size() > before && language != j.end() && language->is_string()) {
       cut->docs.back().language = language->get<std::string>();
     }
@@ -172,8 +177,15 @@ void CutJsonLines(absl::string_view content, Cutter* cut) {
 
 }  // namespace
 
-std::vector<RawDocument> ReadDocuments(const InputFile& file, InputFormat format,
-                                       Separator separator, BadInputs* bad) {
+// The fraction of `content` that is invalid UTF-8 or NUL.
+double NonTextFraction(std::string_view content) {
+  if (content.empty()) return 0;
+  const int64_t nul = std::count(content.begin(), content.end(), '\0');
+  return static_cast<double>(InvalidUtf8Bytes(content) + nul) / content.size();
+}
+
+std::vector<RawDocument> ReadDocuments(const InputFile& file, const ReadOptions& options,
+                                       BadInputs* bad) {
   std::ifstream in(file.path, std::ios::binary);
   std::string content;
   if (in.is_open()) {
@@ -183,11 +195,28 @@ std::vector<RawDocument> ReadDocuments(const InputFile& file, InputFormat format
     bad->unreadable.push_back(absl::StrCat(file.path, ": ", std::strerror(errno)));
     return {};
   }
+  const Compression compression = DetectCompression(content);
+  if (compression != Compression::kNone) {
+    absl::StatusOr<std::string> plain = Decompress(file.path, compression, content);
+    if (!plain.ok()) {
+      bad->unreadable.push_back(std::string(plain.status().message()));
+      return {};
+    }
+    content = *std::move(plain);
+  }
+  if (const double fraction = NonTextFraction(content);
+      !options.allow_binary && fraction > kMaxNonTextFraction) {
+    bad->not_text.push_back(absl::StrFormat(
+        "%s: %.0f%% of its%s bytes are not UTF-8 text (binary, or compressed in a format "
+        "other than gzip, zstd and xz); --allow_binary keeps it",
+        file.path, 100 * fraction, compression == Compression::kNone ? "" : " decompressed"));
+    return {};
+  }
   Cutter cut{file, bad};
-  if (format == InputFormat::kJsonLines) {
-    CutJsonLines(content, &cut);
+  if (options.format == InputFormat::kJsonLines) {
+    CutJsonLines(content, options, &cut);
   } else {
-    CutText(content, separator, &cut);
+    CutText(content, options.separator, &cut);
   }
   if (cut.ordinal == 0 && cut.bad->invalid_json.empty()) {
     bad->empty.push_back(file.path + " (no documents in the file)");

@@ -46,10 +46,9 @@ std::string SplitOf(const std::string& text, const PrepOptions& o) {
   return "train";
 }
 
-FileResult PrepareFile(const InputFile& file, InputFormat format, Separator separator,
-                       const PrepOptions& options) {
+FileResult PrepareFile(const InputFile& file, const ReadOptions& read, const PrepOptions& options) {
   FileResult result;
-  for (RawDocument& raw : ReadDocuments(file, format, separator, &result.bad)) {
+  for (RawDocument& raw : ReadDocuments(file, read, &result.bad)) {
     PreparedDocument doc;
     doc.split = SplitOf(raw.text, options);
     doc.language = raw.language;
@@ -186,6 +185,8 @@ absl::Status RunPrep(const PrepOptions& options, std::ostream& out, std::ostream
   if (!format.ok()) return format.status();
   auto separator = ParseSeparator(options.separator);
   if (!separator.ok()) return separator.status();
+  const ReadOptions read{*format, *separator, options.text_field, options.language_field,
+                         options.allow_binary};
   BadInputs bad;
   auto files = ListInputs(options.inputs, options.language_from, &bad);
   if (!files.ok()) return files.status();
@@ -206,7 +207,7 @@ absl::Status RunPrep(const PrepOptions& options, std::ostream& out, std::ostream
   int64_t documents = 0, bytes = 0;
   {
     OrderedPipeline pipeline(*files, static_cast<int>(options.threads),
-                             [&](const InputFile& f) { return PrepareFile(f, *format, *separator, options); });
+                             [&](const InputFile& f) { return PrepareFile(f, read, options); });
     ProgressBar progress("prep", files->size());
     for (size_t i = 0; i < files->size(); ++i) {
       FileResult result = pipeline.Take(i);
@@ -230,6 +231,7 @@ absl::Status RunPrep(const PrepOptions& options, std::ostream& out, std::ostream
   if (absl::Status s = WriteManifest(*staging, manifest); !s.ok()) return s;
   PrintTable(manifest, out);
   ReportBad("unreadable inputs", bad.unreadable, err);
+  ReportBad("inputs that are not text", bad.not_text, err);
   ReportBad("invalid JSON lines", bad.invalid_json, err);
   ReportBad("empty documents", bad.empty, err);
   if (documents == 0) return absl::InvalidArgumentError("no documents in the inputs");

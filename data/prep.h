@@ -25,6 +25,9 @@ struct PrepOptions {
   double validation_fraction = 0.02;
   double test_fraction = 0.02;
   uint64_t split_seed = 0;
+  std::string text_field = "text";          // JSON Lines
+  std::string language_field = "language";  // JSON Lines; "" = none
+  bool allow_binary = false;                // keep files that are mostly not text
 };
 
 // The table goes to `out`; progress and bad inputs to `err`.

@@ -16,6 +16,7 @@ packages=(
   clang libclang-rt-dev  # libFuzzer and the sanitizers for the fuzz leg
   libisal-dev          # hardware-accelerated CRC32C (crc32_iscsi)
   nlohmann-json3-dev   # JSON Lines input to `spacebyte prep`
+  zlib1g-dev libzstd-dev liblzma-dev  # gzip, zstd and xz inputs to `spacebyte prep`
   libicu-dev           # Unicode categories and scripts: the multilingual patch rule
   iproute2             # network namespaces for the multi-host test
   slurmctld slurmd slurm-client munge  # a one-node SLURM for the preemption test

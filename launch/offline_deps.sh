@@ -32,6 +32,8 @@ packages=(
   libgfortran5 libquadmath0
   # Unicode categories and scripts (the multilingual patch rule)
   libicu-dev libicu72
+  # gzip, zstd and xz inputs to prep (the libraries are on every Debian; the headers are not)
+  zlib1g-dev libzstd-dev liblzma-dev
   ninja-build
 )
 cd "$dir"

@@ -187,7 +187,8 @@ int RunConvert(int argc, char** argv) {
 int RunPrep(int argc, char** argv) {
   data::PrepOptions o;
   FlagSet flags("prep",
-                "Turns text files or JSON Lines into a sharded dataset directory. It is\n"
+                "Turns text files or JSON Lines into a sharded dataset directory; gzip, zstd\n"
+                "and xz inputs are decompressed (recognised by content). It is\n"
                 "written into OUT.staging, synced and swapped in whole: killed at any moment,\n"
                 "OUT holds the previous dataset or the new one.");
   flags.Strings("input", &o.inputs, "PATH[=LANG]: a file or directory");
@@ -196,6 +197,11 @@ int RunPrep(int argc, char** argv) {
   flags.String("format", &o.format, "text | jsonl (JSON Lines with a `text` field)");
   flags.String("separator", &o.separator, "text documents: file | blank | percent | line");
   flags.String("language_from", &o.language_from, "regex on the path; group 1 is the language");
+  flags.String("text_field", &o.text_field, "JSON Lines: the field holding each document's text");
+  flags.String("language_field", &o.language_field,
+               "JSON Lines: the field naming a line's language (\"\" for none)");
+  flags.Bool("allow_binary", &o.allow_binary,
+             "keep inputs that are mostly not UTF-8 text instead of refusing them");
   flags.Int("shard_bytes", &o.shard_bytes, "target shard size in bytes");
   flags.Int("threads", &o.threads, "reader threads");
   flags.Double("validation_fraction", &o.validation_fraction, "share of documents for validation");

@@ -12,8 +12,14 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <lzma.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "data/crc32c.h"
+#include "data/inspect.h"
 #include "data/manifest.h"
 #include "data/record_reader.h"
 #include "gtest/gtest.h"
@@ -77,6 +83,161 @@ TEST(PrepTest, ReadsDirectoriesAndJsonLinesAndReportsBadInputs) {
   EXPECT_NE(err2.str().find("docs.jsonl:2"), std::string::npos);
   EXPECT_NE(err2.str().find("1 empty documents"), std::string::npos);
   EXPECT_NE(out2.str().find("fr "), std::string::npos) << out2.str();
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// gzip members, one per piece: several pieces make a concatenated file.
+std::string Gzip(const std::vector<std::string>& pieces) {
+  std::string out;
+  for (const std::string& piece : pieces) {
+    z_stream z{};
+    deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+    std::string member(deflateBound(&z, piece.size()), '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(piece.data()));
+    z.avail_in = piece.size();
+    z.next_out = reinterpret_cast<Bytef*>(member.data());
+    z.avail_out = member.size();
+    deflate(&z, Z_FINISH);
+    member.resize(z.total_out);
+    deflateEnd(&z);
+    out += member;
+  }
+  return out;
+}
+
+// With a content checksum, as the zstd tool writes by default.
+std::string Zstd(const std::string& text) {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+  std::string out(ZSTD_compressBound(text.size()), '\0');
+  out.resize(ZSTD_compress2(cctx, out.data(), out.size(), text.data(), text.size()));
+  ZSTD_freeCCtx(cctx);
+  return out;
+}
+
+std::string Xz(const std::string& text) {
+  std::string out(lzma_stream_buffer_bound(text.size()), '\0');
+  size_t size = 0;
+  lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, nullptr,
+                          reinterpret_cast<const uint8_t*>(text.data()), text.size(),
+                          reinterpret_cast<uint8_t*>(out.data()), &size, out.size());
+  out.resize(size);
+  return out;
+}
+
+std::string InspectHashes(const std::string& data, const std::string& split) {
+  InspectOptions o;
+  o.data_dir = data;
+  o.split = split;
+  o.context = 64;
+  o.batch = 4;
+  o.steps = 20;
+  std::ostringstream out;
+  EXPECT_TRUE(RunInspect(o, out).ok()) << data;
+  return out.str();
+}
+
+// gzip (two members), zstd and xz inputs, one of them misnamed: the same
+// samples as the plain text, by `data inspect` hashes on every split.
+TEST(PrepTest, CompressedInputsGiveTheSameSamplesAsPlainText) {
+  const std::string dir = testing::FreshDir("prep_compressed");
+  const std::string udhr = std::string(SPACEBYTE_TESTDATA) + "/../../data/corpus/udhr/";
+  const std::string eng = ReadAll(udhr + "eng.txt"), fra = ReadAll(udhr + "fra.txt"),
+                    deu = ReadAll(udhr + "deu.txt");
+  Write(dir + "/plain/eng.txt", eng);
+  Write(dir + "/plain/fra.txt", fra);
+  Write(dir + "/plain/deu.txt", deu);
+  Write(dir + "/packed/eng.txt.gz", Gzip({eng.substr(0, 1000), eng.substr(1000)}));
+  Write(dir + "/packed/fra.txt.zst", Zstd(fra));
+  Write(dir + "/packed/deu.txt", Xz(deu));  // named as plain text: read by content
+  std::ostringstream sink;
+  for (const char* name : {"plain", "packed"}) {
+    PrepOptions o;
+    o.inputs = {dir + "/" + name};
+    o.language_from = "/([a-z]+)\\.txt";
+    o.separator = "blank";
+    o.validation_fraction = 0.1;
+    o.test_fraction = 0.1;
+    o.out = dir + "/" + name + "_out";
+    ASSERT_TRUE(RunPrep(o, sink, sink).ok()) << sink.str();
+  }
+  EXPECT_EQ(sink.str().find("unreadable"), std::string::npos) << sink.str();
+  for (const char* split : {"train", "validation", "test"}) {
+    const std::string plain = InspectHashes(dir + "/plain_out", split);
+    EXPECT_GT(plain.size(), 100u);
+    EXPECT_EQ(InspectHashes(dir + "/packed_out", split), plain) << split;
+  }
+}
+
+// A truncated or corrupted compressed file is reported with the offset
+// reached; a binary one is refused unless --allow_binary; the rest is kept.
+TEST(PrepTest, CorruptCompressedAndBinaryInputsAreReported) {
+  const std::string dir = testing::FreshDir("prep_bad_compressed");
+  const std::string text = "A paragraph of text.\n\nAnother one.\n";
+  Write(dir + "/in/good.txt", text);
+  const std::string gz = Gzip({text + text + text});
+  Write(dir + "/in/cut.txt.gz", gz.substr(0, gz.size() / 2));
+  std::string flipped = Zstd(text + text);
+  flipped[flipped.size() / 2] ^= 0x55;
+  Write(dir + "/in/flipped.zst", flipped);
+  std::string binary(4096, '\0');
+  for (size_t i = 0; i < binary.size(); ++i) binary[i] = static_cast<char>(i * 2654435761u >> 13);
+  Write(dir + "/in/image.bin", binary);
+  PrepOptions o;
+  o.inputs = {dir + "/in=xx"};
+  o.separator = "blank";
+  o.validation_fraction = 0;
+  o.test_fraction = 0;
+  o.out = dir + "/out";
+  std::ostringstream out, err;
+  ASSERT_TRUE(RunPrep(o, out, err).ok()) << err.str();
+  EXPECT_NE(err.str().find(dir + "/in/cut.txt.gz: corrupt gzip data at compressed byte offset "),
+            std::string::npos) << err.str();
+  EXPECT_NE(err.str().find(dir + "/in/flipped.zst: corrupt zstd data at compressed byte offset "),
+            std::string::npos) << err.str();
+  EXPECT_NE(err.str().find(dir + "/in/image.bin: "), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("are not UTF-8 text"), std::string::npos) << err.str();
+  auto manifest = ReadManifest(o.out);
+  ASSERT_TRUE(manifest.ok());
+  EXPECT_EQ(manifest->shards(0).records(), 2) << "good.txt only";
+
+  o.allow_binary = true;
+  std::ostringstream out2, err2;
+  ASSERT_TRUE(RunPrep(o, out2, err2).ok()) << err2.str();
+  EXPECT_EQ(err2.str().find("image.bin"), std::string::npos) << err2.str();
+  EXPECT_GT(ReadManifest(o.out)->shards(0).records(), 2);
+}
+
+// JSON Lines whose text and language live in other fields (Dolma's "text"
+// and "lang", say), named by --text_field and --language_field.
+TEST(PrepTest, JsonLinesFieldsAreConfigurable) {
+  const std::string dir = testing::FreshDir("prep_fields");
+  Write(dir + "/docs.jsonl.gz", Gzip({"{\"body\": \"hello\", \"lang\": \"en\"}\n"
+                                      "{\"body\": \"bonjour\", \"lang\": \"fr\"}\n"
+                                      "{\"text\": \"no body\"}\n"}));
+  PrepOptions o;
+  o.inputs = {dir + "/docs.jsonl.gz=und"};
+  o.format = "jsonl";
+  o.text_field = "body";
+  o.language_field = "lang";
+  o.validation_fraction = 0;
+  o.test_fraction = 0;
+  o.out = dir + "/out";
+  std::ostringstream out, err;
+  ASSERT_TRUE(RunPrep(o, out, err).ok()) << err.str();
+  EXPECT_NE(err.str().find("docs.jsonl.gz:3: no string field \"body\""), std::string::npos)
+      << err.str();
+  std::set<std::string> languages;
+  const absl::StatusOr<proto::DatasetManifest> manifest = ReadManifest(o.out);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  for (const auto& shard : manifest->shards()) {
+    languages.insert(shard.languages(0).language());
+  }
+  EXPECT_EQ(languages, (std::set<std::string>{"en", "fr"}));
 }
 
 TEST(PrepTest, OutputDoesNotDependOnThreadsAndSplitsByHash) {
