@@ -3,8 +3,8 @@
 # machine, joined by a veth pair on a private /24 that exists only inside
 # them. Open MPI launches ranks into both over TCP (its ssh agent replaced by
 # netns_agent.sh), first an all-reduce check of the plumbing, then a short
-# data-parallel `spacebyte train` whose losses must equal the same run on one
-# host. Exits 77 (ctest skip) with the reason where namespaces cannot be made.
+# data-parallel `spacebyte train`, launched by launch/run_hostfile.sh as a
+# user would, whose losses must equal the same run on one host. Exits 77 (ctest skip) with the reason where namespaces cannot be made.
 #
 #   multihost_test.sh MPIEXEC SPACEBYTE MPI_HOSTS_CHECK COMPARE_LOSSES CORPUS_DIR CONFIG WORK_DIR
 set -euo pipefail
@@ -79,7 +79,13 @@ train_args=(train --config "$config" --set "data.path=$work/data" --set train.th
 echo "== one host, 2 ranks"
 timeout 300 "$mpiexec" --allow-run-as-root --oversubscribe -np 2 \
   "$spacebyte" "${train_args[@]}" --run_dir "$work/one_host"
-echo "== 2 hosts, 1 rank each, over TCP"
-across_hosts 1 "$spacebyte" "${train_args[@]}" --run_dir "$work/two_hosts"
+echo "== 2 hosts, 1 rank each, over TCP, launched by launch/run_hostfile.sh"
+printf '%s slots=1\n%s slots=1\n' "${addresses[0]}" "${addresses[1]}" > "$work/hosts.txt"
+# The launcher as users run it; its "ssh" is the namespace agent, and
+# SPACEBYTE_NET keeps MPI's control channel and messages on the subnet.
+timeout 300 ip netns exec "${namespaces[0]}" env SPACEBYTE_NET="$subnet" \
+  OMPI_MCA_plm_rsh_agent="$here/netns_agent.sh" OMPI_MCA_plm_rsh_no_tree_spawn=1 \
+  bash "$here/../../launch/run_hostfile.sh" "$work/hosts.txt" 2 -- \
+  "$spacebyte" "${train_args[@]}" --run_dir "$work/two_hosts"
 
 "$compare" "$work/one_host/metrics.jsonl" "$work/two_hosts/metrics.jsonl" 1e-6
