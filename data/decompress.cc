@@ -60,24 +60,18 @@ absl::StatusOr<std::string> Unzstd(const std::string& path, std::string_view dat
                                                                   ZSTD_freeDStream);
   ZSTD_inBuffer in{data.data(), data.size(), 0};
   std::string out;
-  size_t rc = 0;
-  while (in.pos < in.size) {
-    const size_t before = out.size();
+  size_t rc = 0;  // 0 once a frame is decoded and flushed
+  // Until the input is used up and, after it, the decoder's buffered output.
+  while (in.pos < in.size || rc != 0) {
+    const size_t before = out.size(), in_before = in.pos;
     out.resize(before + kChunk);
     ZSTD_outBuffer o{out.data() + before, kChunk, 0};
     rc = ZSTD_decompressStream(stream.get(), &o, &in);
     out.resize(before + o.pos);
     if (ZSTD_isError(rc)) return Corrupt(path, Compression::kZstd, in.pos, ZSTD_getErrorName(rc));
-  }
-  // Output may still be buffered once all input is read.
-  while (rc != 0) {
-    const size_t before = out.size();
-    out.resize(before + kChunk);
-    ZSTD_outBuffer o{out.data() + before, kChunk, 0};
-    rc = ZSTD_decompressStream(stream.get(), &o, &in);
-    out.resize(before + o.pos);
-    if (ZSTD_isError(rc)) return Corrupt(path, Compression::kZstd, in.pos, ZSTD_getErrorName(rc));
-    if (o.pos == 0 && rc != 0) return Corrupt(path, Compression::kZstd, in.pos, "truncated");
+    if (o.pos == 0 && in.pos == in_before && rc != 0) {
+      return Corrupt(path, Compression::kZstd, in.pos, "truncated");
+    }
   }
   return out;
 }
