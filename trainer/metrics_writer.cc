@@ -67,12 +67,12 @@ absl::Status MetricsWriter::status() const {
   return tensorboard_status_;
 }
 
-// Every number of a metrics line, nested maps one level deep (the
+// The line, then every number of it, nested maps one level deep (the
 // per-language figures), as TensorBoard scalars.
-void MetricsWriter::Scalars(int64_t step, const std::string& prefix, const std::string& json) {
+void MetricsWriter::Record(int64_t step, const std::string& prefix, const nlohmann::json& line) {
+  out_ << line.dump() << "\n" << std::flush;
   if (!tensorboard_ || !tensorboard_status_.ok()) return;
   std::vector<std::pair<std::string, double>> values;
-  const nlohmann::json line = nlohmann::json::parse(json);
   for (const auto& [key, value] : line.items()) {
     if (key == "step") continue;
     if (value.is_number()) values.emplace_back(absl::StrCat(prefix, "/", key), value.get<double>());
@@ -98,9 +98,7 @@ void MetricsWriter::Train(const TrainMetrics& m) {
                       {"ignored_fraction", m.ignored_fraction},
                       {"bytes_seen", m.bytes_seen}, {"elapsed_s", m.elapsed_s}};
   j["mfu"] = m.mfu ? nlohmann::json(*m.mfu) : nlohmann::json(nullptr);
-  const std::string line = j.dump();
-  out_ << line << "\n" << std::flush;
-  Scalars(m.step, "train", line);
+  Record(m.step, "train", j);
 
   ClearProgress();
   std::cout << absl::StrFormat(
@@ -120,26 +118,29 @@ void MetricsWriter::Train(const TrainMetrics& m) {
   }
 }
 
-std::string EvalJson(const EvalMetrics& m) {
-  nlohmann::json j = {{"step", m.step},
-                      {"split", m.split},
-                      {"loss", m.loss},
-                      {"bits_per_byte", m.loss / std::log(2.0)},
-                      {"coverage", m.coverage},
-                      {"windows", m.windows},
-                      {"ignored_fraction", m.ignored_fraction},
-                      {"bits_per_byte_by_language", m.bits_per_byte_by_language},
-                      {"ignored_fraction_by_language", m.ignored_fraction_by_language},
-                      {"bytes_per_patch_by_language", m.bytes_per_patch_by_language}};
-  return j.dump();
+namespace {
+
+nlohmann::json EvalObject(const EvalMetrics& m) {
+  return {{"step", m.step},
+          {"split", m.split},
+          {"loss", m.loss},
+          {"bits_per_byte", m.loss / std::log(2.0)},
+          {"coverage", m.coverage},
+          {"windows", m.windows},
+          {"ignored_fraction", m.ignored_fraction},
+          {"bits_per_byte_by_language", m.bits_per_byte_by_language},
+          {"ignored_fraction_by_language", m.ignored_fraction_by_language},
+          {"bytes_per_patch_by_language", m.bytes_per_patch_by_language}};
 }
+
+}  // namespace
+
+std::string EvalJson(const EvalMetrics& m) { return EvalObject(m).dump(); }
 
 void MetricsWriter::Eval(const EvalMetrics& m) {
   if (!active_) return;
   const double bpb = m.loss / std::log(2.0);
-  const std::string line = EvalJson(m);
-  out_ << line << "\n" << std::flush;
-  Scalars(m.step, m.split, line);
+  Record(m.step, m.split, EvalObject(m));
   ClearProgress();
   std::cout << absl::StrFormat(
                    "eval %s step %d | loss %.4f | bpb %.4f | coverage %.3f | %d windows, %d languages",

@@ -15,6 +15,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "absl/status/status.h"
 #include "trainer/tensorboard_writer.h"
 
@@ -67,7 +69,9 @@ class MetricsWriter {
 
  private:
   void ClearProgress();
-  void Scalars(int64_t step, const std::string& prefix, const std::string& json);
+  // Writes `line` to metrics.jsonl and its numbers as TensorBoard scalars
+  // under `prefix`.
+  void Record(int64_t step, const std::string& prefix, const nlohmann::json& line);
   std::string path_;
   bool active_;
   bool terminal_;
