@@ -5,99 +5,147 @@
 #include <zstd.h>
 
 #include <algorithm>
-#include <memory>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
 namespace spacebyte::data {
+
+// Decodes from the front of *in (advancing it) into out[0, capacity) and
+// returns how many bytes it wrote, or why the data is corrupt. `input_done`:
+// nothing follows *in. Sets *finished once the stream has ended cleanly and
+// no input is left. Making no progress is not an error here: the caller
+// then reads more input, or calls the stream truncated.
+class Decoder {
+ public:
+  virtual ~Decoder() = default;
+  virtual absl::StatusOr<size_t> Decode(std::string_view* in, bool input_done, char* out,
+                                        size_t capacity, bool* finished) = 0;
+};
+
 namespace {
 
 constexpr size_t kChunk = 1 << 20;
 
-absl::Status Corrupt(const std::string& path, Compression c, size_t offset,
-                     const std::string& why) {
-  return absl::DataLossError(absl::StrCat(path, ": corrupt ", CompressionName(c),
-                                          " data at compressed byte offset ", offset, " (",
-                                          why, ")"));
-}
+class CopyDecoder : public Decoder {
+ public:
+  absl::StatusOr<size_t> Decode(std::string_view* in, bool input_done, char* out,
+                                size_t capacity, bool* finished) override {
+    const size_t n = std::min(in->size(), capacity);
+    std::memcpy(out, in->data(), n);
+    in->remove_prefix(n);
+    *finished = in->empty() && input_done;
+    return n;
+  }
+};
 
-absl::StatusOr<std::string> Gunzip(const std::string& path, std::string_view data) {
-  z_stream z{};
-  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return absl::InternalError("inflateInit2 failed");
-  std::unique_ptr<z_stream, int (*)(z_stream*)> end(&z, inflateEnd);
-  // zlib counts in 32 bits: the input is handed over 1 GiB at a time.
-  constexpr size_t kMaxIn = size_t{1} << 30;
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(std::min(data.size(), kMaxIn));
-  size_t consumed = 0;
-  std::string out;
-  while (true) {
-    const size_t before = out.size();
-    out.resize(before + kChunk);
-    z.next_out = reinterpret_cast<Bytef*>(out.data() + before);
-    z.avail_out = kChunk;
-    const uInt in_before = z.avail_in;
-    const int rc = inflate(&z, Z_NO_FLUSH);
-    consumed += in_before - z.avail_in;
-    const bool progress = in_before != z.avail_in || z.avail_out != kChunk;
-    out.resize(before + kChunk - z.avail_out);
-    if (z.avail_in == 0) z.avail_in = static_cast<uInt>(std::min(data.size() - consumed, kMaxIn));
-    if (rc == Z_STREAM_END) {
-      if (consumed == data.size()) return out;
-      inflateReset(&z);  // the next member of a concatenated file
-    } else if (rc == Z_BUF_ERROR || (rc == Z_OK && !progress)) {
-      if (consumed == data.size() || !progress) {
-        return Corrupt(path, Compression::kGzip, consumed, "truncated");
+class GzipDecoder : public Decoder {
+ public:
+  GzipDecoder() : ok_(inflateInit2(&z_, 16 + MAX_WBITS) == Z_OK) {}
+  ~GzipDecoder() override {
+    if (ok_) inflateEnd(&z_);
+  }
+  bool ok() const { return ok_; }
+
+  absl::StatusOr<size_t> Decode(std::string_view* in, bool input_done, char* out,
+                                size_t capacity, bool* finished) override {
+    if (member_ended_) {
+      if (in->empty()) {
+        *finished = input_done;
+        return 0;
       }
-    } else if (rc != Z_OK) {
-      return Corrupt(path, Compression::kGzip, consumed, z.msg ? z.msg : "inflate failed");
+      inflateReset(&z_);  // the next member of a concatenated file
+      member_ended_ = false;
     }
+    // zlib counts in 32 bits.
+    constexpr size_t kMax = size_t{1} << 30;
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in->data()));
+    z_.avail_in = static_cast<uInt>(std::min(in->size(), kMax));
+    z_.next_out = reinterpret_cast<Bytef*>(out);
+    z_.avail_out = static_cast<uInt>(std::min(capacity, kMax));
+    const uInt in_before = z_.avail_in, out_before = z_.avail_out;
+    const int rc = inflate(&z_, Z_NO_FLUSH);
+    in->remove_prefix(in_before - z_.avail_in);
+    if (rc == Z_STREAM_END) {
+      member_ended_ = true;
+      *finished = in->empty() && input_done;
+    } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      return absl::DataLossError(z_.msg ? z_.msg : "inflate failed");
+    }
+    return out_before - z_.avail_out;
   }
+
+ private:
+  z_stream z_{};
+  bool ok_;
+  bool member_ended_ = false;
+};
+
+class ZstdDecoder : public Decoder {
+ public:
+  ZstdDecoder() : stream_(ZSTD_createDStream()) {}
+  ~ZstdDecoder() override { ZSTD_freeDStream(stream_); }
+  bool ok() const { return stream_ != nullptr; }
+
+  absl::StatusOr<size_t> Decode(std::string_view* in, bool input_done, char* out,
+                                size_t capacity, bool* finished) override {
+    ZSTD_inBuffer i{in->data(), in->size(), 0};
+    ZSTD_outBuffer o{out, capacity, 0};
+    const size_t rc = ZSTD_decompressStream(stream_, &o, &i);
+    if (ZSTD_isError(rc)) return absl::DataLossError(ZSTD_getErrorName(rc));
+    in->remove_prefix(i.pos);
+    // 0: a frame is decoded and flushed; a next frame starts by itself.
+    *finished = rc == 0 && in->empty() && input_done;
+    return o.pos;
+  }
+
+ private:
+  ZSTD_DStream* stream_;
+};
+
+class XzDecoder : public Decoder {
+ public:
+  XzDecoder() : ok_(lzma_stream_decoder(&s_, UINT64_MAX, LZMA_CONCATENATED) == LZMA_OK) {}
+  ~XzDecoder() override { lzma_end(&s_); }
+  bool ok() const { return ok_; }
+
+  absl::StatusOr<size_t> Decode(std::string_view* in, bool input_done, char* out,
+                                size_t capacity, bool* finished) override {
+    s_.next_in = reinterpret_cast<const uint8_t*>(in->data());
+    s_.avail_in = in->size();
+    s_.next_out = reinterpret_cast<uint8_t*>(out);
+    s_.avail_out = capacity;
+    const lzma_ret rc = lzma_code(&s_, input_done ? LZMA_FINISH : LZMA_RUN);
+    in->remove_prefix(in->size() - s_.avail_in);
+    if (rc == LZMA_STREAM_END) {
+      *finished = true;
+    } else if (rc != LZMA_OK && rc != LZMA_BUF_ERROR) {
+      return absl::DataLossError(absl::StrCat("liblzma error ", rc));
+    }
+    return capacity - s_.avail_out;
+  }
+
+ private:
+  lzma_stream s_ = LZMA_STREAM_INIT;
+  bool ok_;
+};
+
+template <typename D>
+std::unique_ptr<Decoder> Make() {
+  auto d = std::make_unique<D>();
+  if (!d->ok()) return nullptr;
+  return d;
 }
 
-absl::StatusOr<std::string> Unzstd(const std::string& path, std::string_view data) {
-  std::unique_ptr<ZSTD_DStream, size_t (*)(ZSTD_DStream*)> stream(ZSTD_createDStream(),
-                                                                  ZSTD_freeDStream);
-  ZSTD_inBuffer in{data.data(), data.size(), 0};
-  std::string out;
-  size_t rc = 0;  // 0 once a frame is decoded and flushed
-  // Until the input is used up and, after it, the decoder's buffered output.
-  while (in.pos < in.size || rc != 0) {
-    const size_t before = out.size(), in_before = in.pos;
-    out.resize(before + kChunk);
-    ZSTD_outBuffer o{out.data() + before, kChunk, 0};
-    rc = ZSTD_decompressStream(stream.get(), &o, &in);
-    out.resize(before + o.pos);
-    if (ZSTD_isError(rc)) return Corrupt(path, Compression::kZstd, in.pos, ZSTD_getErrorName(rc));
-    if (o.pos == 0 && in.pos == in_before && rc != 0) {
-      return Corrupt(path, Compression::kZstd, in.pos, "truncated");
-    }
+std::unique_ptr<Decoder> MakeDecoder(Compression c) {
+  switch (c) {
+    case Compression::kGzip: return Make<GzipDecoder>();
+    case Compression::kZstd: return Make<ZstdDecoder>();
+    case Compression::kXz: return Make<XzDecoder>();
+    case Compression::kNone: break;
   }
-  return out;
-}
-
-absl::StatusOr<std::string> Unxz(const std::string& path, std::string_view data) {
-  lzma_stream s = LZMA_STREAM_INIT;
-  if (lzma_stream_decoder(&s, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
-    return absl::InternalError("lzma_stream_decoder failed");
-  }
-  std::unique_ptr<lzma_stream, void (*)(lzma_stream*)> end(&s, lzma_end);
-  s.next_in = reinterpret_cast<const uint8_t*>(data.data());
-  s.avail_in = data.size();
-  std::string out;
-  while (true) {
-    const size_t before = out.size();
-    out.resize(before + kChunk);
-    s.next_out = reinterpret_cast<uint8_t*>(out.data() + before);
-    s.avail_out = kChunk;
-    const lzma_ret rc = lzma_code(&s, s.avail_in == 0 ? LZMA_FINISH : LZMA_RUN);
-    out.resize(before + kChunk - s.avail_out);
-    if (rc == LZMA_STREAM_END) return out;
-    if (rc == LZMA_BUF_ERROR) return Corrupt(path, Compression::kXz, s.total_in, "truncated");
-    if (rc != LZMA_OK) {
-      return Corrupt(path, Compression::kXz, s.total_in, absl::StrCat("liblzma error ", rc));
-    }
-  }
+  return std::make_unique<CopyDecoder>();
 }
 
 }  // namespace
@@ -120,15 +168,87 @@ const char* CompressionName(Compression c) {
   return "uncompressed";
 }
 
-absl::StatusOr<std::string> Decompress(const std::string& path, Compression c,
-                                       std::string_view data) {
-  switch (c) {
-    case Compression::kGzip: return Gunzip(path, data);
-    case Compression::kZstd: return Unzstd(path, data);
-    case Compression::kXz: return Unxz(path, data);
-    case Compression::kNone: break;
+ByteStream::ByteStream(std::string path, std::FILE* file) : path_(std::move(path)), file_(file) {}
+
+ByteStream::~ByteStream() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+absl::StatusOr<std::unique_ptr<ByteStream>> ByteStream::OpenFile(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
+  std::unique_ptr<ByteStream> stream(new ByteStream(path, file));
+  if (absl::Status s = stream->Refill(); !s.ok()) return s;
+  stream->compression_ = DetectCompression(stream->pending_);
+  stream->decoder_ = MakeDecoder(stream->compression_);
+  if (stream->decoder_ == nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(path, ": could not start the ", CompressionName(stream->compression_),
+                     " decoder"));
   }
-  return std::string(data);
+  return stream;
+}
+
+std::unique_ptr<ByteStream> ByteStream::FromMemory(const std::string& path,
+                                                   std::string_view data) {
+  std::unique_ptr<ByteStream> stream(new ByteStream(path, nullptr));
+  stream->pending_ = data;
+  stream->input_done_ = true;
+  stream->compression_ = DetectCompression(data);
+  stream->decoder_ = MakeDecoder(stream->compression_);
+  return stream->decoder_ == nullptr ? nullptr : std::move(stream);
+}
+
+// Keeps the undecoded bytes and appends the next chunk of the file.
+absl::Status ByteStream::Refill() {
+  const size_t kept = pending_.size();
+  std::memmove(buffer_.data(), pending_.data(), kept);
+  buffer_.resize(kept + kChunk);
+  const size_t got = std::fread(buffer_.data() + kept, 1, kChunk, file_);
+  buffer_.resize(kept + got);
+  pending_ = buffer_;
+  if (got < kChunk) {
+    if (std::ferror(file_)) {
+      return absl::DataLossError(absl::StrCat(path_, ": read failed: ", std::strerror(errno)));
+    }
+    input_done_ = true;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ByteStream::Corrupt(const std::string& why) const {
+  return absl::DataLossError(absl::StrCat(path_, ": corrupt ", CompressionName(compression_),
+                                          " data at compressed byte offset ", consumed_, " (",
+                                          why, ")"));
+}
+
+absl::StatusOr<size_t> ByteStream::Read(size_t max, std::string* out) {
+  const size_t before = out->size();
+  out->resize(before + max);
+  size_t produced = 0;
+  while (produced == 0 && !finished_) {
+    const size_t in_before = pending_.size();
+    absl::StatusOr<size_t> n =
+        decoder_->Decode(&pending_, input_done_, out->data() + before, max, &finished_);
+    consumed_ += in_before - pending_.size();
+    if (!n.ok()) {
+      out->resize(before);
+      return Corrupt(std::string(n.status().message()));
+    }
+    produced = *n;
+    if (produced > 0 || finished_ || pending_.size() != in_before) continue;
+    // No progress: the decoder needs bytes that are not there.
+    if (input_done_) {
+      out->resize(before);
+      return Corrupt("truncated");
+    }
+    if (absl::Status s = Refill(); !s.ok()) {
+      out->resize(before);
+      return s;
+    }
+  }
+  out->resize(before + produced);
+  return produced;
 }
 
 }  // namespace spacebyte::data

@@ -5,10 +5,13 @@
 // language, and how one file is cut into documents. Problems are collected,
 // never dropped silently.
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace spacebyte::data {
@@ -56,15 +59,23 @@ struct ReadOptions {
 };
 
 // Share of bytes above which a file is "mostly not text": invalid UTF-8 and
-// NUL bytes together. Uniformly random bytes (compressed or encrypted data)
-// score about 29%; text with stray Latin-1 or broken characters a few %.
+// NUL bytes together, judged on the first kSniffBytes of its (decompressed)
+// content. Uniformly random bytes (compressed or encrypted data) score
+// about 29%; text with stray Latin-1 or broken characters a few %.
 inline constexpr double kMaxNonTextFraction = 0.1;
+inline constexpr size_t kSniffBytes = 1 << 20;
 
-// Cuts one file into documents, decompressing it first when its first bytes
-// say gzip, zstd or xz (data/decompress.h). A JSON Lines object's language
-// field, when present, overrides the file's language.
-std::vector<RawDocument> ReadDocuments(const InputFile& file, const ReadOptions& options,
-                                       BadInputs* bad);
+// Streams one file's documents, in order, to `emit`, decompressing as it
+// reads when the file's first bytes say gzip, zstd or xz
+// (data/decompress.h). A JSON Lines object's language field, when present,
+// overrides the file's language. Memory: the document being cut plus a few
+// MiB, whatever the file's size (separator "file" makes the whole file one
+// document). Returns an error naming the file when it cannot be read or its
+// compressed data is corrupt (the documents emitted before stand), and
+// Cancelled as soon as `emit` returns false. A file that is mostly not text
+// goes to bad->not_text without a document.
+absl::Status ReadDocuments(const InputFile& file, const ReadOptions& options, BadInputs* bad,
+                           const std::function<bool(RawDocument)>& emit);
 
 }  // namespace spacebyte::data
 

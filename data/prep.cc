@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <condition_variable>
 #include <filesystem>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -31,10 +31,16 @@ struct PreparedDocument {
   int64_t invalid_bytes;
 };
 
-struct FileResult {
+// A file's documents travel from its reader to the writer in batches of
+// about this many payload bytes. When a file's compressed data turns out to
+// be corrupt, the batches handed over before stand and the open one is
+// dropped: a corrupt file smaller than this contributes nothing.
+constexpr size_t kBatchBytes = 8 << 20;
+
+struct Batch {
   std::vector<PreparedDocument> documents;
-  BadInputs bad;
-  int64_t bytes = 0;
+  size_t payload_bytes = 0;
+  int64_t text_bytes = 0;
 };
 
 // The split is a function of the text alone, so a document repeated across
@@ -46,34 +52,32 @@ std::string SplitOf(const std::string& text, const PrepOptions& o) {
   return "train";
 }
 
-FileResult PrepareFile(const InputFile& file, const ReadOptions& read, const PrepOptions& options) {
-  FileResult result;
-  for (RawDocument& raw : ReadDocuments(file, read, &result.bad)) {
-    PreparedDocument doc;
-    doc.split = SplitOf(raw.text, options);
-    doc.language = raw.language;
-    doc.text_bytes = raw.text.size();
-    doc.invalid_bytes = InvalidUtf8Bytes(raw.text);
-    proto::Document record;
-    record.set_language(raw.language);
-    record.set_source(file.path);
-    record.set_id(raw.id);
-    record.set_text(std::move(raw.text));
-    doc.payload = record.SerializeAsString();
-    result.bytes += doc.text_bytes;
-    result.documents.push_back(std::move(doc));
-  }
-  return result;
+PreparedDocument Prepare(RawDocument raw, const std::string& source, const PrepOptions& options) {
+  PreparedDocument doc;
+  doc.split = SplitOf(raw.text, options);
+  doc.language = raw.language;
+  doc.text_bytes = raw.text.size();
+  doc.invalid_bytes = InvalidUtf8Bytes(raw.text);
+  proto::Document record;
+  record.set_language(std::move(raw.language));
+  record.set_source(source);
+  record.set_id(std::move(raw.id));
+  record.set_text(std::move(raw.text));
+  doc.payload = record.SerializeAsString();
+  return doc;
 }
 
-// Files are read and cut by `threads` workers but written in input order,
-// so the dataset does not depend on the thread count. At most 2 x threads
-// files are held in memory at once.
+// Files are streamed by `threads` workers but written in input order, so
+// the dataset does not depend on the thread count. A file in flight holds
+// at most one batch waiting for the writer and one being filled, and at
+// most 2 x threads files are in flight: memory is bounded whatever the
+// sizes of the corpus and its files (the largest document aside).
 class OrderedPipeline {
  public:
-  OrderedPipeline(const std::vector<InputFile>& files, int threads,
-                  std::function<FileResult(const InputFile&)> work)
-      : files_(files), results_(files.size()), window_(2 * threads), work_(std::move(work)) {
+  OrderedPipeline(const std::vector<InputFile>& files, int threads, const ReadOptions& read,
+                  const PrepOptions& options)
+      : files_(files), read_(read), options_(options), slots_(files.size()),
+        window_(2 * threads) {
     for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
   }
   ~OrderedPipeline() {
@@ -84,17 +88,30 @@ class OrderedPipeline {
     cv_.notify_all();
     for (std::thread& t : workers_) t.join();
   }
-  FileResult Take(size_t i) {
+
+  // File i's next batch; nullopt once the file is done, with its problems
+  // in *bad. Files are taken in order.
+  std::optional<Batch> Next(size_t i, BadInputs* bad) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return results_[i].has_value(); });
-    FileResult result = std::move(*results_[i]);
-    results_[i].reset();
-    consumed_ = i + 1;
+    Slot& slot = slots_[i];
+    cv_.wait(lock, [&] { return slot.ready.has_value() || slot.done; });
+    std::optional<Batch> batch = std::move(slot.ready);
+    slot.ready.reset();
+    if (!batch) {
+      *bad = std::move(slot.bad);
+      consumed_ = i + 1;
+    }
     cv_.notify_all();
-    return result;
+    return batch;
   }
 
  private:
+  struct Slot {
+    std::optional<Batch> ready;
+    bool done = false;
+    BadInputs bad;
+  };
+
   void Work() {
     while (true) {
       size_t i;
@@ -104,17 +121,53 @@ class OrderedPipeline {
         if (stop_ || next_ >= files_.size()) return;
         i = next_++;
       }
-      FileResult result = work_(files_[i]);
-      std::lock_guard<std::mutex> lock(mu_);
-      results_[i] = std::move(result);
-      cv_.notify_all();
+      ReadFile(i);
     }
   }
 
+  void ReadFile(size_t i) {
+    const InputFile& file = files_[i];
+    BadInputs bad;
+    Batch batch;
+    int64_t handed_over = 0;
+    absl::Status s = ReadDocuments(file, read_, &bad, [&](RawDocument raw) {
+      batch.text_bytes += raw.text.size();
+      batch.documents.push_back(Prepare(std::move(raw), file.path, options_));
+      batch.payload_bytes += batch.documents.back().payload.size();
+      if (batch.payload_bytes < kBatchBytes) return true;
+      handed_over += batch.documents.size();
+      return Hand(i, std::exchange(batch, {}));
+    });
+    if (s.ok() && !batch.documents.empty()) Hand(i, std::move(batch));
+    if (!s.ok() && !absl::IsCancelled(s)) {
+      std::string problem(s.message());
+      if (handed_over > 0) {
+        absl::StrAppend(&problem, "; its first ", handed_over, " documents, read before, are kept");
+      }
+      bad.unreadable.push_back(std::move(problem));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    slots_[i].bad = std::move(bad);
+    slots_[i].done = true;
+    cv_.notify_all();
+  }
+
+  // Waits until file i's previous batch is taken; false when stopping.
+  bool Hand(size_t i, Batch batch) {
+    std::unique_lock<std::mutex> lock(mu_);
+    Slot& slot = slots_[i];
+    cv_.wait(lock, [&] { return stop_ || !slot.ready.has_value(); });
+    if (stop_) return false;
+    slot.ready = std::move(batch);
+    cv_.notify_all();
+    return true;
+  }
+
   const std::vector<InputFile>& files_;
-  std::vector<std::optional<FileResult>> results_;
+  const ReadOptions& read_;
+  const PrepOptions& options_;
+  std::vector<Slot> slots_;
   size_t window_;
-  std::function<FileResult(const InputFile&)> work_;
   std::mutex mu_;
   std::condition_variable cv_;
   size_t next_ = 0, consumed_ = 0;
@@ -206,19 +259,21 @@ absl::Status RunPrep(const PrepOptions& options, std::ostream& out, std::ostream
   ShardSet shards(*staging, options.shard_bytes);
   int64_t documents = 0, bytes = 0;
   {
-    OrderedPipeline pipeline(*files, static_cast<int>(options.threads),
-                             [&](const InputFile& f) { return PrepareFile(f, read, options); });
+    OrderedPipeline pipeline(*files, static_cast<int>(options.threads), read, options);
     ProgressBar progress("prep", files->size());
     for (size_t i = 0; i < files->size(); ++i) {
-      FileResult result = pipeline.Take(i);
-      bad.Append(result.bad);
-      for (const PreparedDocument& d : result.documents) {
-        if (absl::Status s = shards.Add(d.split, d.language, d.payload, d.text_bytes, d.invalid_bytes); !s.ok()) {
-          return s;
+      BadInputs file_bad;
+      while (std::optional<Batch> batch = pipeline.Next(i, &file_bad)) {
+        for (const PreparedDocument& d : batch->documents) {
+          if (absl::Status s = shards.Add(d.split, d.language, d.payload, d.text_bytes, d.invalid_bytes); !s.ok()) {
+            return s;
+          }
         }
+        documents += batch->documents.size();
+        bytes += batch->text_bytes;
+        progress.Update(i, bytes);
       }
-      documents += result.documents.size();
-      bytes += result.bytes;
+      bad.Append(file_bad);
       progress.Update(i + 1, bytes);
     }
   }

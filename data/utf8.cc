@@ -1,5 +1,9 @@
 #include "data/utf8.h"
 
+#include <cstring>
+
+#include "simdjson.h"
+
 namespace spacebyte::data {
 namespace {
 
@@ -34,8 +38,20 @@ size_t SequenceLength(std::string_view text, size_t i) {
 }  // namespace
 
 int64_t InvalidUtf8Bytes(std::string_view text) {
+  // Nearly every document is valid: simdjson says so at several GB/s, and
+  // only the others are counted byte by byte.
+  if (simdjson::validate_utf8(text.data(), text.size())) return 0;
   int64_t invalid = 0;
   for (size_t i = 0; i < text.size();) {
+    // Runs of ASCII, 8 bytes at a time: most of most corpora.
+    if (i + 8 <= text.size()) {
+      uint64_t word;
+      std::memcpy(&word, text.data() + i, 8);
+      if ((word & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     const size_t n = SequenceLength(text, i);
     if (n == 0) {
       ++invalid;

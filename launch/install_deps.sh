@@ -15,7 +15,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev  # libFuzzer and the sanitizers for the fuzz leg
   libisal-dev          # hardware-accelerated CRC32C (crc32_iscsi)
-  nlohmann-json3-dev   # JSON Lines input to `spacebyte prep`
+  nlohmann-json3-dev   # configs, metrics and reports
+  libsimdjson-dev      # JSON Lines input to `spacebyte prep`, at GB/s
   zlib1g-dev libzstd-dev liblzma-dev  # gzip, zstd and xz inputs to `spacebyte prep`
   libicu-dev           # Unicode categories and scripts: the multilingual patch rule
   iproute2             # network namespaces for the multi-host test

@@ -28,7 +28,8 @@ packages=(
   # tests
   libgtest-dev libgmock-dev
   # CRC32C, JSON, CBLAS (header from libblas-dev, OpenBLAS at run time)
-  libisal-dev libisal2 nlohmann-json3-dev libblas-dev libopenblas0-pthread
+  libisal-dev libisal2 nlohmann-json3-dev libsimdjson-dev libsimdjson14
+  libblas-dev libopenblas0-pthread
   libgfortran5 libquadmath0
   # Unicode categories and scripts (the multilingual patch rule)
   libicu-dev libicu72

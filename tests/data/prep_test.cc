@@ -14,10 +14,6 @@
 #include <thread>
 #include <vector>
 
-#include <lzma.h>
-#include <zlib.h>
-#include <zstd.h>
-
 #include "data/crc32c.h"
 #include "data/inspect.h"
 #include "data/manifest.h"
@@ -28,6 +24,10 @@
 
 namespace spacebyte::data {
 namespace {
+
+using testing::Gzip;
+using testing::Xz;
+using testing::Zstd;
 
 void Write(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
@@ -88,45 +88,6 @@ TEST(PrepTest, ReadsDirectoriesAndJsonLinesAndReportsBadInputs) {
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// gzip members, one per piece: several pieces make a concatenated file.
-std::string Gzip(const std::vector<std::string>& pieces) {
-  std::string out;
-  for (const std::string& piece : pieces) {
-    z_stream z{};
-    deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-    std::string member(deflateBound(&z, piece.size()), '\0');
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(piece.data()));
-    z.avail_in = piece.size();
-    z.next_out = reinterpret_cast<Bytef*>(member.data());
-    z.avail_out = member.size();
-    deflate(&z, Z_FINISH);
-    member.resize(z.total_out);
-    deflateEnd(&z);
-    out += member;
-  }
-  return out;
-}
-
-// With a content checksum, as the zstd tool writes by default.
-std::string Zstd(const std::string& text) {
-  ZSTD_CCtx* cctx = ZSTD_createCCtx();
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-  std::string out(ZSTD_compressBound(text.size()), '\0');
-  out.resize(ZSTD_compress2(cctx, out.data(), out.size(), text.data(), text.size()));
-  ZSTD_freeCCtx(cctx);
-  return out;
-}
-
-std::string Xz(const std::string& text) {
-  std::string out(lzma_stream_buffer_bound(text.size()), '\0');
-  size_t size = 0;
-  lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, nullptr,
-                          reinterpret_cast<const uint8_t*>(text.data()), text.size(),
-                          reinterpret_cast<uint8_t*>(out.data()), &size, out.size());
-  out.resize(size);
-  return out;
 }
 
 std::string InspectHashes(const std::string& data, const std::string& split) {
@@ -210,6 +171,46 @@ TEST(PrepTest, CorruptCompressedAndBinaryInputsAreReported) {
   ASSERT_TRUE(RunPrep(o, out2, err2).ok()) << err2.str();
   EXPECT_EQ(err2.str().find("image.bin"), std::string::npos) << err2.str();
   EXPECT_GT(ReadManifest(o.out)->shards(0).records(), 2);
+}
+
+// A large file is streamed in batches: cut short, the documents handed
+// over before the corruption stay (each whole, the first K lines in order),
+// the batch being filled is dropped, and the report says how many stayed.
+TEST(PrepTest, LargeCorruptFileKeepsTheBatchesReadBeforeIt) {
+  const std::string dir = testing::FreshDir("prep_large_corrupt");
+  std::string text;
+  int64_t lines = 0;
+  for (; text.size() < (24u << 20); ++lines) {
+    text += "line " + std::to_string(lines) + " " + std::string(60, 'a' + lines % 26) + "\n";
+  }
+  const std::string gz = Gzip({text}, /*level=*/1);
+  Write(dir + "/in/big.txt.gz", gz.substr(0, gz.size() * 3 / 4));
+  PrepOptions o;
+  o.inputs = {dir + "/in=xx"};
+  o.separator = "line";
+  o.validation_fraction = 0;
+  o.test_fraction = 0;
+  o.out = dir + "/out";
+  std::ostringstream out, err;
+  ASSERT_TRUE(RunPrep(o, out, err).ok()) << err.str();
+  auto manifest = ReadManifest(o.out);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  int64_t kept = 0;
+  for (const auto& shard : manifest->shards()) kept += shard.records();
+  EXPECT_GT(kept, 0);
+  EXPECT_LT(kept, lines * 3 / 4);
+  EXPECT_NE(err.str().find("big.txt.gz: corrupt gzip data at compressed byte offset "),
+            std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("; its first " + std::to_string(kept) + " documents, read before, are kept"),
+            std::string::npos) << err.str();
+  auto reader = RecordReader::Open(o.out + "/" + manifest->shards(manifest->shards_size() - 1).file());
+  ASSERT_TRUE(reader.ok());
+  std::string payload, last;
+  while ((*reader)->Read(&payload).ok()) last = payload;
+  proto::Document doc;
+  ASSERT_TRUE(doc.ParseFromString(last));
+  EXPECT_EQ(doc.text(), "line " + std::to_string(kept - 1) + " " +
+                            std::string(60, 'a' + (kept - 1) % 26));
 }
 
 // JSON Lines whose text and language live in other fields (Dolma's "text"

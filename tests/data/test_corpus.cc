@@ -5,7 +5,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <lzma.h>
 #include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "data/hash64.h"
 #include "data/prep.h"
@@ -51,6 +54,44 @@ std::string MakeDataset(const std::string& dir, const std::map<std::string, int6
   std::ostringstream sink;
   if (!RunPrep(options, sink, sink).ok()) std::abort();
   return options.out;
+}
+
+std::string Gzip(const std::vector<std::string>& pieces, int level) {
+  std::string out;
+  for (const std::string& piece : pieces) {
+    z_stream z{};
+    deflateInit2(&z, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+    std::string member(deflateBound(&z, piece.size()), '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(piece.data()));
+    z.avail_in = piece.size();
+    z.next_out = reinterpret_cast<Bytef*>(member.data());
+    z.avail_out = member.size();
+    deflate(&z, Z_FINISH);
+    member.resize(z.total_out);
+    deflateEnd(&z);
+    out += member;
+  }
+  return out;
+}
+
+std::string Zstd(const std::string& text, int level) {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+  std::string out(ZSTD_compressBound(text.size()), '\0');
+  out.resize(ZSTD_compress2(cctx, out.data(), out.size(), text.data(), text.size()));
+  ZSTD_freeCCtx(cctx);
+  return out;
+}
+
+std::string Xz(const std::string& text, int level) {
+  std::string out(lzma_stream_buffer_bound(text.size()), '\0');
+  size_t size = 0;
+  lzma_easy_buffer_encode(level, LZMA_CHECK_CRC64, nullptr,
+                          reinterpret_cast<const uint8_t*>(text.data()), text.size(),
+                          reinterpret_cast<uint8_t*>(out.data()), &size, out.size());
+  out.resize(size);
+  return out;
 }
 
 }  // namespace spacebyte::data::testing

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace spacebyte::data::testing {
 
@@ -18,6 +19,13 @@ std::string FreshDir(const std::string& name);
 // <dir>/dataset with small shards. Returns the dataset path.
 std::string MakeDataset(const std::string& dir, const std::map<std::string, int64_t>& bytes_per_language,
                         int64_t shard_bytes = 4096);
+
+// Compressed as the common tools write them. Gzip: one member per piece,
+// so several pieces make a concatenated file. Zstd: with a content
+// checksum, as the zstd tool writes by default. `level` as the tools' -N.
+std::string Gzip(const std::vector<std::string>& pieces, int level = 6);
+std::string Zstd(const std::string& text, int level = 3);
+std::string Xz(const std::string& text, int level = 6);
 
 }  // namespace spacebyte::data::testing
 
