@@ -203,7 +203,7 @@ int RunPrep(int argc, char** argv) {
   flags.Bool("allow_binary", &o.allow_binary,
              "keep inputs that are mostly not UTF-8 text instead of refusing them");
   flags.Int("shard_bytes", &o.shard_bytes, "target shard size in bytes");
-  flags.Int("threads", &o.threads, "reader threads");
+  flags.Int("threads", &o.threads, "files read at once (each streamed: memory does not grow with file size)");
   flags.Double("validation_fraction", &o.validation_fraction, "share of documents for validation");
   flags.Double("test_fraction", &o.test_fraction, "share of documents for test");
   int64_t split_seed = 0;
