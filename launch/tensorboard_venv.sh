@@ -2,7 +2,7 @@
 # Usage: launch/tensorboard_venv.sh DIR
 #
 # A virtual environment in DIR holding the `tensorboard` package from PyPI
-# (with its dependencies), which tests/trainer/tensorboard_test reads our
+# (with its dependencies), which tests/train/tensorboard_test reads our
 # event files with (cmake -DSPACEBYTE_TENSORBOARD_PYTHON=DIR/bin/python).
 # Also what a user needs to watch runs: DIR/bin/tensorboard --logdir runs/.
 # Kept between runs.

@@ -6,7 +6,7 @@
 
 #include "google/protobuf/util/message_differencer.h"
 #include "tests/fuzz/fuzz_input.h"
-#include "trainer/checkpoint_manifest.h"
+#include "checkpoint/checkpoint_manifest.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using spacebyte::trainer::ParseManifest;

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "tests/fuzz/fuzz_input.h"
-#include "trainer/config_file.h"
-#include "trainer/run_spec.h"
+#include "train/config_file.h"
+#include "train/run_spec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

@@ -78,7 +78,7 @@ TEST_F(TensorParallelTest, GatherMatchesSingleProcess) {
 
 // Causal attention with the spec's fused QKV layout and a per-head scale
 // shared by all heads (as the Q/K norms are). With `tp`, the weights are this
-// rank's shards and the region is entered and left as trainer/ will do it.
+// rank's shards and the region is entered and left as model/ does it.
 torch::Tensor Attention(const torch::Tensor& x, const torch::Tensor& wqkv,
                         const torch::Tensor& wo, const torch::Tensor& scale,
                         int64_t d_key, Collectives* tp) {

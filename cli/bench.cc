@@ -1,0 +1,140 @@
+#include "cli/bench.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/cuda_info.h"
+#include "kernels/matmul_peak.h"
+#include "kernels/phase_timer.h"
+#include "train/training_session.h"
+
+namespace spacebyte::trainer {
+namespace {
+
+// Words of 1..10 lowercase letters between single spaces: about one patch
+// boundary per 6 bytes, like English text.
+torch::Tensor SyntheticText(int64_t rows, int64_t context, const torch::Device& device) {
+  torch::Tensor letters = torch::randint('a', 'z' + 1, {rows, context}, torch::kLong);
+  const torch::Tensor space = torch::rand({rows, context}).lt(1.0 / 6);
+  return letters.masked_fill_(space, ' ').to(device);
+}
+
+// Peak resident set of every rank in MiB (Linux reports ru_maxrss in KiB).
+std::vector<double> PeakRssMbPerRank(const parallel::MpiEnv& env) {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  double mine = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  std::vector<double> all(env.world_size());
+  MPI_Allgather(&mine, 1, MPI_DOUBLE, all.data(), 1, MPI_DOUBLE, MPI_COMM_WORLD);
+  return all;
+}
+
+nlohmann::json ProfileJson(int64_t steps) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const PhaseTimer::Row& row : PhaseTimer::Rows()) j[row.path] = 1e3 * row.total_s / steps;
+  return j;
+}
+
+// Seconds one blocking dp all-reduce of the whole gradient takes (one flat
+// buffer: what GradSync sends when the model fits in one bucket), averaged
+// over `reps`. An upper bound on a step's communication: GradSync overlaps
+// part of it with backward.
+double GradientAllReduceSeconds(ByteLm& model, parallel::Collectives& dp,
+                                const torch::Device& device, int64_t reps) {
+  int64_t numel = 0;
+  for (const torch::Tensor& p : model.parameters()) numel += p.numel();
+  torch::Tensor flat = torch::ones({numel}, torch::TensorOptions().device(device));
+  dp.AllReduceSum(flat);  // warm-up
+  MPI_Barrier(MPI_COMM_WORLD);
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < reps; ++i) dp.AllReduceSum(flat);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / reps;
+}
+
+// On a GPU, MFU is against the card's datasheet dense bf16 peak (what
+// Megatron-LM and torchtitan report), not a self-timed product; the peak
+// GPU memory is the caching allocator's, on this rank.
+void AddCudaFields(const TrainingSession& s, double achieved_gflops, nlohmann::json* j) {
+  const int index = s.device.index();
+  if (std::optional<double> mb = PeakCudaMemoryMb(index)) (*j)["peak_gpu_memory_mb"] = *mb;
+  const std::optional<CudaDeviceInfo> info = DescribeCudaDevice(index);
+  if (!info) return;
+  (*j)["gpu"] = info->name;
+  (*j)["gpu_memory_gb"] = info->memory_gb;
+  if (info->peak_bf16_tflops) {
+    const double peak_gflops = *info->peak_bf16_tflops * 1e3 * s.grid->world_size();
+    (*j)["datasheet_bf16_tflops"] = *info->peak_bf16_tflops;
+    (*j)["mfu"] = achieved_gflops / peak_gflops;
+    (*j)["mfu_basis"] = "datasheet dense bf16";
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::MpiEnv& env) {
+  absl::StatusOr<std::unique_ptr<TrainingSession>> session =
+      StartSession(options.config, options.overrides, env);
+  if (!session.ok()) return session.status();
+  TrainingSession& s = **session;
+  const TrainSpec& t = s.spec.train;
+  const int64_t rows = t.batch_size / s.grid->dp();
+  const torch::Tensor targets = SyntheticText(rows, s.spec.model.context_size, s.device);
+  for (int64_t i = 0; i < options.warmup; ++i) s.step->Run(targets, t.lr);
+
+  if (s.device.is_cuda()) ResetPeakCudaMemory(s.device.index());
+  MPI_Barrier(MPI_COMM_WORLD);
+  PhaseTimer::Reset();
+  PhaseTimer::Enable(options.profile);
+  const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = ProcessCpuSeconds();
+  for (int64_t i = 0; i < options.steps; ++i) s.step->Run(targets, t.lr);
+  const double cpu_seconds = ProcessCpuSeconds() - cpu_start;
+  MPI_Barrier(MPI_COMM_WORLD);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  PhaseTimer::Enable(false);
+  const std::vector<double> rss = PeakRssMbPerRank(env);
+
+  double peak_per_cpu_s = 0;
+  const double peak =
+      MeasureMatmulPeakGflops(s.device, t.bf16 ? torch::kBFloat16 : torch::kFloat, 2.0,
+                              &peak_per_cpu_s) *
+      s.grid->world_size();
+  const double flops_per_byte = TrainingFlopsPerByte(s.spec.model);
+  const double bytes_per_s =
+      static_cast<double>(options.steps * t.batch_size * s.spec.model.context_size) / seconds;
+  const double achieved = bytes_per_s * flops_per_byte / 1e9;
+  // Model GFLOP per CPU-second of a rank against the matrix product's.
+  const double mfu_cpu =
+      achieved * seconds / s.grid->world_size() / cpu_seconds / peak_per_cpu_s;
+  nlohmann::json j = {{"bytes_per_s", bytes_per_s},
+                      {"step_s", seconds / options.steps},
+                      {"model_flops_per_byte", flops_per_byte},
+                      {"achieved_gflops", achieved},
+                      {"matmul_peak_gflops", peak},
+                      {"mfu", achieved / peak},
+                      {"cpu_s_per_step", cpu_seconds / options.steps},
+                      {"mfu_cpu", mfu_cpu},
+                      {"world_size", s.grid->world_size()},
+                      {"threads_per_rank", at::get_num_threads()},
+                      {"peak_rss_mb", *std::max_element(rss.begin(), rss.end())},
+                      {"peak_rss_mb_per_rank", rss}};
+  if (s.device.is_cuda()) AddCudaFields(s, achieved, &j);
+  if (options.profile) {
+    j["profile_ms"] = ProfileJson(options.steps);
+    if (env.world_rank() == 0) std::cerr << PhaseTimer::Table(options.steps, seconds, cpu_seconds);
+  }
+  if (s.grid->dp() > 1) {
+    const double allreduce = GradientAllReduceSeconds(*s.model, *s.dp, s.device, options.steps);
+    j["grad_allreduce_s"] = allreduce;
+    j["grad_allreduce_share"] = allreduce * options.steps / seconds;
+  }
+  return j.dump();
+}
+
+}  // namespace spacebyte::trainer

@@ -1,0 +1,42 @@
+#ifndef SPACEBYTE_MODEL_ATTENTION_H_
+#define SPACEBYTE_MODEL_ATTENTION_H_
+
+#include <torch/torch.h>
+
+#include "model/kv_cache.h"
+#include "model/model_spec.h"
+#include "model/norm.h"
+#include "model/tensor_parallel_hooks.h"
+
+namespace spacebyte::trainer {
+
+// Pre-norm multi-head attention of the spec: fused QKV projection, per-head
+// Q and K norms, optional RoPE, causal (optionally windowed) attention.
+class AttentionImpl : public torch::nn::Module {
+ public:
+  // window < 0: full causal attention.
+  AttentionImpl(int64_t width, const ModelSpec& spec, int64_t window);
+
+  // With a cache, x holds the positions after those already cached.
+  torch::Tensor forward(const torch::Tensor& x, KvCache* cache = nullptr);
+
+  torch::nn::Linear& qkv() { return qkv_linear_; }
+  torch::nn::Linear& out() { return linear_; }
+  TensorParallelHooks& tensor_parallel() { return tp_; }
+
+ private:
+  torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k,
+                       const torch::Tensor& v, KvCache* cache);
+
+  int64_t d_key_, window_;
+  bool rope_;
+  Norm layer_norm_;
+  torch::nn::Linear qkv_linear_, linear_;
+  Norm q_layer_norm_, k_layer_norm_;
+  TensorParallelHooks tp_;
+};
+TORCH_MODULE(Attention);
+
+}  // namespace spacebyte::trainer
+
+#endif  // SPACEBYTE_MODEL_ATTENTION_H_

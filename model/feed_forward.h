@@ -1,0 +1,32 @@
+#ifndef SPACEBYTE_MODEL_FEED_FORWARD_H_
+#define SPACEBYTE_MODEL_FEED_FORWARD_H_
+
+#include <torch/torch.h>
+
+#include "model/model_spec.h"
+#include "model/norm.h"
+#include "model/tensor_parallel_hooks.h"
+
+namespace spacebyte::trainer {
+
+// Pre-norm feed-forward: Norm -> linear w->4w -> ReLU or tanh-GELU -> linear 4w->w.
+class FeedForwardImpl : public torch::nn::Module {
+ public:
+  FeedForwardImpl(int64_t width, const ModelSpec& spec);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::nn::Linear& linear_1() { return linear_1_; }
+  torch::nn::Linear& linear_2() { return linear_2_; }
+  TensorParallelHooks& tensor_parallel() { return tp_; }
+
+ private:
+  Nonlinear nonlinear_;
+  Norm layer_norm_;
+  torch::nn::Linear linear_1_, linear_2_;
+  TensorParallelHooks tp_;
+};
+TORCH_MODULE(FeedForward);
+
+}  // namespace spacebyte::trainer
+
+#endif  // SPACEBYTE_MODEL_FEED_FORWARD_H_

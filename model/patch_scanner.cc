@@ -1,0 +1,156 @@
+#include "model/patch_scanner.h"
+
+#include <algorithm>
+
+#include <unicode/uchar.h>
+#include <unicode/uscript.h>
+
+namespace spacebyte::trainer {
+namespace {
+
+// The spec's spacelike(b), one byte at a time.
+bool SpacelikeByte(int64_t b) {
+  return b < '0' || (b > '9' && b < 'A') || (b > 'Z' && b < 'a') || (b > 'z' && b < 0x80) ||
+         b >= 0xC0;
+}
+
+// Scripts written without spaces between words: a run of their letters is
+// cut by length instead. Characters shared by scripts (the kana prolonged
+// sound mark, CJK iteration marks) count when Han or kana use them.
+bool IsDenseScript(UChar32 c) {
+  UErrorCode error = U_ZERO_ERROR;
+  switch (uscript_getScript(c, &error)) {
+    case USCRIPT_HAN:
+    case USCRIPT_HIRAGANA:
+    case USCRIPT_KATAKANA:
+    case USCRIPT_KATAKANA_OR_HIRAGANA:
+    case USCRIPT_BOPOMOFO:
+    case USCRIPT_THAI:
+    case USCRIPT_LAO:
+    case USCRIPT_KHMER:
+    case USCRIPT_MYANMAR:
+    case USCRIPT_TIBETAN:
+    case USCRIPT_YI:
+      return true;
+    case USCRIPT_COMMON:
+    case USCRIPT_INHERITED:
+      return uscript_hasScript(c, USCRIPT_HAN) || uscript_hasScript(c, USCRIPT_HIRAGANA) ||
+             uscript_hasScript(c, USCRIPT_KATAKANA);
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+PatchScanner::PatchScanner(const ModelSpec& spec)
+    : method_(spec.patch_method),
+      context_(spec.context_size),
+      global_(spec.global_context_size),
+      period_(global_ > 0 ? spec.context_size / global_ : 1),
+      dense_bytes_(spec.dense_patch_bytes),
+      word_bytes_(spec.word_patch_bytes) {}
+
+bool PatchScanner::Push(int64_t token) {
+  bool boundary = false;
+  switch (method_) {
+    case PatchMethod::kPeriodic:
+      boundary = position_ % period_ == 0;
+      break;
+    case PatchMethod::kUtf8:
+      boundary = PushUtf8(token);
+      break;
+    case PatchMethod::kMultilingual:
+      boundary = PushMultilingual(token);
+      break;
+  }
+  if (boundary) {
+    ++boundaries_;
+    last_boundary_ = position_;
+  }
+  ++position_;
+  return boundary;
+}
+
+bool PatchScanner::PushUtf8(int64_t token) {
+  const bool spacelike = SpacelikeByte(token);
+  const bool boundary = (spacelike && !previous_spacelike_) || token == kBos;
+  previous_spacelike_ = spacelike;
+  return boundary;
+}
+
+bool PatchScanner::PushMultilingual(int64_t token) {
+  Kind kind;
+  if (!Decode(token, &kind)) return false;
+  const bool wanted = WantsBoundary(kind, position_);
+  if (kind != Kind::kMark) previous_ = kind == Kind::kBos ? Kind::kBreak : kind;
+  // The budget that keeps every target inside the global context. Half of
+  // the TG boundaries (B) may go anywhere; the rest accrue evenly along the
+  // window. One more is allowed at t while boundaries < B + t*(TG-B)/T,
+  // which at t = T-1 is below TG: a window never holds more than TG.
+  const int64_t free = std::max<int64_t>(1, global_ / 2);
+  return wanted && boundaries_ * context_ < free * context_ + position_ * (global_ - free);
+}
+
+bool PatchScanner::WantsBoundary(Kind kind, int64_t position) const {
+  switch (kind) {
+    case Kind::kBos:
+      return true;
+    case Kind::kBreak:  // a run of breaks opens one patch, as in the reference
+      return previous_ != Kind::kBreak;
+    case Kind::kWord:  // a script change inside a word ("Tokyo東京"), or a long word
+      return previous_ == Kind::kDense ||
+             (previous_ == Kind::kWord && word_bytes_ > 0 &&
+              position - last_boundary_ >= word_bytes_);
+    case Kind::kDense:
+      return previous_ == Kind::kWord ||
+             (previous_ == Kind::kDense && position - last_boundary_ >= dense_bytes_);
+    case Kind::kMark:
+      return false;
+  }
+  return false;
+}
+
+bool PatchScanner::Decode(int64_t token, Kind* kind) {
+  if (token < 0 || token >= kBos) {
+    pending_ = 0;
+    *kind = Kind::kBos;
+    return true;
+  }
+  if (pending_ > 0 && (token & 0xC0) == 0x80) {
+    code_point_ = (code_point_ << 6) | static_cast<int32_t>(token & 0x3F);
+    if (--pending_ > 0) return false;
+    const bool valid =
+        (length_ == 2) ||
+        (length_ == 3 && code_point_ >= 0x800 && (code_point_ < 0xD800 || code_point_ > 0xDFFF)) ||
+        (length_ == 4 && code_point_ >= 0x10000 && code_point_ <= 0x10FFFF);
+    if (!valid) {
+      *kind = Kind::kBreak;
+    } else if (U_GET_GC_MASK(code_point_) & U_GC_M_MASK) {
+      *kind = Kind::kMark;
+    } else if (U_GET_GC_MASK(code_point_) & (U_GC_L_MASK | U_GC_N_MASK)) {
+      *kind = IsDenseScript(code_point_) ? Kind::kDense : Kind::kWord;
+    } else {
+      *kind = Kind::kBreak;
+    }
+    return true;
+  }
+  // Anything else ends an open sequence: its bytes stay in the patch they
+  // fell in, with no boundary of their own.
+  pending_ = 0;
+  if (token < 0x80) {
+    *kind = SpacelikeByte(token) ? Kind::kBreak : Kind::kWord;
+    return true;
+  }
+  length_ = token >= 0xF0 && token <= 0xF4 ? 4 : token >= 0xE0 && token < 0xF0 ? 3
+          : token >= 0xC2 && token < 0xE0 ? 2 : 0;
+  if (length_ == 0) {  // a stray continuation byte, or one never valid in UTF-8
+    *kind = Kind::kBreak;
+    return true;
+  }
+  code_point_ = static_cast<int32_t>(token & (0x7F >> length_));
+  pending_ = length_ - 1;
+  return false;
+}
+
+}  // namespace spacebyte::trainer

@@ -1,0 +1,54 @@
+#ifndef SPACEBYTE_MODEL_PATCH_SCANNER_H_
+#define SPACEBYTE_MODEL_PATCH_SCANNER_H_
+
+// Every patch rule as a causal scan: bytes go in one at a time and each
+// answers "does a patch start here?" from that byte and the ones before it.
+// Cached sampling decides boundaries with it; the training batch uses it for
+// the multilingual rule (utf8 and periodic also have whole-tensor forms in
+// patching.h, which tests hold equal to this scan).
+
+#include <cstdint>
+
+#include "model/model_spec.h"
+
+namespace spacebyte::trainer {
+
+class PatchScanner {
+ public:
+  explicit PatchScanner(const ModelSpec& spec);
+
+  // Feeds the token at the next position (a byte, or kBos); true when a
+  // patch starts at it.
+  bool Push(int64_t token);
+
+  // Boundaries found so far; the multilingual rule keeps this <= TG.
+  int64_t boundaries() const { return boundaries_; }
+
+ private:
+  // What a decoded character does to patches. kBreak: spaces, punctuation,
+  // symbols, controls and malformed bytes (the reference's "spacelike").
+  // kWord: letters and digits of scripts written with spaces. kDense:
+  // letters of scripts written without them. kMark: combining marks, which
+  // belong to the character before them and never start a patch.
+  enum class Kind { kBreak, kWord, kDense, kMark, kBos };
+
+  bool PushUtf8(int64_t token);
+  bool PushMultilingual(int64_t token);
+  // The kind of the character completed by this byte, or false while a
+  // multi-byte sequence is still open.
+  bool Decode(int64_t token, Kind* kind);
+  bool WantsBoundary(Kind kind, int64_t position) const;
+
+  PatchMethod method_;
+  int64_t context_, global_, period_, dense_bytes_, word_bytes_;
+  int64_t position_ = 0, boundaries_ = 0, last_boundary_ = 0;
+  bool previous_spacelike_ = false;  // utf8
+  Kind previous_ = Kind::kWord;      // multilingual: last non-mark character
+  // The open UTF-8 sequence: code point so far, bytes still due, its length.
+  int32_t code_point_ = 0;
+  int pending_ = 0, length_ = 0;
+};
+
+}  // namespace spacebyte::trainer
+
+#endif  // SPACEBYTE_MODEL_PATCH_SCANNER_H_

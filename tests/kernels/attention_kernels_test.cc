@@ -1,0 +1,74 @@
+// Windowed attention (O(T*W) chunks) equals attention through a dense band
+// mask, forward and backward.
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "kernels/attention_kernels.h"
+
+namespace spacebyte::trainer {
+namespace {
+
+struct Case {
+  int64_t length, window;
+};
+
+class WindowedAttentionTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(WindowedAttentionTest, MatchesMaskedFullAttention) {
+  torch::manual_seed(7);
+  const auto [length, window] = GetParam();
+  const auto opts = torch::dtype(torch::kDouble).requires_grad(true);
+  const torch::Tensor q = torch::randn({2, 3, length, 8}, opts);
+  const torch::Tensor k = torch::randn({2, 3, length, 8}, opts);
+  const torch::Tensor v = torch::randn({2, 3, length, 8}, opts);
+  const torch::Tensor grad = torch::randn({2, 3, length, 8}, torch::kDouble);
+
+  const torch::Tensor fast = WindowedAttention(q, k, v, window);
+  const auto fast_grads = torch::autograd::grad({fast}, {q, k, v}, {grad});
+  const torch::Tensor slow = MaskedAttention(q, k, v, window);
+  const auto slow_grads = torch::autograd::grad({slow}, {q, k, v}, {grad});
+
+  EXPECT_TRUE(torch::allclose(fast, slow, 1e-10, 1e-10));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(torch::allclose(fast_grads[i], slow_grads[i], 1e-10, 1e-10)) << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, WindowedAttentionTest,
+                         ::testing::Values(Case{64, 16}, Case{61, 16}, Case{50, 7},
+                                           Case{9, 8}, Case{30, 1}, Case{100, 33},
+                                           // Chunks smaller than the window: 64 rows
+                                           // with 3 chunks before, 65 with 2.
+                                           Case{700, 192}, Case{333, 130}));
+
+// CUDA's larger chunks (fewer copies of K and V) compute the same thing.
+TEST(WindowedAttentionTest, LargerChunksMatchToo) {
+  torch::manual_seed(9);
+  const auto opts = torch::dtype(torch::kDouble).requires_grad(true);
+  const torch::Tensor q = torch::randn({1, 2, 1100, 8}, opts);
+  const torch::Tensor k = torch::randn({1, 2, 1100, 8}, opts);
+  const torch::Tensor v = torch::randn({1, 2, 1100, 8}, opts);
+  for (int64_t window : {300, 768}) {
+    EXPECT_TRUE(torch::allclose(WindowedAttention(q, k, v, window, 256),
+                                MaskedAttention(q, k, v, window), 1e-10, 1e-10))
+        << window;
+  }
+}
+
+TEST(WindowedAttentionTest, WindowLimitsTheKeysSeen) {
+  // A value spike at position 0 reaches query p only while p <= window.
+  const int64_t length = 12, window = 4;
+  const torch::Tensor q = torch::zeros({1, 1, length, 2});
+  const torch::Tensor k = torch::zeros({1, 1, length, 2});
+  torch::Tensor v = torch::zeros({1, 1, length, 2});
+  v[0][0][0][0] = 1.0;
+  const torch::Tensor out = WindowedAttention(q, k, v, window).select(-1, 0).flatten();
+  for (int64_t p = 0; p < length; ++p) {
+    const double expect = p <= window ? 1.0 / (p + 1) : 0.0;
+    EXPECT_NEAR(out[p].item<double>(), expect, 1e-6) << p;
+  }
+}
+
+}  // namespace
+}  // namespace spacebyte::trainer

@@ -1,0 +1,168 @@
+// The model reproduces forward passes of the public PyTorch reference, both
+// in-process and through `spacebyte convert` + `spacebyte eval`.
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "tests/cli/run_command.h"
+#include "model/byte_lm.h"
+#include "checkpoint/reference_checkpoint.h"
+
+namespace spacebyte::trainer {
+namespace {
+
+std::string GoldenPath(const std::string& name) {
+  return std::string(SPACEBYTE_TESTDATA) + "/golden/" + name + ".pt";
+}
+
+std::string Checked(const std::string& command) {
+  const CommandResult r = RunCommand(command, /*with_stderr=*/false);
+  EXPECT_EQ(r.status, 0) << command << "\n" << r.output;
+  return r.output;
+}
+
+class GoldenTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<ReferenceCheckpoint> ref = ReadReferenceCheckpoint(GoldenPath(GetParam()));
+    ASSERT_TRUE(ref.ok()) << ref.status();
+    ref_ = std::move(*ref);
+    model_ = MakeModel(ref_.spec);
+    ASSERT_TRUE(LoadNamedTensors(*model_, ref_.state_dict, GetParam()).ok());
+    model_->eval();
+  }
+  torch::Tensor Golden(const char* key) { return ref_.contents.at(key).toTensor(); }
+
+  ReferenceCheckpoint ref_;
+  std::shared_ptr<ByteLm> model_;
+};
+
+TEST_P(GoldenTest, ForwardMatchesReference) {
+  torch::NoGradGuard no_grad;
+  const ModelOutput out = model_->Forward(Golden("tokens"));
+  EXPECT_LT((out.logits - Golden("logits")).abs().max().item<double>(), 1e-4);
+  const double loss = ComputeLoss(out, Golden("targets")).loss.item<double>();
+  const double want = Golden("loss").item<double>();
+  EXPECT_NEAR(loss, want, 1e-5 * want);
+  if (ref_.spec.kind == ModelKind::kSpaceByte) {
+    EXPECT_TRUE(torch::equal(out.global_ts, Golden("global_ts")));
+    EXPECT_TRUE(torch::equal(out.global_T, Golden("global_T")));
+    // The overflow rule gives exactly the reference's ignored targets.
+    EXPECT_TRUE(torch::equal(out.ignored, Golden("targets").eq(-1)));
+  }
+}
+
+// Rebuilds the raw bytes behind each golden row: where the reference ignored a
+// target, the next token still holds the byte (the last one never matters).
+std::string RawBytes(const torch::Tensor& tokens, const torch::Tensor& targets) {
+  const torch::Tensor next = torch::constant_pad_nd(tokens.narrow(1, 1, tokens.size(1) - 1),
+                                                    {0, 1}, 0);
+  const torch::Tensor bytes =
+      torch::where(targets.eq(-1), next, targets).to(torch::kUInt8).contiguous();
+  return std::string(static_cast<const char*>(bytes.data_ptr()), bytes.numel());
+}
+
+TEST_P(GoldenTest, ConvertThenEvalGivesReferenceLoss) {
+  ASSERT_TRUE(torch::all(Golden("tokens").select(1, 0).eq(kBos)).item<bool>());
+  const std::string dir = ::testing::TempDir() + "/golden_" + GetParam();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string bytes_path = dir + "/bytes.bin";
+  std::ofstream(bytes_path, std::ios::binary) << RawBytes(Golden("tokens"), Golden("targets"));
+
+  const std::string bin = SPACEBYTE_BIN;
+  Checked(bin + " convert --from_reference " + GoldenPath(GetParam()) + " --out " + dir +
+             "/run");
+  const nlohmann::json result = nlohmann::json::parse(
+      Checked(bin + " eval --checkpoint " + dir + "/run --bytes " + bytes_path));
+  const double want = Golden("loss").item<double>();
+  EXPECT_NEAR(result["loss"].get<double>(), want, 1e-5 * want);
+  EXPECT_EQ(result["windows"].get<int64_t>(), Golden("tokens").size(0));
+  EXPECT_NEAR(result["bits_per_byte"].get<double>(), want / std::log(2.0), 1e-4);
+}
+
+TEST_P(GoldenTest, ToReferenceRoundTrip) {
+  const std::string dir = ::testing::TempDir() + "/roundtrip_" + GetParam();
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/ckpt.pt";
+  ASSERT_TRUE(WriteReferenceCheckpoint(path, *model_).ok());
+  absl::StatusOr<ReferenceCheckpoint> back = ReadReferenceCheckpoint(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->state_dict.size(), ref_.state_dict.size());
+  for (const auto& [name, tensor] : back->state_dict) {
+    const auto& want = ref_.contents.at("state_dict").toGenericDict().at(name).toTensor();
+    EXPECT_TRUE(torch::equal(tensor, want)) << name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Reference, GoldenTest,
+                         ::testing::Values("spacebyte_tiny", "spacebyte_tiny_rope",
+                                           "transformer_tiny"));
+
+TEST(ReferenceCheckpointTest, UnsupportedOptionIsNamed) {
+  absl::StatusOr<ReferenceCheckpoint> ref = ReadReferenceCheckpoint(GoldenPath("spacebyte_tiny"));
+  ASSERT_TRUE(ref.ok());
+  ref->contents.at("model_config").toGenericDict().insert_or_assign("tie_embedding", true);
+  const std::string path = ::testing::TempDir() + "/tied.pt";
+  const std::vector<char> bytes = torch::pickle_save(ref->contents);
+  std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
+  const absl::Status status = ReadReferenceCheckpoint(path).status();
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("tie_embedding"), std::string::npos) << status;
+}
+
+// Fields of the wrong type, as a hand-made or foreign .pt file has them:
+// each is one error naming the file, not an assertion inside LibTorch.
+TEST(ReferenceCheckpointTest, WrongTypedFieldsAreNamed) {
+  const std::vector<std::pair<const char*, std::function<void(c10::impl::GenericDict&)>>>
+      kEdits = {
+          {"model", [](auto& d) { d.insert_or_assign("model", 7); }},
+          {"state_dict", [](auto& d) { d.insert_or_assign("state_dict", "weights"); }},
+          {"d_model", [](auto& d) {
+             d.at("model_config").toGenericDict().insert_or_assign("d_model", "wide");
+           }},
+          {"rope", [](auto& d) {
+             d.at("model_config").toGenericDict().insert_or_assign("rope", 3);
+           }},
+          {"layer_norm", [](auto& d) {
+             d.at("model_config").toGenericDict().insert_or_assign("layer_norm", 1.5);
+           }},
+          {"not a floating-point tensor", [](auto& d) {
+             auto state = d.at("state_dict").toGenericDict();
+             state.insert_or_assign(state.begin()->key(), torch::zeros({2}, torch::kLong));
+           }},
+      };
+  for (const auto& [expected, edit] : kEdits) {
+    absl::StatusOr<ReferenceCheckpoint> ref =
+        ReadReferenceCheckpoint(GoldenPath("spacebyte_tiny"));
+    ASSERT_TRUE(ref.ok());
+    edit(ref->contents);
+    const std::string path = ::testing::TempDir() + "/wrong_type.pt";
+    const std::vector<char> bytes = torch::pickle_save(ref->contents);
+    std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), bytes.size());
+    const absl::Status status = ReadReferenceCheckpoint(path).status();
+    EXPECT_FALSE(status.ok()) << expected;
+    EXPECT_NE(status.message().find(path), std::string::npos) << status;
+    EXPECT_NE(status.message().find(expected), std::string::npos) << status;
+  }
+}
+
+TEST(ReferenceCheckpointTest, TruncatedFileIsReported) {
+  std::ifstream in(GoldenPath("transformer_tiny"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  const std::string path = ::testing::TempDir() + "/truncated.pt";
+  std::ofstream(path, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  const absl::Status status = ReadReferenceCheckpoint(path).status();
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find(path), std::string::npos) << status;
+}
+
+}  // namespace
+}  // namespace spacebyte::trainer

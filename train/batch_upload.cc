@@ -1,0 +1,15 @@
+#include "train/batch_upload.h"
+
+namespace spacebyte::trainer {
+
+torch::Tensor UploadBatch(const data::Batch& batch, const torch::Device& device) {
+  const torch::Tensor bytes = torch::from_blob(const_cast<uint8_t*>(batch.targets.data()),
+                                               {batch.rows, batch.context}, torch::kUInt8);
+  if (!device.is_cuda()) return bytes.to(device, torch::kLong);
+  torch::Tensor pinned =
+      torch::empty(bytes.sizes(), torch::TensorOptions(torch::kUInt8).pinned_memory(true));
+  pinned.copy_(bytes);
+  return pinned.to(device, /*non_blocking=*/true).to(torch::kLong);
+}
+
+}  // namespace spacebyte::trainer

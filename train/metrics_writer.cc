@@ -1,0 +1,158 @@
+#include "train/metrics_writer.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace spacebyte::trainer {
+namespace {
+
+std::string Duration(double seconds) {
+  const int64_t s = static_cast<int64_t>(seconds);
+  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, s / 60 % 60);
+  return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+}
+
+// Keeps the lines of `path` whose step is at most `step`. Written aside and
+// renamed, so a crash here cannot lose the lines being kept.
+void TruncateAfter(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  std::vector<std::string> kept;
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_discarded() && j.value("step", int64_t{0}) <= step) kept.push_back(line);
+  }
+  in.close();
+  const std::string rewritten = path + ".tmp";
+  std::ofstream out(rewritten, std::ios::trunc);
+  for (const std::string& line : kept) out << line << "\n";
+  out.close();
+  if (out) std::rename(rewritten.c_str(), path.c_str());
+}
+
+}  // namespace
+
+MetricsWriter::MetricsWriter(const std::string& path, bool active, int64_t resume_step,
+                             const std::string& tensorboard_dir)
+    : path_(path), active_(active), terminal_(isatty(STDERR_FILENO)) {
+  if (!active_) return;
+  if (resume_step > 0) {
+    TruncateAfter(path, resume_step);
+  }
+  out_.open(path, resume_step > 0 ? std::ios::app : std::ios::trunc);
+  if (tensorboard_dir.empty()) return;
+  absl::StatusOr<std::unique_ptr<TensorBoardWriter>> tb =
+      TensorBoardWriter::Open(tensorboard_dir, resume_step);
+  if (tb.ok()) {
+    tensorboard_ = std::move(*tb);
+  } else {
+    tensorboard_status_ = tb.status();
+  }
+}
+
+MetricsWriter::~MetricsWriter() = default;
+
+absl::Status MetricsWriter::status() const {
+  if (!active_) return absl::OkStatus();
+  if (!out_) return absl::UnavailableError(absl::StrCat("cannot write ", path_));
+  return tensorboard_status_;
+}
+
+// The line, then every number of it, nested maps one level deep (the
+// per-language figures), as TensorBoard scalars.
+void MetricsWriter::Record(int64_t step, const std::string& prefix, const nlohmann::json& line) {
+  out_ << line.dump() << "\n" << std::flush;
+  if (!tensorboard_ || !tensorboard_status_.ok()) return;
+  std::vector<std::pair<std::string, double>> values;
+  for (const auto& [key, value] : line.items()) {
+    if (key == "step") continue;
+    if (value.is_number()) values.emplace_back(absl::StrCat(prefix, "/", key), value.get<double>());
+    if (!value.is_object()) continue;
+    for (const auto& [sub, v] : value.items()) {
+      if (v.is_number()) values.emplace_back(absl::StrCat(prefix, "/", key, "/", sub), v.get<double>());
+    }
+  }
+  tensorboard_status_ = tensorboard_->Scalars(step, values);
+}
+
+void MetricsWriter::ClearProgress() {
+  if (terminal_) std::cerr << "\r\033[K";
+}
+
+void MetricsWriter::Train(const TrainMetrics& m) {
+  if (!active_) return;
+  const double bpb = m.loss / std::log(2.0);
+  nlohmann::json j = {{"step", m.step},           {"loss", m.loss},
+                      {"bits_per_byte", bpb},     {"lr", m.lr},
+                      {"grad_norm", m.grad_norm}, {"bytes_per_s", m.bytes_per_s},
+                      {"flops_per_s", m.flops_per_s},
+                      {"ignored_fraction", m.ignored_fraction},
+                      {"bytes_seen", m.bytes_seen}, {"elapsed_s", m.elapsed_s}};
+  j["mfu"] = m.mfu ? nlohmann::json(*m.mfu) : nlohmann::json(nullptr);
+  Record(m.step, "train", j);
+
+  ClearProgress();
+  std::cout << absl::StrFormat(
+                   "step %d/%d | loss %.4f | bpb %.4f | lr %.3g | gnorm %.3f | %.1f kB/s | "
+                   "%.2f GFLOP/s%s | ignored %.2f%%",
+                   m.step, m.steps, m.loss, bpb, m.lr, m.grad_norm, m.bytes_per_s / 1e3,
+                   m.flops_per_s / 1e9,
+                   m.mfu ? absl::StrFormat(" | MFU %.1f%%", 100 * *m.mfu) : "",
+                   100 * m.ignored_fraction)
+            << std::endl;
+  if (terminal_ && m.steps > 0) {
+    const double done = static_cast<double>(m.step) / m.steps;
+    const int width = 30, filled = static_cast<int>(done * width);
+    const double eta = done > 0 ? m.elapsed_s * (1 - done) / done : 0;
+    std::cerr << "[" << std::string(filled, '#') << std::string(width - filled, '.') << "] "
+              << absl::StrFormat("%3.0f%% ETA %s", 100 * done, Duration(eta)) << std::flush;
+  }
+}
+
+namespace {
+
+nlohmann::json EvalObject(const EvalMetrics& m) {
+  return {{"step", m.step},
+          {"split", m.split},
+          {"loss", m.loss},
+          {"bits_per_byte", m.loss / std::log(2.0)},
+          {"coverage", m.coverage},
+          {"windows", m.windows},
+          {"ignored_fraction", m.ignored_fraction},
+          {"bits_per_byte_by_language", m.bits_per_byte_by_language},
+          {"ignored_fraction_by_language", m.ignored_fraction_by_language},
+          {"bytes_per_patch_by_language", m.bytes_per_patch_by_language}};
+}
+
+}  // namespace
+
+std::string EvalJson(const EvalMetrics& m) { return EvalObject(m).dump(); }
+
+void MetricsWriter::Eval(const EvalMetrics& m) {
+  if (!active_) return;
+  const double bpb = m.loss / std::log(2.0);
+  Record(m.step, m.split, EvalObject(m));
+  ClearProgress();
+  std::cout << absl::StrFormat(
+                   "eval %s step %d | loss %.4f | bpb %.4f | coverage %.3f | %d windows, %d languages",
+                   m.split, m.step, m.loss, bpb, m.coverage, m.windows,
+                   m.bits_per_byte_by_language.size())
+            << std::endl;
+}
+
+void MetricsWriter::Message(const std::string& text) {
+  if (!active_) return;
+  ClearProgress();
+  std::cout << text << std::endl;
+}
+
+}  // namespace spacebyte::trainer

@@ -1,0 +1,50 @@
+#ifndef SPACEBYTE_TRAIN_TRAIN_STEP_H_
+#define SPACEBYTE_TRAIN_TRAIN_STEP_H_
+
+// One optimizer step on this rank's rows of a global batch: micro-batches
+// with gradient accumulation, data-parallel averaging that overlaps the last
+// backward, tensor-parallel gradient fix-ups, global-norm clipping, AdamW.
+
+#include <memory>
+
+#include <torch/torch.h>
+
+#include "parallel/collectives.h"
+#include "parallel/grad_sync.h"
+#include "model/byte_lm.h"
+#include "train/optimizer.h"
+#include "train/run_spec.h"
+#include "model/tensor_parallel_plan.h"
+
+namespace spacebyte::trainer {
+
+struct StepResult {
+  double loss = 0;              // mean over the global batch of per-sample losses
+  double ignored_fraction = 0;  // over the global batch
+  double grad_norm = 0;         // before clipping
+};
+
+class TrainStep {
+ public:
+  TrainStep(ByteLm& model, Optimizer& optimizer, const TensorParallelPlan& plan,
+            parallel::Collectives& tp, parallel::Collectives& dp, const RunSpec& spec);
+
+  // `targets` [rows, T] int64: this rank's rows. Collective.
+  StepResult Run(const torch::Tensor& targets, double lr);
+
+ private:
+  double ClipGradients();
+
+  ByteLm& model_;
+  Optimizer& optimizer_;
+  parallel::Collectives& tp_;
+  parallel::Collectives& dp_;
+  const RunSpec& spec_;
+  std::unique_ptr<parallel::GradSync> grad_sync_;
+  torch::TensorOptions device_options_;  // the parameters' device
+  std::vector<torch::Tensor> sharded_, replicated_, partial_;
+};
+
+}  // namespace spacebyte::trainer
+
+#endif  // SPACEBYTE_TRAIN_TRAIN_STEP_H_

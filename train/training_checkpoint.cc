@@ -1,0 +1,318 @@
+#include "train/training_checkpoint.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/text_format.h"
+#include "parallel/mpi_agreement.h"
+#include "checkpoint/save_fault.h"
+
+namespace spacebyte::trainer {
+namespace fs = std::filesystem;
+
+// A save whose file is being written (maybe on a background thread).
+struct TrainingCheckpointer::PendingWrite {
+  TrainingProgress progress;
+  std::string tmp_dir, final_dir;
+  std::vector<NamedSlice> slices;  // owned copies when asynchronous
+  absl::StatusOr<proto::CheckpointFile> file = absl::UnknownError("not written");
+  std::vector<proto::TensorSlice> entries;
+  std::thread thread;
+  bool writes = false;  // whether this rank writes a file at all
+
+  void Write(int rank) {
+    if (!writes) return;
+    const std::string path = (fs::path(tmp_dir) / absl::StrFormat("rank_%05d.bin", rank)).string();
+    file = WriteTensorFile(path, rank, slices, &entries);
+    slices.clear();
+  }
+};
+
+TrainingCheckpointer::TrainingCheckpointer(std::string run_dir, proto::RunConfig config,
+                                           ByteLm& model, Optimizer& optimizer,
+                                           const TensorParallelPlan& plan,
+                                           const parallel::ProcessGrid& grid, int keep,
+                                           bool async, std::string dataset_fingerprint)
+    : run_dir_(std::move(run_dir)),
+      config_(std::move(config)),
+      dataset_fingerprint_(std::move(dataset_fingerprint)),
+      model_(model),
+      optimizer_(optimizer),
+      plan_(plan),
+      grid_(grid),
+      keep_(keep),
+      async_(async) {}
+
+TrainingCheckpointer::~TrainingCheckpointer() {
+  if (pending_ && pending_->thread.joinable()) pending_->thread.join();
+}
+
+std::string TrainingCheckpointer::checkpoints_dir() const {
+  return (fs::path(run_dir_) / "checkpoints").string();
+}
+
+std::vector<NamedSlice> TrainingCheckpointer::CollectSlices() {
+  // Each tensor with the parameter whose layout it shares.
+  struct Entry {
+    std::string param, name;
+    torch::Tensor tensor;
+  };
+  std::vector<Entry> entries;
+  for (const auto& p : model_.named_parameters()) {
+    entries.push_back({p.key(), "model/" + p.key(), p.value()});
+  }
+  for (auto& [name, t] : optimizer_.State()) {  // "<param>/<state>"
+    entries.push_back({name.substr(0, name.rfind('/')), "optim/" + name, t});
+  }
+
+  std::vector<NamedSlice> slices;
+  for (const Entry& e : entries) {
+    auto it = plan_.sharded.find(e.param);
+    if (it == plan_.sharded.end() || e.tensor.dim() == 0) {
+      if (plan_.rank == 0) slices.push_back({e.name, e.tensor.detach(), {}, {}});
+      continue;
+    }
+    const ShardLayout& layout = it->second;
+    for (const ShardLayout::Piece& piece : layout.pieces) {
+      std::vector<int64_t> origin(layout.global_shape.size(), 0);
+      origin[layout.dim] = piece.global;
+      slices.push_back({e.name, e.tensor.detach().narrow(layout.dim, piece.local, piece.length),
+                        layout.global_shape, origin});
+    }
+  }
+  return slices;
+}
+
+absl::Status TrainingCheckpointer::Save(const TrainingProgress& progress) {
+  if (absl::Status s = Finish(); !s.ok()) return s;
+  auto write = std::make_unique<PendingWrite>();
+  write->progress = progress;
+  write->final_dir = (fs::path(checkpoints_dir()) / StepDirName(progress.step)).string();
+  write->tmp_dir = write->final_dir + ".tmp";
+  if (grid_.world_rank() == 0) {
+    std::error_code ec;
+    fs::remove_all(write->tmp_dir, ec);
+    fs::create_directories(write->tmp_dir, ec);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  // Data-parallel replicas hold the same tensors: only dp rank 0 writes.
+  write->writes = grid_.dp_rank() == 0;
+  if (write->writes) {
+    write->slices = CollectSlices();
+    if (async_) {
+      for (NamedSlice& s : write->slices) s.data = s.data.clone();
+    }
+  }
+  if (async_) {
+    PendingWrite* w = write.get();
+    const int rank = grid_.world_rank();
+    write->thread = std::thread([w, rank] { w->Write(rank); });
+    pending_ = std::move(write);
+    return absl::OkStatus();
+  }
+  write->Write(grid_.world_rank());
+  return Commit(*write);
+}
+
+absl::Status TrainingCheckpointer::Finish() {
+  if (!pending_) return absl::OkStatus();
+  std::unique_ptr<PendingWrite> write = std::move(pending_);
+  if (write->thread.joinable()) write->thread.join();
+  return Commit(*write);
+}
+
+absl::Status TrainingCheckpointer::Commit(PendingWrite& write) {
+  // Each rank describes what it wrote (or why it failed); rank 0 commits only
+  // if every rank succeeded.
+  MaybeDieAt("files", write.progress.step, grid_.world_rank(), grid_.world_size());
+  proto::CheckpointManifest mine;
+  std::string error;
+  if (write.writes) {
+    if (write.file.ok()) {
+      *mine.add_files() = *write.file;
+      for (auto& e : write.entries) *mine.add_tensors() = e;
+    } else {
+      error = std::string(write.file.status().message());
+    }
+  }
+  const bool ok = parallel::AllRanksOk(error.empty());
+  // 'M' + a partial manifest, or 'E' + the reason this rank failed.
+  const std::vector<std::string> parts = parallel::GatherBytes(
+      error.empty() ? "M" + mine.SerializeAsString() : "E" + error, 0);
+  std::string outcome;
+  if (grid_.world_rank() == 0) {
+    if (!ok) {
+      for (const std::string& p : parts) {
+        if (p[0] == 'E') outcome = p.substr(1);
+      }
+      outcome = absl::StrCat("checkpoint ", write.tmp_dir, " not committed: ", outcome);
+    } else {
+      proto::CheckpointManifest manifest;
+      manifest.set_step(write.progress.step);
+      *manifest.mutable_config() = config_;
+      manifest.set_dp(grid_.dp());
+      manifest.set_tp(grid_.tp());
+      manifest.set_loader_state(write.progress.loader_state);
+      manifest.set_bytes_seen(write.progress.bytes_seen);
+      manifest.set_dataset_fingerprint(dataset_fingerprint_);
+      for (const std::string& p : parts) {
+        proto::CheckpointManifest m;
+        m.ParseFromString(p.substr(1));
+        for (const auto& f : m.files()) {
+          const int index = manifest.files_size();
+          *manifest.add_files() = f;
+          for (proto::TensorSlice e : m.tensors()) {
+            e.set_file(index);
+            *manifest.add_tensors() = e;
+          }
+        }
+      }
+      absl::Status s = CommitCheckpoint(write.tmp_dir, write.final_dir, manifest);
+      if (s.ok()) s = PruneCheckpoints(checkpoints_dir(), keep_, write.progress.step);
+      if (!s.ok()) outcome = std::string(s.message());
+    }
+  }
+  outcome = parallel::BroadcastBytes(outcome, 0);
+  return outcome.empty() ? absl::OkStatus() : absl::InternalError(outcome);
+}
+
+namespace {
+
+// Config fields a resumed run may change (docs/reliability.md lists them):
+// the layout and the hardware, logging and evaluation, how checkpoints are
+// kept, and the schedule's length. Everything else would make the resumed
+// run a different run from the one its checkpoint continues.
+constexpr const char* kMayChangeOnResume[] = {
+    "parallel",           "train.steps",         "train.stop_at_step",
+    "train.max_time",     "train.log_interval",  "train.eval_interval",
+    "train.eval_windows", "train.micro_batch_size", "train.activation_checkpointing",
+    "train.device",       "train.precision",     "train.threads",
+    "data.path",          "data.prefetch",       "data.skip_corrupt",
+    "checkpoint",         "log"};
+
+bool MayChange(const std::string& path) {
+  for (const char* allowed : kMayChangeOnResume) {
+    if (path == allowed) return true;
+  }
+  return false;
+}
+
+// A field's value in text format; a repeated one as "[a, b, ...]".
+std::string FieldText(const google::protobuf::Message& m,
+                      const google::protobuf::FieldDescriptor* f) {
+  using google::protobuf::TextFormat;
+  std::string text;
+  if (!f->is_repeated()) {
+    TextFormat::PrintFieldValueToString(m, f, -1, &text);
+    return text;
+  }
+  std::vector<std::string> items(m.GetReflection()->FieldSize(m, f));
+  for (size_t i = 0; i < items.size(); ++i) {
+    TextFormat::PrintFieldValueToString(m, f, static_cast<int>(i), &items[i]);
+  }
+  return absl::StrCat("[", absl::StrJoin(items, ", "), "]");
+}
+
+void Differences(const google::protobuf::Message& saved, const google::protobuf::Message& wanted,
+                 const std::string& prefix, std::vector<std::string>* diffs) {
+  using google::protobuf::FieldDescriptor;
+  const auto* descriptor = saved.GetDescriptor();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* f = descriptor->field(i);
+    const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
+    if (MayChange(path)) continue;
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
+      const auto* r = saved.GetReflection();
+      Differences(r->GetMessage(saved, f), r->GetMessage(wanted, f), path, diffs);
+      continue;
+    }
+    const std::string a = FieldText(saved, f), b = FieldText(wanted, f);
+    if (a != b) diffs->push_back(absl::StrCat(path, " (checkpoint ", a, ", config ", b, ")"));
+  }
+}
+
+}  // namespace
+
+std::string ConfigDifferences(const proto::RunConfig& saved, const proto::RunConfig& wanted) {
+  std::vector<std::string> diffs;
+  Differences(saved, wanted, "", &diffs);
+  return absl::StrJoin(diffs, ", ");
+}
+
+// The shape of the whole tensor behind `param`, of which this rank may hold
+// a tensor-parallel shard.
+std::vector<int64_t> TrainingCheckpointer::GlobalShape(const std::string& param,
+                                                       const torch::Tensor& local) const {
+  auto it = plan_.sharded.find(param);
+  if (it == plan_.sharded.end() || local.dim() == 0) return local.sizes().vec();
+  return it->second.global_shape;
+}
+
+absl::StatusOr<torch::Tensor> TrainingCheckpointer::ReadLocal(const CheckpointReader& reader,
+                                                              const std::string& name,
+                                                              const std::string& param,
+                                                              const torch::Tensor& like) const {
+  absl::StatusOr<torch::Tensor> full = reader.Read(name);
+  if (!full.ok()) return full.status();
+  const std::vector<int64_t> want = GlobalShape(param, like);
+  if (full->sizes().vec() != want || full->scalar_type() != like.scalar_type()) {
+    return absl::DataLossError(absl::StrCat(
+        reader.dir(), ": ", name, " is ", c10::toString(full->scalar_type()),
+        c10::str(full->sizes()), ", the model needs ", c10::toString(like.scalar_type()),
+        c10::str(torch::IntArrayRef(want))));
+  }
+  auto it = plan_.sharded.find(param);
+  return it == plan_.sharded.end() || full->dim() == 0 ? *full : TakeShard(*full, it->second);
+}
+
+absl::StatusOr<TrainingProgress> TrainingCheckpointer::Restore(const CheckpointReader& reader) {
+  const proto::CheckpointManifest& m = reader.manifest();
+  const std::string diffs = ConfigDifferences(m.config(), config_);
+  if (!diffs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        reader.dir(), " was saved with a different config: ", diffs,
+        "; resume with the config it was saved with, or start a new run directory"));
+  }
+  if (!m.dataset_fingerprint().empty() && m.dataset_fingerprint() != dataset_fingerprint_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        reader.dir(), " was saved while training on another dataset (fingerprint ",
+        m.dataset_fingerprint(), ", ", config_.data().path(), " now has ", dataset_fingerprint_,
+        "): its loader position would point at other bytes; train on the dataset it was saved "
+        "with, or start a new run directory"));
+  }
+  torch::NoGradGuard no_grad;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> weights;  // (parameter, value)
+  for (auto& p : model_.named_parameters()) {
+    absl::StatusOr<torch::Tensor> value = ReadLocal(reader, "model/" + p.key(), p.key(), p.value());
+    if (!value.ok()) return value.status();
+    weights.emplace_back(p.value(), *value);
+  }
+  std::map<std::string, torch::Tensor> state;
+  const torch::Tensor step_like = torch::zeros({}, torch::kLong);
+  for (const auto& p : model_.named_parameters()) {
+    const std::string prefix = absl::StrCat("optim/", p.key(), "/");
+    const int parts = reader.Has(prefix + "exp_avg") + reader.Has(prefix + "exp_avg_sq") +
+                      reader.Has(prefix + "step");
+    if (parts == 0) continue;  // saved before this parameter's first step
+    if (parts != 3) {
+      return absl::DataLossError(absl::StrCat(reader.dir(), ": the optimizer state of ",
+                                              p.key(), " is incomplete"));
+    }
+    for (const char* part : {"exp_avg", "exp_avg_sq", "step"}) {
+      const bool scalar = std::string(part) == "step";
+      absl::StatusOr<torch::Tensor> value = ReadLocal(reader, prefix + part, p.key(),
+                                                      scalar ? step_like : p.value());
+      if (!value.ok()) return value.status();
+      state[absl::StrCat(p.key(), "/", part)] = *value;
+    }
+  }
+  // Nothing is changed until everything has been read and checked.
+  for (auto& [param, value] : weights) param.copy_(value);
+  optimizer_.LoadState(state);
+  return TrainingProgress{m.step(), m.bytes_seen(), m.loader_state()};
+}
+
+}  // namespace spacebyte::trainer

@@ -1,0 +1,86 @@
+#include "train/training_session.h"
+
+#include "absl/strings/str_cat.h"
+#include "parallel/mpi_collectives.h"
+#include "train/config_file.h"
+#include "kernels/cpu_threads.h"
+#include "kernels/heap_reuse.h"
+#ifdef SPACEBYTE_WITH_NCCL
+#include "parallel/nccl_collectives.h"
+#endif
+
+namespace spacebyte::trainer {
+
+absl::StatusOr<std::unique_ptr<parallel::Collectives>> MakeCollectives(
+    MPI_Comm comm, const torch::Device& device) {
+  if (device.is_cpu()) return parallel::MakeMpiCollectives(comm);
+#ifdef SPACEBYTE_WITH_NCCL
+  return parallel::MakeNcclCollectives(comm, device.index());
+#else
+  (void)device;
+  return absl::FailedPreconditionError(
+      "train.device = cuda needs a build with -DSPACEBYTE_CUDA=ON (NCCL)");
+#endif
+}
+
+absl::StatusOr<torch::Device> ComputeDevice(bool cuda, int local_rank) {
+  if (!cuda) return torch::Device(torch::kCPU);
+  if (!torch::cuda::is_available()) {
+    return absl::FailedPreconditionError(
+        "train.device = cuda, but this LibTorch has no CUDA device available");
+  }
+  // Ranks of a node share its devices round-robin; with one visible device
+  // per rank (srun --gpu-bind, CUDA_VISIBLE_DEVICES) every rank gets cuda:0.
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(
+                                         local_rank % torch::cuda::device_count()));
+}
+
+absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(
+    const std::string& config_path, const std::vector<std::string>& overrides,
+    const parallel::MpiEnv& env) {
+  auto s = std::make_unique<TrainingSession>();
+  absl::StatusOr<proto::RunConfig> config = LoadRunConfig(config_path, overrides);
+  if (!config.ok()) return config.status();
+  absl::StatusOr<RunSpec> spec = ResolveRunConfig(*config, env.world_size());
+  if (!spec.ok()) return spec.status();
+  s->spec = *spec;
+  s->config = ResolvedConfig(*config, s->spec);
+  const ModelSpec& m = s->spec.model;
+  if (absl::Status st = parallel::CheckHeadsDivisible(
+          m.kind == ModelKind::kSpaceByte ? "global blocks" : "blocks", m.d_model, m.d_key,
+          s->spec.parallel.tp);
+      !st.ok()) {
+    return st;
+  }
+  absl::StatusOr<torch::Device> device = ComputeDevice(s->spec.train.cuda, env.local_rank());
+  if (!device.ok()) return device.status();
+  s->device = *device;
+  SetCpuThreads(env.IntraOpThreads(s->spec.train.threads));
+  ReuseFreedHeapMemory();
+
+  absl::StatusOr<parallel::ProcessGrid> grid = parallel::MakeProcessGrid(s->spec.parallel.tp);
+  if (!grid.ok()) return grid.status();
+  s->grid = std::make_unique<parallel::ProcessGrid>(std::move(*grid));
+  for (auto [comm, out] : {std::pair{s->grid->tp_comm(), &s->tp},
+                           std::pair{s->grid->dp_comm(), &s->dp}}) {
+    absl::StatusOr<std::unique_ptr<parallel::Collectives>> c =
+        MakeCollectives(comm, s->device);
+    if (!c.ok()) return c.status();
+    *out = std::move(*c);
+  }
+
+  // Same seed on every rank: replicas start equal, and shards are cut from
+  // the same full weights.
+  torch::manual_seed(s->spec.train.seed);
+  s->model = MakeModel(m);
+  const std::map<std::string, double> multipliers = LearningRateMultipliers(*s->model);
+  s->plan = ApplyTensorParallel(*s->model, *s->tp);
+  s->model->to(s->device);
+  s->model->SetActivationCheckpointing(s->spec.train.activation_checkpointing);
+  s->optimizer = std::make_unique<Optimizer>(*s->model, multipliers, s->spec.train);
+  s->step = std::make_unique<TrainStep>(*s->model, *s->optimizer, s->plan, *s->tp, *s->dp,
+                                        s->spec);
+  return s;
+}
+
+}  // namespace spacebyte::trainer
