@@ -2,7 +2,7 @@
 #define SPACEBYTE_CHECKPOINT_REFERENCE_CHECKPOINT_H_
 
 // The public PyTorch reference's `ckpt.pt`: a torch.save'd dict with `model`
-// (class name), `model_config` and `state_dict` (spec "Reference checkpoints").
+// (class name), `model_config` and `state_dict` (docs/model.md#reference-checkpoints).
 
 #include <string>
 #include <utility>

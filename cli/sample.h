@@ -49,7 +49,7 @@ class NextByteModel {
  public:
   virtual ~NextByteModel() = default;
   // Appends `byte`; returns the logits [256] for the byte after it and sets
-  // `exhausted` when those logits lack global context (the spec's overflow).
+  // `exhausted` when those logits lack global context (docs/model.md#the-forward-pass, step 3).
   virtual torch::Tensor Push(int64_t byte, bool* exhausted) = 0;
 };
 

@@ -10,8 +10,9 @@
 
 namespace spacebyte::trainer {
 
-// Pre-norm multi-head attention of the spec: fused QKV projection, per-head
-// Q and K norms, optional RoPE, causal (optionally windowed) attention.
+// Pre-norm multi-head attention (docs/model.md#a-block): fused QKV
+// projection, per-head Q and K norms, optional RoPE, causal (optionally
+// windowed) attention.
 class AttentionImpl : public torch::nn::Module {
  public:
   // window < 0: full causal attention.

@@ -56,8 +56,8 @@ struct LossOutput {
   torch::Tensor ignored_fraction;
 };
 
-// The spec's batch loss; `targets` may hold -1 (ignored), and `ignored`
-// marks further targets to drop.
+// The batch loss (docs/model.md#loss-and-bits-per-byte); `targets` may hold
+// -1 (ignored), and `ignored` marks further targets to drop.
 LossOutput ComputeLoss(const ModelOutput& out, const torch::Tensor& targets);
 
 // tokens = BOS followed by targets[:, :-1].

@@ -1,9 +1,9 @@
 #ifndef SPACEBYTE_MODEL_MODEL_SPEC_H_
 #define SPACEBYTE_MODEL_MODEL_SPEC_H_
 
-// The resolved model shape: every default of the spec filled in, every
-// constraint checked. Built once from proto::ModelConfig; the model code
-// reads only this plain struct.
+// The resolved model shape: every default filled in
+// (docs/model.md#shapes-and-their-defaults), every constraint checked. Built
+// once from proto::ModelConfig; the model code reads only this plain struct.
 
 #include <cstdint>
 
@@ -63,7 +63,7 @@ absl::StatusOr<ModelSpec> ResolvePatchRule(const std::string& method, int64_t co
 // The fully explicit config (every default written out), for manifests.
 proto::ModelConfig ToProto(const ModelSpec& spec);
 
-// The spec's cost accounting: multiply-adds per sample of T bytes.
+// The cost accounting of docs/model.md#cost: multiply-adds per sample of T bytes.
 double MultiplyAddsPerSample(const ModelSpec& spec);
 inline double TrainingFlopsPerByte(const ModelSpec& spec) {
   return 6.0 * MultiplyAddsPerSample(spec) / spec.context_size;

@@ -8,7 +8,7 @@
 namespace spacebyte::trainer {
 namespace {
 
-// The spec's spacelike(b), one byte at a time.
+// spacelike(b) of the utf8 rule (docs/model.md#patch-rules), one byte at a time.
 bool SpacelikeByte(int64_t b) {
   return b < '0' || (b > '9' && b < 'A') || (b > 'Z' && b < 'a') || (b > 'z' && b < 0x80) ||
          b >= 0xC0;

@@ -1,7 +1,7 @@
 #ifndef SPACEBYTE_MODEL_PATCHING_H_
 #define SPACEBYTE_MODEL_PATCHING_H_
 
-// Where the global blocks run: patch boundaries of the spec, computed from the
+// Where the global blocks run: patch boundaries (docs/model.md#patch-rules), computed from the
 // bytes with whole-tensor ops (no loop over positions), so they can run in the
 // data loader's thread as well as in the model.
 
@@ -17,10 +17,10 @@ struct Patches {
   torch::Tensor overflow;   // [B, T] bool: past the TG-th boundary, targets ignored
 };
 
-// spacelike(b) of the spec, elementwise on an integer tensor.
+// spacelike(b) of the utf8 rule, elementwise on an integer tensor.
 torch::Tensor Spacelike(const torch::Tensor& tokens);
 
-// boundary[b, t] for the model's patch rule: the spec's utf8 and periodic
+// boundary[b, t] for the model's patch rule: the reference's utf8 and periodic
 // rules, or the multilingual one (docs/multilingual.md), which never puts
 // more than TG boundaries in a row of T.
 torch::Tensor Boundaries(const torch::Tensor& tokens, const ModelSpec& spec);

@@ -10,7 +10,7 @@
 namespace spacebyte::trainer {
 
 // SpaceByte: local blocks on every byte, global blocks on patch boundaries
-// (spec "The whole model"). Parameter names match the reference state dict.
+// (docs/model.md#the-forward-pass). Parameter names match the reference state dict.
 class SpaceByteModel : public ByteLm {
  public:
   explicit SpaceByteModel(const ModelSpec& spec);

@@ -1,9 +1,10 @@
 #ifndef SPACEBYTE_TRAIN_OPTIMIZER_H_
 #define SPACEBYTE_TRAIN_OPTIMIZER_H_
 
-// AdamW as the spec sets it up: one parameter group per learning-rate
-// multiplier (linear weights train at lr * d_in^-0.5, everything else at lr),
-// decoupled weight decay scaled by each group's learning rate.
+// AdamW as the reference sets it up (docs/model.md#initialisation-and-optimiser):
+// one parameter group per learning-rate multiplier (linear weights train at
+// lr * d_in^-0.5, everything else at lr), decoupled weight decay scaled by
+// each group's learning rate.
 
 #include <map>
 #include <memory>
