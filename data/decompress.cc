@@ -33,7 +33,7 @@ class CopyDecoder : public Decoder {
   absl::StatusOr<size_t> Decode(std::string_view* in, bool input_done, char* out,
                                 size_t capacity, bool* finished) override {
     const size_t n = std::min(in->size(), capacity);
-    std::memcpy(out, in->data(), n);
+    if (n > 0) std::memcpy(out, in->data(), n);
     in->remove_prefix(n);
     *finished = in->empty() && input_done;
     return n;
@@ -179,30 +179,32 @@ absl::StatusOr<std::unique_ptr<ByteStream>> ByteStream::OpenFile(const std::stri
   if (file == nullptr) return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
   std::unique_ptr<ByteStream> stream(new ByteStream(path, file));
   if (absl::Status s = stream->Refill(); !s.ok()) return s;
-  stream->compression_ = DetectCompression(stream->pending_);
-  stream->decoder_ = MakeDecoder(stream->compression_);
-  if (stream->decoder_ == nullptr) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(path, ": could not start the ", CompressionName(stream->compression_),
-                     " decoder"));
-  }
+  if (absl::Status s = stream->StartDecoder(); !s.ok()) return s;
   return stream;
 }
 
-std::unique_ptr<ByteStream> ByteStream::FromMemory(const std::string& path,
-                                                   std::string_view data) {
+absl::StatusOr<std::unique_ptr<ByteStream>> ByteStream::FromMemory(const std::string& path,
+                                                                   std::string_view data) {
   std::unique_ptr<ByteStream> stream(new ByteStream(path, nullptr));
   stream->pending_ = data;
   stream->input_done_ = true;
-  stream->compression_ = DetectCompression(data);
-  stream->decoder_ = MakeDecoder(stream->compression_);
-  return stream->decoder_ == nullptr ? nullptr : std::move(stream);
+  if (absl::Status s = stream->StartDecoder(); !s.ok()) return s;
+  return stream;
+}
+
+// The compression is what the first bytes read say.
+absl::Status ByteStream::StartDecoder() {
+  compression_ = DetectCompression(pending_);
+  decoder_ = MakeDecoder(compression_);
+  if (decoder_ != nullptr) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat(path_, ": could not start the ", CompressionName(compression_), " decoder"));
 }
 
 // Keeps the undecoded bytes and appends the next chunk of the file.
 absl::Status ByteStream::Refill() {
   const size_t kept = pending_.size();
-  std::memmove(buffer_.data(), pending_.data(), kept);
+  if (kept > 0) std::memmove(buffer_.data(), pending_.data(), kept);
   buffer_.resize(kept + kChunk);
   const size_t got = std::fread(buffer_.data() + kept, 1, kChunk, file_);
   buffer_.resize(kept + got);

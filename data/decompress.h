@@ -30,7 +30,8 @@ class ByteStream {
   // Opens `path`; its first bytes tell the compression.
   static absl::StatusOr<std::unique_ptr<ByteStream>> OpenFile(const std::string& path);
   // Reads `data`, which must outlive the stream; errors name `path`.
-  static std::unique_ptr<ByteStream> FromMemory(const std::string& path, std::string_view data);
+  static absl::StatusOr<std::unique_ptr<ByteStream>> FromMemory(const std::string& path,
+                                                                std::string_view data);
   ~ByteStream();
 
   Compression compression() const { return compression_; }
@@ -42,6 +43,7 @@ class ByteStream {
 
  private:
   ByteStream(std::string path, std::FILE* file);
+  absl::Status StartDecoder();
   absl::Status Refill();
   absl::Status Corrupt(const std::string& why) const;
 

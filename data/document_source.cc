@@ -1,8 +1,6 @@
 #include "data/document_source.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <regex>
 

@@ -12,10 +12,10 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   auto stream = spacebyte::data::ByteStream::FromMemory("in.gz", bytes);
-  if (stream == nullptr) std::abort();
+  if (!stream.ok()) std::abort();
   std::string out;
   while (out.size() < (size_t{64} << 20)) {
-    absl::StatusOr<size_t> n = stream->Read(size_t{1} << 20, &out);
+    absl::StatusOr<size_t> n = (*stream)->Read(size_t{1} << 20, &out);
     if (!n.ok()) {
       spacebyte::fuzz::RequireMessage(n.status());
       if (!absl::IsDataLoss(n.status())) std::abort();
