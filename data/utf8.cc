@@ -1,7 +1,5 @@
 #include "data/utf8.h"
 
-#include <cstring>
-
 #include "simdjson.h"
 
 namespace spacebyte::data {
@@ -43,15 +41,6 @@ int64_t InvalidUtf8Bytes(std::string_view text) {
   if (simdjson::validate_utf8(text.data(), text.size())) return 0;
   int64_t invalid = 0;
   for (size_t i = 0; i < text.size();) {
-    // Runs of ASCII, 8 bytes at a time: most of most corpora.
-    if (i + 8 <= text.size()) {
-      uint64_t word;
-      std::memcpy(&word, text.data() + i, 8);
-      if ((word & 0x8080808080808080ull) == 0) {
-        i += 8;
-        continue;
-      }
-    }
     const size_t n = SequenceLength(text, i);
     if (n == 0) {
       ++invalid;

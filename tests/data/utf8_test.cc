@@ -7,8 +7,8 @@
 namespace spacebyte::data {
 namespace {
 
-// Byte by byte, the definition: the counter's fast paths (8 ASCII bytes at
-// a time, simdjson's validator for whole valid texts) must agree with it.
+// Byte by byte, the definition: the counter's fast path (simdjson's
+// validator for whole valid texts) must agree with it, at every offset.
 TEST(Utf8Test, CountsEveryInvalidByteWhereverItSits) {
   const std::string ascii(40, 'a');
   struct Case {
