@@ -229,8 +229,8 @@ struct PrepRun {
 };
 
 // The real `spacebyte prep` in a child process, timed, with its peak RSS.
-PrepRun RunPrep(const Options& o, const std::string& binary, const std::string& kind,
-                int threads) {
+PrepRun RunPrepProcess(const Options& o, const std::string& binary, const std::string& kind,
+                       int threads) {
   const std::string out = o.dir + "/dataset";
   fs::remove_all(out);
   std::vector<std::string> args = {binary, "prep", "--input", o.dir + "/" + kind,
@@ -315,7 +315,7 @@ int Main(int argc, char** argv) {
   std::vector<double> baseline_mb;
   for (size_t b = 0; b < o.binaries.size(); ++b) {
     std::cout << "binary " << b << ": " << o.binaries[b] << "\n";
-    baseline_mb.push_back(RunPrep(o, o.binaries[b], "baseline.txt", 1).peak_rss_mb);
+    baseline_mb.push_back(RunPrepProcess(o, o.binaries[b], "baseline.txt", 1).peak_rss_mb);
   }
   bool ok = true;
   std::vector<nlohmann::json> results;
@@ -332,7 +332,7 @@ int Main(int argc, char** argv) {
     const double write = WriteFloor(o.dir, bytes);
     for (int threads : o.threads) {
       for (size_t b = 0; b < o.binaries.size(); ++b) {
-        const PrepRun run = RunPrep(o, o.binaries[b], kind, threads);
+        const PrepRun run = RunPrepProcess(o, o.binaries[b], kind, threads);
         if (run.exit_code != 0) {
           std::cerr << "prep_benchmark: " << o.binaries[b] << " prep exited " << run.exit_code
                     << "; see " << o.dir << "/prep.log\n";
