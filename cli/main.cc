@@ -10,24 +10,27 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "c10/util/Exception.h"
-#include "data/inspect.h"
-#include "data/prep.h"
-#include "torch/version.h"
-#include "parallel/mpi_collectives.h"
-#include "parallel/mpi_env.h"
-#include "cli/bench.h"
-#include "kernels/cpu_threads.h"
-#include "train/config_file.h"
 #include "checkpoint/convert.h"
-#include "train/evaluate.h"
-#include "cli/flag_set.h"
 #include "checkpoint/model_checkpoint.h"
+#include "cli/bench.h"
+#include "cli/flag_set.h"
 #include "cli/model_info.h"
-#include "train/patch_stats.h"
 #include "cli/report.h"
 #include "cli/sample.h"
+#include "data/inspect.h"
+#include "data/prep.h"
+#include "kernels/cpu_threads.h"
+#include "parallel/mpi_collectives.h"
+#include "parallel/mpi_env.h"
+#include "torch/version.h"
+#include "train/config_file.h"
+#include "train/evaluator.h"
+#include "train/patch_stats.h"
 #include "train/stop_signals.h"
 #include "train/train.h"
 #include "train/training_session.h"
@@ -147,7 +150,7 @@ int RunEval(int argc, char** argv) {
     absl::StatusOr<EvalResult> result =
         EvaluateBytesFile(*loaded->model, bytes, max_windows, batch_size);
     if (!result.ok()) return Finish(result.status());
-    std::cout << ToJson(*result) << "\n";
+    std::cout << ToJson(*result).dump() << "\n";
     return 0;
   }
   return RunUnderMpi(&argc, &argv, [&](const parallel::MpiEnv& env) -> absl::Status {
@@ -156,10 +159,15 @@ int RunEval(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<parallel::Collectives>> world =
         MakeCollectives(MPI_COMM_WORLD, loaded->model->parameters().front().device());
     if (!world.ok()) return world.status();
-    absl::StatusOr<std::string> json =
-        EvaluateSplitJson(*loaded->model, data, split, max_windows, batch_size, **world);
-    if (json.ok() && env.world_rank() == 0) std::cout << *json << std::endl;
-    return json.status();
+    absl::StatusOr<std::unique_ptr<Evaluator>> evaluator =
+        Evaluator::Open(data, split, loaded->model->spec(), max_windows);
+    if (!evaluator.ok()) return evaluator.status();
+    if ((*evaluator)->windows() == 0) {
+      return absl::NotFoundError(absl::StrCat(data, " has no ", split, " data"));
+    }
+    const EvalResult result = (*evaluator)->Evaluate(*loaded->model, /*step=*/0, **world, batch_size);
+    if (env.world_rank() == 0) std::cout << ToJson(result).dump() << std::endl;
+    return absl::OkStatus();
   });
 }
 

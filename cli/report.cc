@@ -30,9 +30,9 @@ Series Curve(const std::string& name, const std::vector<Point>& points, Field fi
   return s;
 }
 
-std::vector<EvalPoint> Split(const MetricsLog& log, const std::string& split) {
-  std::vector<EvalPoint> out;
-  for (const EvalPoint& p : log.eval) {
+std::vector<EvalResult> Split(const MetricsLog& log, const std::string& split) {
+  std::vector<EvalResult> out;
+  for (const EvalResult& p : log.eval) {
     if (p.split == split) out.push_back(p);
   }
   return out;
@@ -40,8 +40,8 @@ std::vector<EvalPoint> Split(const MetricsLog& log, const std::string& split) {
 
 std::string Figure(const std::string& svg) { return svg.empty() ? "" : "<div>" + svg + "</div>"; }
 
-std::string Summary(const MetricsLog& log, const std::vector<EvalPoint>& validation,
-                    const std::vector<EvalPoint>& test) {
+std::string Summary(const MetricsLog& log, const std::vector<EvalResult>& validation,
+                    const std::vector<EvalResult>& test) {
   std::string html = "<table><tr><th>figure</th><th>value</th></tr>";
   auto row = [&](const std::string& name, double value) {
     absl::StrAppend(&html, "<tr><td>", name, "</td><td>", FormatNumber(value), "</td></tr>");
@@ -49,23 +49,23 @@ std::string Summary(const MetricsLog& log, const std::vector<EvalPoint>& validat
   if (!log.train.empty()) {
     absl::StrAppend(&html, "<tr><td>last training step</td><td>", log.train.back().step,
                     "</td></tr>");
-    row("training bits/byte (last)", log.train.back().bits_per_byte);
+    row("training bits/byte (last)", log.train.back().bits_per_byte());
     row("throughput, bytes/s (last)", log.train.back().bytes_per_s);
   }
   if (!validation.empty()) {
     double best = NAN;
-    for (const EvalPoint& p : validation) best = std::fmin(best, p.bits_per_byte);
-    row("validation bits/byte (last)", validation.back().bits_per_byte);
+    for (const EvalResult& p : validation) best = std::fmin(best, p.bits_per_byte());
+    row("validation bits/byte (last)", validation.back().bits_per_byte());
     row("validation bits/byte (best)", best);
   }
-  if (!test.empty()) row("test bits/byte (last)", test.back().bits_per_byte);
+  if (!test.empty()) row("test bits/byte (last)", test.back().bits_per_byte());
   return html + "</table>";
 }
 
 // The latest per-language values of each split, and curves for the
 // kPlottedLanguages languages with the lowest latest validation bits/byte.
-std::string Languages(const std::vector<EvalPoint>& validation,
-                      const std::vector<EvalPoint>& test) {
+std::string Languages(const std::vector<EvalResult>& validation,
+                      const std::vector<EvalResult>& test) {
   if (validation.empty() || validation.back().bits_per_byte_by_language.empty()) return "";
   const auto& latest = validation.back().bits_per_byte_by_language;
   std::vector<std::pair<double, std::string>> ranked;
@@ -74,12 +74,12 @@ std::string Languages(const std::vector<EvalPoint>& validation,
   std::vector<Series> curves;
   for (size_t i = 0; i < std::min(ranked.size(), kPlottedLanguages); ++i) {
     const std::string& language = ranked[i].second;
-    curves.push_back(Curve(language, validation, [&](const EvalPoint& p) {
+    curves.push_back(Curve(language, validation, [&](const EvalResult& p) {
       const auto it = p.bits_per_byte_by_language.find(language);
       return it == p.bits_per_byte_by_language.end() ? NAN : it->second;
     }));
   }
-  const EvalPoint& last = validation.back();
+  const EvalResult& last = validation.back();
   auto at = [](const std::map<std::string, double>& values, const std::string& language) {
     const auto it = values.find(language);
     return it == values.end() ? NAN : it->second;
@@ -118,17 +118,17 @@ std::string Languages(const std::vector<EvalPoint>& validation,
 
 std::string RenderReport(const MetricsLog& log, const std::string& title,
                          const std::string& config_text) {
-  const std::vector<EvalPoint> validation = Split(log, "validation"), test = Split(log, "test");
-  auto bpb = [](const auto& p) { return p.bits_per_byte; };
+  const std::vector<EvalResult> validation = Split(log, "validation"), test = Split(log, "test");
+  auto bpb = [](const auto& p) { return p.bits_per_byte(); };
   const std::string curves = LinePlotSvg(
       {Curve("training", log.train, bpb), Curve("validation", validation, bpb),
        Curve("test", test, bpb)},
       {"Bits per byte", "step", "bits/byte"});
   const std::string loss = LinePlotSvg(
-      {Curve("training", log.train, [](const TrainPoint& p) { return p.loss; })},
+      {Curve("training", log.train, [](const TrainMetrics& p) { return p.loss; })},
       {"Training loss", "step", "loss (nats)"});
   const std::string throughput = LinePlotSvg(
-      {Curve("training", log.train, [](const TrainPoint& p) { return p.bytes_per_s; })},
+      {Curve("training", log.train, [](const TrainMetrics& p) { return p.bytes_per_s; })},
       {"Throughput", "step", "bytes/s"});
   std::string html = absl::StrCat(
       "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>", HtmlEscape(title),

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "train/metrics_log.h"
+#include "train/metrics.h"
 
 namespace spacebyte::trainer {
 

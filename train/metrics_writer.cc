@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -67,14 +66,15 @@ absl::Status MetricsWriter::status() const {
   return tensorboard_status_;
 }
 
-// The line, then every number of it, nested maps one level deep (the
-// per-language figures), as TensorBoard scalars.
+// The line, then every number of it but the step and the run's length,
+// nested maps one level deep (the per-language figures), as TensorBoard
+// scalars.
 void MetricsWriter::Record(int64_t step, const std::string& prefix, const nlohmann::json& line) {
   out_ << line.dump() << "\n" << std::flush;
   if (!tensorboard_ || !tensorboard_status_.ok()) return;
   std::vector<std::pair<std::string, double>> values;
   for (const auto& [key, value] : line.items()) {
-    if (key == "step") continue;
+    if (key == "step" || key == "steps") continue;
     if (value.is_number()) values.emplace_back(absl::StrCat(prefix, "/", key), value.get<double>());
     if (!value.is_object()) continue;
     for (const auto& [sub, v] : value.items()) {
@@ -90,21 +90,12 @@ void MetricsWriter::ClearProgress() {
 
 void MetricsWriter::Train(const TrainMetrics& m) {
   if (!active_) return;
-  const double bpb = m.loss / std::log(2.0);
-  nlohmann::json j = {{"step", m.step},           {"loss", m.loss},
-                      {"bits_per_byte", bpb},     {"lr", m.lr},
-                      {"grad_norm", m.grad_norm}, {"bytes_per_s", m.bytes_per_s},
-                      {"flops_per_s", m.flops_per_s},
-                      {"ignored_fraction", m.ignored_fraction},
-                      {"bytes_seen", m.bytes_seen}, {"elapsed_s", m.elapsed_s}};
-  j["mfu"] = m.mfu ? nlohmann::json(*m.mfu) : nlohmann::json(nullptr);
-  Record(m.step, "train", j);
-
+  Record(m.step, "train", ToJson(m));
   ClearProgress();
   std::cout << absl::StrFormat(
                    "step %d/%d | loss %.4f | bpb %.4f | lr %.3g | gnorm %.3f | %.1f kB/s | "
                    "%.2f GFLOP/s%s | ignored %.2f%%",
-                   m.step, m.steps, m.loss, bpb, m.lr, m.grad_norm, m.bytes_per_s / 1e3,
+                   m.step, m.steps, m.loss, m.bits_per_byte(), m.lr, m.grad_norm, m.bytes_per_s / 1e3,
                    m.flops_per_s / 1e9,
                    m.mfu ? absl::StrFormat(" | MFU %.1f%%", 100 * *m.mfu) : "",
                    100 * m.ignored_fraction)
@@ -118,34 +109,14 @@ void MetricsWriter::Train(const TrainMetrics& m) {
   }
 }
 
-namespace {
-
-nlohmann::json EvalObject(const EvalMetrics& m) {
-  return {{"step", m.step},
-          {"split", m.split},
-          {"loss", m.loss},
-          {"bits_per_byte", m.loss / std::log(2.0)},
-          {"coverage", m.coverage},
-          {"windows", m.windows},
-          {"ignored_fraction", m.ignored_fraction},
-          {"bits_per_byte_by_language", m.bits_per_byte_by_language},
-          {"ignored_fraction_by_language", m.ignored_fraction_by_language},
-          {"bytes_per_patch_by_language", m.bytes_per_patch_by_language}};
-}
-
-}  // namespace
-
-std::string EvalJson(const EvalMetrics& m) { return EvalObject(m).dump(); }
-
-void MetricsWriter::Eval(const EvalMetrics& m) {
+void MetricsWriter::Eval(const EvalResult& r) {
   if (!active_) return;
-  const double bpb = m.loss / std::log(2.0);
-  Record(m.step, m.split, EvalObject(m));
+  Record(r.step, r.split, ToJson(r));
   ClearProgress();
   std::cout << absl::StrFormat(
                    "eval %s step %d | loss %.4f | bpb %.4f | coverage %.3f | %d windows, %d languages",
-                   m.split, m.step, m.loss, bpb, m.coverage, m.windows,
-                   m.bits_per_byte_by_language.size())
+                   r.split, r.step, r.loss, r.bits_per_byte(), r.coverage, r.windows,
+                   r.bits_per_byte_by_language.size())
             << std::endl;
 }
 

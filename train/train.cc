@@ -11,16 +11,16 @@
 #include "data/manifest.h"
 #include "data/prefetch_loader.h"
 #include "google/protobuf/text_format.h"
+#include "kernels/matmul_peak.h"
 #include "parallel/mpi_agreement.h"
 #include "train/batch_upload.h"
-#include "kernels/matmul_peak.h"
+#include "train/evaluator.h"
+#include "train/lr_schedule.h"
 #include "train/metrics_writer.h"
 #include "train/run_dir_lock.h"
 #include "train/stop_signals.h"
-#include "train/lr_schedule.h"
 #include "train/training_checkpoint.h"
 #include "train/training_session.h"
-#include "train/validation.h"
 
 namespace spacebyte::trainer {
 namespace fs = std::filesystem;
@@ -96,7 +96,7 @@ class Run {
   TrainingProgress progress_;
   int64_t saved_step_ = -1;  // step of the newest checkpoint on disk
   int stop_signal_ = 0;
-  std::map<std::string, std::unique_ptr<Validator>> validators_;
+  std::map<std::string, std::unique_ptr<Evaluator>> evaluators_;
 };
 
 // Rank 0 finds and verifies the newest complete checkpoint and reports what
@@ -131,12 +131,12 @@ absl::Status Run::Resume(bool insist) {
 }
 
 absl::Status Run::Evaluate(const std::string& split, int64_t step) {
-  auto it = validators_.find(split);
-  if (it == validators_.end()) {
-    absl::StatusOr<std::unique_ptr<Validator>> v = Validator::Open(
+  auto it = evaluators_.find(split);
+  if (it == evaluators_.end()) {
+    absl::StatusOr<std::unique_ptr<Evaluator>> v = Evaluator::Open(
         s_.spec.data.path, split, s_.spec.model, s_.spec.train.eval_windows);
     if (!v.ok()) return v.status();
-    it = validators_.emplace(split, std::move(*v)).first;
+    it = evaluators_.emplace(split, std::move(*v)).first;
   }
   if (it->second->windows() == 0) return absl::OkStatus();
   log_->Eval(it->second->Evaluate(*s_.model, step, *s_.dp, s_.spec.train.micro_batch_size));

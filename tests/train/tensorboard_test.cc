@@ -67,20 +67,20 @@ TEST_F(TensorBoardTest, EveryScalarOnceAcrossACrashAndResume) {
       EXPECT_EQ(values.size(), 1u) << tag << " repeated at step " << step;
     }
   }
-  for (const nlohmann::json& line : TrainingLines(run)) {
-    const int64_t step = line["step"];
-    for (const char* key : {"loss", "lr", "grad_norm"}) {
-      const double want = line[key];
-      EXPECT_NEAR(tb.at(std::string("train/") + key).at(step).at(0), want, 1e-6 * std::abs(want))
-          << key << " at step " << step;
+  for (const TrainMetrics& line : TrainingLines(run)) {
+    for (const auto& [key, want] : {std::pair{"loss", line.loss}, std::pair{"lr", line.lr},
+                                    std::pair{"grad_norm", line.grad_norm}}) {
+      EXPECT_NEAR(tb.at(std::string("train/") + key).at(line.step).at(0), want,
+                  1e-6 * std::abs(want))
+          << key << " at step " << line.step;
     }
   }
-  const nlohmann::json test = EvalLines(run, "test").back();
-  EXPECT_NEAR(tb.at("test/bits_per_byte").at(8).at(0), test["bits_per_byte"].get<double>(), 1e-5);
-  for (const auto& [language, bpb] : test["bits_per_byte_by_language"].items()) {
-    EXPECT_NEAR(tb.at("test/bits_per_byte_by_language/" + language).at(8).at(0),
-                bpb.get<double>(), 1e-5);
+  const EvalResult test = EvalLines(run, "test").back();
+  EXPECT_NEAR(tb.at("test/bits_per_byte").at(8).at(0), test.bits_per_byte(), 1e-5);
+  for (const auto& [language, bpb] : test.bits_per_byte_by_language) {
+    EXPECT_NEAR(tb.at("test/bits_per_byte_by_language/" + language).at(8).at(0), bpb, 1e-5);
   }
+  EXPECT_FALSE(tb.count("train/steps")) << "the run's length is no figure";
   EXPECT_TRUE(tb.count("validation/coverage"));
 }
 

@@ -59,43 +59,34 @@ CommandResult Train(const std::string& config, const std::string& run_dir,
 
 namespace {
 
-std::vector<nlohmann::json> MetricsLines(const std::string& run_dir) {
-  std::vector<nlohmann::json> lines;
-  std::ifstream in(run_dir + "/metrics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
-  }
-  return lines;
+MetricsLog Metrics(const std::string& run_dir) {
+  absl::StatusOr<MetricsLog> log = ReadMetricsLog(run_dir + "/metrics.jsonl");
+  EXPECT_TRUE(log.ok()) << log.status();
+  return log.ok() ? *std::move(log) : MetricsLog{};
 }
 
 }  // namespace
 
-std::vector<nlohmann::json> TrainingLines(const std::string& run_dir) {
-  std::vector<nlohmann::json> out;
-  for (nlohmann::json& j : MetricsLines(run_dir)) {
-    if (!j.contains("split")) out.push_back(std::move(j));
-  }
-  return out;
+std::vector<TrainMetrics> TrainingLines(const std::string& run_dir) {
+  return Metrics(run_dir).train;
 }
 
-std::vector<nlohmann::json> EvalLines(const std::string& run_dir, const std::string& split) {
-  std::vector<nlohmann::json> out;
-  for (nlohmann::json& j : MetricsLines(run_dir)) {
-    if (j.value("split", "") == split) out.push_back(std::move(j));
+std::vector<EvalResult> EvalLines(const std::string& run_dir, const std::string& split) {
+  std::vector<EvalResult> out;
+  for (EvalResult& r : Metrics(run_dir).eval) {
+    if (r.split == split) out.push_back(std::move(r));
   }
   return out;
 }
 
 void ExpectSameCurve(const std::string& run_a, const std::string& run_b, double tolerance) {
-  const std::vector<nlohmann::json> a = TrainingLines(run_a), b = TrainingLines(run_b);
+  const std::vector<TrainMetrics> a = TrainingLines(run_a), b = TrainingLines(run_b);
   ASSERT_FALSE(a.empty()) << run_a;
   ASSERT_EQ(a.size(), b.size()) << run_a << " vs " << run_b;
   for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_EQ(a[i]["step"], b[i]["step"]);
-    for (const char* key : {"loss", "grad_norm"}) {
-      EXPECT_NEAR(a[i][key].get<double>(), b[i][key].get<double>(), tolerance)
-          << key << " at step " << a[i]["step"];
-    }
+    EXPECT_EQ(a[i].step, b[i].step);
+    EXPECT_NEAR(a[i].loss, b[i].loss, tolerance) << "loss at step " << a[i].step;
+    EXPECT_NEAR(a[i].grad_norm, b[i].grad_norm, tolerance) << "grad_norm at step " << a[i].step;
   }
 }
 

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "tests/cli/run_command.h"
+#include "train/metrics.h"
 
 namespace spacebyte::trainer {
 
@@ -36,10 +36,10 @@ std::string WriteTinyConfig(const std::string& dir, const std::string& data, int
 CommandResult Train(const std::string& config, const std::string& run_dir,
                     const std::vector<std::string>& sets, const std::string& launcher = "");
 
-// The lines of RUN_DIR/metrics.jsonl: training lines, or evaluation lines of
-// `split`.
-std::vector<nlohmann::json> TrainingLines(const std::string& run_dir);
-std::vector<nlohmann::json> EvalLines(const std::string& run_dir, const std::string& split);
+// The lines of RUN_DIR/metrics.jsonl, read by the trainer's own reader:
+// training lines, or evaluation lines of `split`.
+std::vector<TrainMetrics> TrainingLines(const std::string& run_dir);
+std::vector<EvalResult> EvalLines(const std::string& run_dir, const std::string& split);
 
 // Fails the test unless both runs logged the same steps with losses and
 // gradient norms within `tolerance`.

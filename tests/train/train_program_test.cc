@@ -5,6 +5,7 @@
 // checkpointing leave the losses unchanged; budgets set the step count; bad
 // configs give one clear line and a non-zero exit.
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -34,26 +35,29 @@ TEST_F(TrainProgramTest, ValidationBitsPerByteFallsAndReportDrawsIt) {
                                 {"train.log_interval=10", "train.eval_interval=20",
                                  "train.batch_size=8"});
   ASSERT_EQ(r.status, 0) << r.output;
-  const std::vector<nlohmann::json> validation = EvalLines(run, "validation");
+  const std::vector<EvalResult> validation = EvalLines(run, "validation");
   ASSERT_EQ(validation.size(), 3u) << r.output;  // steps 20, 40 and the final one
-  const double first = validation.front()["bits_per_byte"], last = validation.back()["bits_per_byte"];
+  const double first = validation.front().bits_per_byte(), last = validation.back().bits_per_byte();
   EXPECT_LT(last, first - 0.5) << "validation bits/byte " << first << " -> " << last;
   for (const char* language : {"eng", "deu", "fra"}) {
-    for (const char* key : {"bits_per_byte_by_language", "ignored_fraction_by_language",
-                            "bytes_per_patch_by_language"}) {
-      EXPECT_TRUE(validation.back()[key].contains(language)) << key << " " << language;
-    }
+    EXPECT_TRUE(validation.back().bits_per_byte_by_language.count(language)) << language;
+    EXPECT_TRUE(validation.back().ignored_fraction_by_language.count(language)) << language;
+    EXPECT_TRUE(validation.back().bytes_per_patch_by_language.count(language)) << language;
   }
-  EXPECT_EQ(validation.back()["coverage"].get<double>(), 1.0) << "every byte is scored";
+  EXPECT_EQ(validation.back().coverage, 1.0) << "every byte is scored";
   EXPECT_EQ(EvalLines(run, "test").size(), 1u);
-  const std::vector<nlohmann::json> training = TrainingLines(run);
+  const std::vector<TrainMetrics> training = TrainingLines(run);
   ASSERT_EQ(training.size(), 6u);
-  for (const char* key : {"step", "loss", "bits_per_byte", "lr", "grad_norm", "bytes_per_s",
-                          "flops_per_s", "mfu", "ignored_fraction", "bytes_seen", "elapsed_s"}) {
-    EXPECT_TRUE(training.back().contains(key)) << key;
+  const TrainMetrics& end = training.back();
+  EXPECT_EQ(end.step, 60);
+  EXPECT_EQ(end.steps, 60);
+  for (double figure : {end.lr, end.grad_norm, end.bytes_per_s, end.flops_per_s,
+                        end.ignored_fraction, end.elapsed_s}) {
+    EXPECT_TRUE(std::isfinite(figure));
   }
-  EXPECT_EQ(training.back()["bytes_seen"], 60 * 8 * 64);
-  EXPECT_LT(training.back()["loss"].get<double>(), training.front()["loss"].get<double>());
+  EXPECT_TRUE(end.mfu.has_value());
+  EXPECT_EQ(end.bytes_seen, 60 * 8 * 64);
+  EXPECT_LT(end.loss, training.front().loss);
 
   const CommandResult report = RunCommand(std::string(SPACEBYTE_BIN) + " report " + run);
   ASSERT_EQ(report.status, 0) << report.output;
@@ -88,15 +92,15 @@ TEST_F(MultilingualProgramTest, TrainsWithoutIgnoringATargetWhereUtf8IgnoresMany
         Train(config, run, {std::string("model.patch_method=") + method});
     ASSERT_EQ(r.status, 0) << r.output;
     double ignored = 0;
-    for (const nlohmann::json& line : TrainingLines(run)) ignored += line["ignored_fraction"].get<double>();
-    const nlohmann::json test = EvalLines(run, "test").back();
-    EXPECT_EQ(test["coverage"].get<double>(), 1.0) << method;
-    const double rus = test["ignored_fraction_by_language"]["rus"].get<double>();
+    for (const TrainMetrics& line : TrainingLines(run)) ignored += line.ignored_fraction;
+    const EvalResult test = EvalLines(run, "test").back();
+    EXPECT_EQ(test.coverage, 1.0) << method;
+    const double rus = test.ignored_fraction_by_language.at("rus");
     if (std::string(method) == "multilingual") {
       EXPECT_EQ(ignored, 0.0);
-      EXPECT_EQ(test["ignored_fraction"].get<double>(), 0.0);
+      EXPECT_EQ(test.ignored_fraction, 0.0);
       EXPECT_EQ(rus, 0.0);
-      EXPECT_GT(test["bytes_per_patch_by_language"]["rus"].get<double>(), 4.0);
+      EXPECT_GT(test.bytes_per_patch_by_language.at("rus"), 4.0);
     } else {
       EXPECT_GT(ignored, 0.0);
       EXPECT_GT(rus, 0.2);
@@ -154,9 +158,9 @@ TEST_F(TrainProgramTest, ByteBudgetSetsTheStepCount) {
   const std::string run = dir_ + "/run";
   const CommandResult r = Train(Config(0), run, {"train.budget_bytes=1100"});
   ASSERT_EQ(r.status, 0) << r.output;
-  const std::vector<nlohmann::json> training = TrainingLines(run);
+  const std::vector<TrainMetrics> training = TrainingLines(run);
   ASSERT_EQ(training.size(), 5u);
-  EXPECT_EQ(training.back()["step"], 5);
+  EXPECT_EQ(training.back().step, 5);
   std::ifstream resolved(run + "/config.textproto");
   std::stringstream text;
   text << resolved.rdbuf();

@@ -1,18 +1,21 @@
-#include "train/validation.h"
+#include "train/evaluator.h"
 
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "data/eval_stream.h"
 #include "train/patch_stats.h"
 
 namespace spacebyte::trainer {
 
-absl::StatusOr<std::unique_ptr<Validator>> Validator::Open(const std::string& data_dir,
+absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Open(const std::string& data_dir,
                                                            const std::string& split,
                                                            const ModelSpec& spec,
                                                            int64_t windows_per_language) {
   const int64_t context = spec.context_size;
-  auto v = std::make_unique<Validator>();
+  auto v = std::make_unique<Evaluator>();
   v->split_ = split;
   absl::Status read = data::ForEachLanguage(
       data_dir, split, [&](const std::string& language, const std::vector<uint8_t>& bytes) {
@@ -30,7 +33,7 @@ absl::StatusOr<std::unique_ptr<Validator>> Validator::Open(const std::string& da
   return v;
 }
 
-void Validator::AddLanguage(const std::string& name, const std::vector<uint8_t>& bytes,
+void Evaluator::AddLanguage(const std::string& name, const std::vector<uint8_t>& bytes,
                             const ModelSpec& spec, int64_t windows_per_language) {
   PatchStats training_view;
   training_view.AddStream(bytes, spec);
@@ -55,7 +58,7 @@ void Validator::AddLanguage(const std::string& name, const std::vector<uint8_t>&
   }
 }
 
-EvalMetrics Validator::Evaluate(ByteLm& model, int64_t step, parallel::Collectives& dp,
+EvalResult Evaluator::Evaluate(ByteLm& model, int64_t step, parallel::Collectives& dp,
                                 int64_t batch_size) {
   torch::NoGradGuard no_grad;
   model.eval();
@@ -92,7 +95,7 @@ EvalMetrics Validator::Evaluate(ByteLm& model, int64_t step, parallel::Collectiv
   sums = sums.cpu();
   model.train();
 
-  EvalMetrics m;
+  EvalResult m;
   m.step = step;
   m.split = split_;
   m.windows = n;
@@ -117,6 +120,38 @@ EvalMetrics Validator::Evaluate(ByteLm& model, int64_t step, parallel::Collectiv
   m.coverage = total > 0 ? scored / total : 0.0;
   m.ignored_fraction = total > 0 ? ignored / total : 0.0;
   return m;
+}
+
+absl::StatusOr<EvalResult> EvaluateBytesFile(ByteLm& model, const std::string& path,
+                                             int64_t max_windows, int64_t batch_size) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  const int64_t context = model.spec().context_size;
+  int64_t windows = static_cast<int64_t>(bytes.size()) / context;
+  if (windows == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " has ", bytes.size(), " bytes, fewer than one window of ", context));
+  }
+  if (max_windows > 0) windows = std::min(windows, max_windows);
+  const torch::Tensor all =
+      torch::from_blob(const_cast<char*>(bytes.data()), {windows, context}, torch::kUInt8)
+          .to(model.parameters().front().device(), torch::kLong);
+  torch::NoGradGuard no_grad;
+  model.eval();
+  double loss_sum = 0, ignored_sum = 0;
+  for (int64_t start = 0; start < windows; start += batch_size) {
+    const int64_t rows = std::min(batch_size, windows - start);
+    const torch::Tensor targets = all.narrow(0, start, rows);
+    const LossOutput loss = ComputeLoss(model.Forward(TokensFromTargets(targets)), targets);
+    loss_sum += loss.per_sample.to(torch::kDouble).sum().item<double>();
+    ignored_sum += loss.ignored_fraction.item<double>() * static_cast<double>(rows);
+  }
+  EvalResult r;
+  r.windows = windows;
+  r.loss = loss_sum / static_cast<double>(windows);
+  r.ignored_fraction = ignored_sum / static_cast<double>(windows);
+  return r;
 }
 
 }  // namespace spacebyte::trainer

@@ -17,7 +17,7 @@
 #include "data/prep.h"
 #include "tests/parallel/mpi_gtest_main.h"
 #include "train/training_session.h"
-#include "train/validation.h"
+#include "train/evaluator.h"
 
 namespace spacebyte::trainer {
 namespace {
@@ -45,7 +45,7 @@ std::string Repeat(const std::string& text, int times) {
   return out;
 }
 
-class ValidationTest : public ::testing::Test {
+class EvaluatorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     const int rank = test_support::TestMpiEnv().world_rank();
@@ -70,27 +70,27 @@ class ValidationTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
-  EvalMetrics Evaluate(PatchMethod method, int64_t windows_per_language) {
+  EvalResult Evaluate(PatchMethod method, int64_t windows_per_language) {
     torch::manual_seed(3);
     std::shared_ptr<ByteLm> model = MakeModel(Spec(method));
-    absl::StatusOr<std::unique_ptr<Validator>> validator = Validator::Open(
+    absl::StatusOr<std::unique_ptr<Evaluator>> evaluator = Evaluator::Open(
         (root_ / "data").string(), "train", model->spec(), windows_per_language);
-    EXPECT_TRUE(validator.ok()) << validator.status();
+    EXPECT_TRUE(evaluator.ok()) << evaluator.status();
     absl::StatusOr<std::unique_ptr<parallel::Collectives>> dp =
         MakeCollectives(MPI_COMM_WORLD, torch::kCPU);
     EXPECT_TRUE(dp.ok()) << dp.status();
-    return (*validator)->Evaluate(*model, 0, **dp, /*batch_size=*/4);
+    return (*evaluator)->Evaluate(*model, 0, **dp, /*batch_size=*/4);
   }
 
   static fs::path root_;
 };
 
-fs::path ValidationTest::root_;
+fs::path EvaluatorTest::root_;
 
-TEST_F(ValidationTest, EveryByteIsScoredOnceWhateverThePatchRule) {
-  const EvalMetrics utf8 = Evaluate(PatchMethod::kUtf8, 0);
-  const EvalMetrics multilingual = Evaluate(PatchMethod::kMultilingual, 0);
-  for (const EvalMetrics* m : {&utf8, &multilingual}) {
+TEST_F(EvaluatorTest, EveryByteIsScoredOnceWhateverThePatchRule) {
+  const EvalResult utf8 = Evaluate(PatchMethod::kUtf8, 0);
+  const EvalResult multilingual = Evaluate(PatchMethod::kMultilingual, 0);
+  for (const EvalResult* m : {&utf8, &multilingual}) {
     EXPECT_DOUBLE_EQ(m->coverage, 1.0);
     ASSERT_EQ(m->bits_per_byte_by_language.size(), 2u);
     for (const auto& [language, bpb] : m->bits_per_byte_by_language) {
@@ -110,8 +110,8 @@ TEST_F(ValidationTest, EveryByteIsScoredOnceWhateverThePatchRule) {
   EXPECT_EQ(multilingual.ignored_fraction, 0.0);
 }
 
-TEST_F(ValidationTest, AWindowLimitCutsCoverageShort) {
-  const EvalMetrics m = Evaluate(PatchMethod::kUtf8, 1);
+TEST_F(EvaluatorTest, AWindowLimitCutsCoverageShort) {
+  const EvalResult m = Evaluate(PatchMethod::kUtf8, 1);
   EXPECT_EQ(m.windows, 2);  // one per language
   EXPECT_GT(m.coverage, 0.0);
   EXPECT_LT(m.coverage, 0.1);
