@@ -2,22 +2,133 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
+#include <type_traits>
+#include <variant>
 
 #include <torch/version.h>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 
 namespace spacebyte::trainer {
 namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
 
 absl::Status Invalid(const std::string& message) {
   return absl::InvalidArgumentError(absl::StrCat("run config: ", message));
 }
 
+// A config field and the struct member that holds it. The member's
+// initialiser is the default (config.proto's comment repeats it, and
+// run_spec_test holds the two equal); a field set in the config replaces it,
+// and ResolvedConfig writes the member back. Fields whose default depends on
+// others, or whose value is translated, are resolved by hand below.
+template <typename Spec>
+struct Field {
+  const char* name;
+  std::variant<double Spec::*, int64_t Spec::*, int Spec::*, uint64_t Spec::*, bool Spec::*,
+               std::string Spec::*>
+      member;
+};
+
+template <typename T>
+T Get(const Message& m, const FieldDescriptor* f) {
+  const auto* r = m.GetReflection();
+  if constexpr (std::is_same_v<T, std::string>) {
+    return r->GetString(m, f);
+  } else {
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_DOUBLE: return static_cast<T>(r->GetDouble(m, f));
+      case FieldDescriptor::CPPTYPE_INT32: return static_cast<T>(r->GetInt32(m, f));
+      case FieldDescriptor::CPPTYPE_INT64: return static_cast<T>(r->GetInt64(m, f));
+      case FieldDescriptor::CPPTYPE_UINT64: return static_cast<T>(r->GetUInt64(m, f));
+      default: return static_cast<T>(r->GetBool(m, f));
+    }
+  }
+}
+
+template <typename T>
+void Set(Message* m, const FieldDescriptor* f, const T& value) {
+  const auto* r = m->GetReflection();
+  if constexpr (std::is_same_v<T, std::string>) {
+    r->SetString(m, f, value);
+  } else {
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_DOUBLE: return r->SetDouble(m, f, static_cast<double>(value));
+      case FieldDescriptor::CPPTYPE_INT32: return r->SetInt32(m, f, static_cast<int32_t>(value));
+      case FieldDescriptor::CPPTYPE_INT64: return r->SetInt64(m, f, static_cast<int64_t>(value));
+      case FieldDescriptor::CPPTYPE_UINT64: return r->SetUInt64(m, f, static_cast<uint64_t>(value));
+      default: return r->SetBool(m, f, static_cast<bool>(value));
+    }
+  }
+}
+
+// Config to struct: only fields present in the config (for a proto3 plain
+// scalar, a nonzero value) replace the default.
+template <typename Spec, size_t N>
+void ReadFields(const Message& m, const Field<Spec> (&fields)[N], Spec* spec) {
+  for (const Field<Spec>& field : fields) {
+    const FieldDescriptor* f = m.GetDescriptor()->FindFieldByName(field.name);
+    if (!m.GetReflection()->HasField(m, f)) continue;
+    std::visit(
+        [&](auto member) {
+          using T = std::decay_t<decltype(spec->*member)>;
+          spec->*member = Get<T>(m, f);
+        },
+        field.member);
+  }
+}
+
+// Struct to config: every field, defaults written out.
+template <typename Spec, size_t N>
+void WriteFields(const Spec& spec, const Field<Spec> (&fields)[N], Message* m) {
+  for (const Field<Spec>& field : fields) {
+    const FieldDescriptor* f = m->GetDescriptor()->FindFieldByName(field.name);
+    std::visit([&](auto member) { Set(m, f, spec.*member); }, field.member);
+  }
+}
+
+const Field<TrainSpec> kTrainFields[] = {
+    {"seed", &TrainSpec::seed},
+    {"log_interval", &TrainSpec::log_interval},
+    {"eval_interval", &TrainSpec::eval_interval},
+    {"eval_windows", &TrainSpec::eval_windows},
+    {"stop_at_step", &TrainSpec::stop_at_step},
+    {"max_time", &TrainSpec::max_time},
+    {"warmup_fraction", &TrainSpec::warmup_fraction},
+    {"weight_decay", &TrainSpec::weight_decay},
+    {"beta1", &TrainSpec::beta1},
+    {"beta2", &TrainSpec::beta2},
+    {"grad_clip", &TrainSpec::grad_clip},
+    {"activation_checkpointing", &TrainSpec::activation_checkpointing},
+    {"threads", &TrainSpec::threads},
+};
+const Field<DataSpec> kDataFields[] = {
+    {"path", &DataSpec::path},
+    {"seed", &DataSpec::seed},
+    {"skip_corrupt", &DataSpec::skip_corrupt},
+    {"prefetch", &DataSpec::prefetch},
+};
+const Field<CheckpointSpec> kCheckpointFields[] = {
+    {"interval", &CheckpointSpec::interval},
+    {"keep", &CheckpointSpec::keep},
+    {"async", &CheckpointSpec::async},
+};
+const Field<ParallelSpec> kParallelFields[] = {
+    {"tp", &ParallelSpec::tp},
+    {"bucket_mb", &ParallelSpec::bucket_mb},
+    {"backend", &ParallelSpec::backend},
+};
+const Field<LogSpec> kLogFields[] = {{"tensorboard", &LogSpec::tensorboard}};
+
 absl::StatusOr<ParallelSpec> ResolveParallel(const proto::ParallelConfig& c, int world) {
   ParallelSpec p;
   if (c.tp() < 0) return Invalid(absl::StrCat("parallel.tp = ", c.tp(), " is negative"));
-  p.tp = c.tp() > 0 ? c.tp() : 1;
+  ReadFields(c, kParallelFields, &p);
   if (world % p.tp != 0) {
     return Invalid(absl::StrCat("world size ", world, " is not divisible by parallel.tp = ",
                                 p.tp));
@@ -26,13 +137,9 @@ absl::StatusOr<ParallelSpec> ResolveParallel(const proto::ParallelConfig& c, int
   if (!(c.bucket_mb() >= 0) || !std::isfinite(c.bucket_mb())) {
     return Invalid("parallel.bucket_mb must be a finite number >= 0");
   }
-  if (c.bucket_mb() > 0) p.bucket_mb = c.bucket_mb();
-  if (!c.backend().empty() && c.backend() != "auto") {
-    if (c.backend() != "mpi" && c.backend() != "nccl") {
-      return Invalid(absl::StrCat("parallel.backend = '", c.backend(),
-                                  "' is not one of auto | mpi | nccl"));
-    }
-    p.backend = c.backend();
+  if (p.backend != "auto" && p.backend != "mpi" && p.backend != "nccl") {
+    return Invalid(absl::StrCat("parallel.backend = '", p.backend,
+                                "' is not one of auto | mpi | nccl"));
   }
   return p;
 }
@@ -99,18 +206,7 @@ absl::StatusOr<TrainSpec> ResolveTrain(const proto::TrainConfig& c, const ModelS
   }
   if (t.steps <= 0) return Invalid("the training budget gives no steps");
   t.lr = c.has_lr() ? c.lr() : 0.005 * std::sqrt(static_cast<double>(t.batch_size));
-  t.warmup_fraction = c.has_warmup_fraction() ? c.warmup_fraction() : 0.01;
-  t.weight_decay = c.has_weight_decay() ? c.weight_decay() : 0.01;
-  t.beta1 = c.has_beta1() ? c.beta1() : 0.9;
-  t.beta2 = c.has_beta2() ? c.beta2() : 0.98;
-  t.grad_clip = c.has_grad_clip() ? c.grad_clip() : 1.0;
-  t.seed = c.seed();
-  t.log_interval = c.has_log_interval() ? c.log_interval() : 10;
-  t.eval_interval = c.has_eval_interval() ? c.eval_interval() : 0;
-  t.eval_windows = c.has_eval_windows() ? c.eval_windows() : 0;
-  t.stop_at_step = c.stop_at_step();
-  t.max_time = c.max_time();
-  t.activation_checkpointing = c.activation_checkpointing();
+  ReadFields(c, kTrainFields, &t);
   if (!c.device().empty() && c.device() != "cpu" && c.device() != "cuda") {
     return Invalid(absl::StrCat("train.device = '", c.device(), "' is not one of cpu | cuda"));
   }
@@ -123,7 +219,6 @@ absl::StatusOr<TrainSpec> ResolveTrain(const proto::TrainConfig& c, const ModelS
     return Invalid(absl::StrCat("train.precision = bf16 needs LibTorch >= 2; this build has ",
                                 TORCH_VERSION, (t.cuda ? "" : " (set train.precision: \"fp32\")")));
   }
-  t.threads = c.threads();
   if (t.log_interval <= 0) return Invalid("train.log_interval must be positive");
   if (absl::Status s = CheckTrainNumbers(t); !s.ok()) return s;
   return t;
@@ -152,8 +247,7 @@ absl::StatusOr<RunSpec> ResolveRunConfig(const proto::RunConfig& config, int wor
   }
 
   const proto::DataConfig& d = config.data();
-  spec.data.path = d.path();
-  spec.data.seed = d.seed();
+  ReadFields(d, kDataFields, &spec.data);
   for (const proto::LanguageWeight& w : d.weights()) {
     if (!(w.weight() >= 0) || !std::isfinite(w.weight())) {
       return Invalid(absl::StrCat("data.weights for '", w.language(), "' must be finite and >= 0"));
@@ -178,20 +272,15 @@ absl::StatusOr<RunSpec> ResolveRunConfig(const proto::RunConfig& config, int wor
   if (spec.data.unimax && (d.has_alpha() || d.weights_size() > 0)) {
     return Invalid("data.mixing = unimax sets the language weights itself; drop data.weights and data.alpha");
   }
-  spec.data.skip_corrupt = d.skip_corrupt();
-  if (d.has_prefetch()) spec.data.prefetch = d.prefetch();
   if (spec.data.prefetch < 1 || spec.data.prefetch > 1024) {
     return Invalid(absl::StrCat("data.prefetch = ", spec.data.prefetch, " must be in [1, 1024]"));
   }
 
-  const proto::CheckpointConfig& c = config.checkpoint();
-  spec.checkpoint.interval = c.has_interval() ? c.interval() : 1000;
-  spec.checkpoint.keep = c.has_keep() ? c.keep() : 3;
-  spec.checkpoint.async = c.async();
+  ReadFields(config.checkpoint(), kCheckpointFields, &spec.checkpoint);
   if (spec.checkpoint.interval < 0 || spec.checkpoint.keep < 1) {
     return Invalid("checkpoint.interval must be >= 0 and checkpoint.keep >= 1");
   }
-  if (config.log().has_tensorboard()) spec.log.tensorboard = config.log().tensorboard();
+  ReadFields(config.log(), kLogFields, &spec.log);
   return spec;
 }
 
@@ -199,29 +288,22 @@ proto::RunConfig ResolvedConfig(const proto::RunConfig& config, const RunSpec& s
   proto::RunConfig r = config;
   *r.mutable_model() = ToProto(s.model);
   proto::TrainConfig& t = *r.mutable_train();
+  WriteFields(s.train, kTrainFields, &t);
   t.clear_budget_bytes();
   t.clear_budget_flops();
   t.set_steps(s.train.steps);
   t.set_micro_batch_size(s.train.micro_batch_size);
   t.set_lr(s.train.lr);
-  t.set_warmup_fraction(s.train.warmup_fraction);
-  t.set_weight_decay(s.train.weight_decay);
-  t.set_beta1(s.train.beta1);
-  t.set_beta2(s.train.beta2);
-  t.set_grad_clip(s.train.grad_clip);
-  t.set_log_interval(s.train.log_interval);
-  t.set_eval_interval(s.train.eval_interval);
-  t.set_eval_windows(s.train.eval_windows);
   t.set_device(s.train.cuda ? "cuda" : "cpu");
   t.set_precision(s.train.bf16 ? "bf16" : "fp32");
-  r.mutable_parallel()->set_backend(s.parallel.backend);
-  r.mutable_parallel()->set_tp(s.parallel.tp);
-  r.mutable_parallel()->set_bucket_mb(s.parallel.bucket_mb);
-  r.mutable_checkpoint()->set_keep(s.checkpoint.keep);
-  r.mutable_checkpoint()->set_interval(s.checkpoint.interval);
-  r.mutable_log()->set_tensorboard(s.log.tensorboard);
+  WriteFields(s.data, kDataFields, r.mutable_data());
   r.mutable_data()->set_mixing(s.data.unimax ? "unimax" : "temperature");
+  // Only under unimax, so configs of temperature runs saved before it
+  // existed still match on resume.
   if (s.data.unimax) r.mutable_data()->set_unimax_max_epochs(s.data.unimax_max_epochs);
+  WriteFields(s.checkpoint, kCheckpointFields, r.mutable_checkpoint());
+  WriteFields(s.parallel, kParallelFields, r.mutable_parallel());
+  WriteFields(s.log, kLogFields, r.mutable_log());
   return r;
 }
 

@@ -1,9 +1,15 @@
 // The resolved run: budgets in bytes and FLOPs become step counts, batch
 // sizes are checked against the world, and errors name the field.
 
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 #include <torch/version.h>
 
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/text_format.h"
 #include "train/run_spec.h"
 
@@ -100,6 +106,88 @@ TEST(RunSpecTest, BackendAndPrecisionFollowTheDevice) {
             "run config: parallel.backend = mpi cannot move cuda tensors; use nccl or auto");
   EXPECT_EQ(Error("steps: 5 precision: \"fp16\""),
             "run config: train.precision = 'fp16' is not one of bf16 | fp32");
+}
+
+
+// A default that proto/config.proto's comments give as a literal, "[0.9]"
+// or "[0 = only at the end]", and the message and field it belongs to.
+struct DocumentedDefault {
+  std::string message, field;
+  double value;
+};
+
+std::vector<DocumentedDefault> DocumentedDefaults() {
+  std::ifstream in(std::string(SPACEBYTE_SOURCE_DIR) + "/proto/config.proto");
+  const std::regex message_re(R"(^message (\w+) \{)");
+  const std::regex comment_re(R"(^\s*//)");
+  const std::regex field_re(R"(^\s+(?:optional )?\w+ (\w+) = \d+;(.*)$)");
+  const std::regex default_re(R"(\[(-?[0-9][0-9.e+-]*|true|false)(?: =[^\]]*)?\])");
+  std::vector<DocumentedDefault> out;
+  std::string message, comment;
+  std::smatch m;
+  for (std::string line; std::getline(in, line);) {
+    if (std::regex_search(line, m, message_re)) {
+      message = m[1];
+      comment.clear();
+    } else if (std::regex_search(line, comment_re)) {
+      comment += line;
+    } else if (std::regex_search(line, m, field_re)) {
+      const std::string field = m[1], text = comment + std::string(m[2]);
+      comment.clear();
+      if (!std::regex_search(text, m, default_re)) continue;
+      const std::string v = m[1];
+      out.push_back({message, field, v == "true" ? 1.0 : v == "false" ? 0.0 : std::stod(v)});
+    } else {
+      comment.clear();
+    }
+  }
+  return out;
+}
+
+double NumberOf(const google::protobuf::Message& m, const google::protobuf::FieldDescriptor* f) {
+  using google::protobuf::FieldDescriptor;
+  const auto* r = m.GetReflection();
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_DOUBLE: return r->GetDouble(m, f);
+    case FieldDescriptor::CPPTYPE_INT32: return r->GetInt32(m, f);
+    case FieldDescriptor::CPPTYPE_INT64: return static_cast<double>(r->GetInt64(m, f));
+    case FieldDescriptor::CPPTYPE_BOOL: return r->GetBool(m, f);
+    default: ADD_FAILURE() << f->full_name() << " has a numeric default but is not a number";
+  }
+  return 0;
+}
+
+// Documented defaults are the real ones: a config that sets none of those
+// fields resolves to exactly what the comments say (the resolved config,
+// written to every run directory, spells each one out).
+TEST(RunSpecTest, DocumentedDefaultsAreTheResolvedOnes) {
+  proto::RunConfig config;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "model { d_model: 256 context_size: 96 n_layers: 2 n_local_layers: 2 "
+      "patch_method: 'multilingual' } train { batch_size: 4 steps: 5 } "
+      "data { mixing: 'unimax' }",
+      &config));
+  absl::StatusOr<RunSpec> spec = ResolveRunConfig(config, 1);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const proto::RunConfig resolved = ResolvedConfig(config, *spec);
+
+  const std::vector<DocumentedDefault> defaults = DocumentedDefaults();
+  EXPECT_GE(defaults.size(), 19u) << "config.proto's comments no longer parse";
+  const auto* run = proto::RunConfig::descriptor();
+  for (const DocumentedDefault& d : defaults) {
+    const google::protobuf::FieldDescriptor* part = nullptr;
+    for (int i = 0; i < run->field_count(); ++i) {
+      if (run->field(i)->message_type()->name() == d.message) part = run->field(i);
+    }
+    ASSERT_NE(part, nullptr) << d.message;
+    const google::protobuf::Message& sub = resolved.GetReflection()->GetMessage(resolved, part);
+    const google::protobuf::FieldDescriptor* f = sub.GetDescriptor()->FindFieldByName(d.field);
+    ASSERT_NE(f, nullptr) << d.field;
+    const std::string name = part->name() + "." + d.field;
+    EXPECT_TRUE(!f->has_presence() || sub.GetReflection()->HasField(sub, f))
+        << name << " is not written to the resolved config";
+    EXPECT_DOUBLE_EQ(NumberOf(sub, f), d.value) << name << " documented as " << d.value;
+  }
 }
 
 }  // namespace
