@@ -121,6 +121,20 @@ int64_t DtypeSize(const std::string& dtype) {
   return it == kSizes.end() ? 0 : it->second;
 }
 
+ManifestBuilder::ManifestBuilder(int64_t step, const proto::RunConfig& config, int dp, int tp) {
+  manifest_.set_step(step);
+  *manifest_.mutable_config() = config;
+  manifest_.set_dp(dp);
+  manifest_.set_tp(tp);
+}
+
+void ManifestBuilder::SetProgress(const std::string& loader_state, int64_t bytes_seen,
+                                  const std::string& dataset_fingerprint) {
+  manifest_.set_loader_state(loader_state);
+  manifest_.set_bytes_seen(bytes_seen);
+  manifest_.set_dataset_fingerprint(dataset_fingerprint);
+}
+
 std::string SerializeManifest(proto::CheckpointManifest manifest) {
   manifest.set_format_version(kCheckpointFormatVersion);
   manifest.clear_manifest_crc32c();

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/checkpoint.pb.h"
+#include "proto/config.pb.h"
 
 namespace spacebyte::trainer {
 
@@ -28,6 +29,33 @@ std::optional<int64_t> StepOfDirName(const std::string& name);
 
 // Bytes per element of a stored dtype ("float32", ...); 0 if unknown.
 int64_t DtypeSize(const std::string& dtype);
+
+// The one way a manifest is put together, by the model-only save and by the
+// training checkpointer's rank 0: what the checkpoint continues, then each
+// rank's file with the tensor slices stored in it.
+class ManifestBuilder {
+ public:
+  ManifestBuilder(int64_t step, const proto::RunConfig& config, int dp, int tp);
+  // Where training stands: the data loader, bytes trained on, the dataset.
+  void SetProgress(const std::string& loader_state, int64_t bytes_seen,
+                   const std::string& dataset_fingerprint);
+  // A file and the slices in it (any range of proto::TensorSlice); their
+  // `file` index is set here.
+  template <typename Slices>
+  void AddFile(const proto::CheckpointFile& file, const Slices& slices) {
+    const int index = manifest_.files_size();
+    *manifest_.add_files() = file;
+    for (const proto::TensorSlice& slice : slices) {
+      proto::TensorSlice& added = *manifest_.add_tensors();
+      added = slice;
+      added.set_file(index);
+    }
+  }
+  const proto::CheckpointManifest& manifest() const { return manifest_; }
+
+ private:
+  proto::CheckpointManifest manifest_;
+};
 
 // The file's bytes, format version and checksum set.
 std::string SerializeManifest(proto::CheckpointManifest manifest);

@@ -47,18 +47,13 @@ absl::Status SaveModelCheckpoint(const std::string& run_dir, const proto::RunCon
   for (const auto& p : model.named_parameters()) {
     slices.push_back({kModelPrefix + p.key(), p.value(), {}, {}});
   }
-  proto::CheckpointManifest manifest;
-  manifest.set_step(step);
-  *manifest.mutable_config() = config;
-  manifest.set_dp(1);
-  manifest.set_tp(1);
   std::vector<proto::TensorSlice> entries;
   absl::StatusOr<proto::CheckpointFile> file = WriteTensorFile(
       (fs::path(tmp_dir) / "rank_00000.bin").string(), 0, slices, &entries);
   if (!file.ok()) return file.status();
-  *manifest.add_files() = *file;
-  for (auto& e : entries) *manifest.add_tensors() = std::move(e);
-  return CommitCheckpoint(tmp_dir, final_dir, manifest);
+  ManifestBuilder manifest(step, config, /*dp=*/1, /*tp=*/1);
+  manifest.AddFile(*file, entries);
+  return CommitCheckpoint(tmp_dir, final_dir, manifest.manifest());
 }
 
 }  // namespace spacebyte::trainer

@@ -150,27 +150,15 @@ absl::Status TrainingCheckpointer::Commit(PendingWrite& write) {
       }
       outcome = absl::StrCat("checkpoint ", write.tmp_dir, " not committed: ", outcome);
     } else {
-      proto::CheckpointManifest manifest;
-      manifest.set_step(write.progress.step);
-      *manifest.mutable_config() = config_;
-      manifest.set_dp(grid_.dp());
-      manifest.set_tp(grid_.tp());
-      manifest.set_loader_state(write.progress.loader_state);
-      manifest.set_bytes_seen(write.progress.bytes_seen);
-      manifest.set_dataset_fingerprint(dataset_fingerprint_);
+      ManifestBuilder manifest(write.progress.step, config_, grid_.dp(), grid_.tp());
+      manifest.SetProgress(write.progress.loader_state, write.progress.bytes_seen,
+                           dataset_fingerprint_);
       for (const std::string& p : parts) {
-        proto::CheckpointManifest m;
-        m.ParseFromString(p.substr(1));
-        for (const auto& f : m.files()) {
-          const int index = manifest.files_size();
-          *manifest.add_files() = f;
-          for (proto::TensorSlice e : m.tensors()) {
-            e.set_file(index);
-            *manifest.add_tensors() = e;
-          }
-        }
+        proto::CheckpointManifest part;
+        part.ParseFromString(p.substr(1));
+        for (const proto::CheckpointFile& f : part.files()) manifest.AddFile(f, part.tensors());
       }
-      absl::Status s = CommitCheckpoint(write.tmp_dir, write.final_dir, manifest);
+      absl::Status s = CommitCheckpoint(write.tmp_dir, write.final_dir, manifest.manifest());
       if (s.ok()) s = PruneCheckpoints(checkpoints_dir(), keep_, write.progress.step);
       if (!s.ok()) outcome = std::string(s.message());
     }

@@ -18,8 +18,7 @@ namespace {
 std::string SaveSplit(const std::string& root, int64_t step, const torch::Tensor& full) {
   const std::string dir = root + "/" + StepDirName(step);
   fs::create_directories(dir + ".tmp");
-  proto::CheckpointManifest m;
-  m.set_step(step);
+  ManifestBuilder m(step, proto::RunConfig(), /*dp=*/2, /*tp=*/1);
   for (int rank = 0; rank < 2; ++rank) {
     const int64_t rows = full.size(0) / 2;
     std::vector<proto::TensorSlice> entries;
@@ -29,13 +28,9 @@ std::string SaveSplit(const std::string& root, int64_t step, const torch::Tensor
           {rank * rows, 0}}},
         &entries);
     EXPECT_TRUE(f.ok()) << f.status();
-    *m.add_files() = *f;
-    for (auto& e : entries) {
-      e.set_file(rank);
-      *m.add_tensors() = e;
-    }
+    m.AddFile(*f, entries);  // sets each slice's file index
   }
-  EXPECT_TRUE(CommitCheckpoint(dir + ".tmp", dir, m).ok());
+  EXPECT_TRUE(CommitCheckpoint(dir + ".tmp", dir, m.manifest()).ok());
   return dir;
 }
 
