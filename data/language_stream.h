@@ -18,6 +18,8 @@
 
 namespace spacebyte::data {
 
+// Starts every document in a stream; the model's BOS token too (the two are
+// held equal where batches reach the model: train/batch_upload.cc).
 inline constexpr uint8_t kBos = 255;
 
 struct ShardRef {
