@@ -25,13 +25,10 @@ torch::Tensor SyntheticText(int64_t rows, int64_t context, const torch::Device& 
 }
 
 // Peak resident set of every rank in MiB (Linux reports ru_maxrss in KiB).
-std::vector<double> PeakRssMbPerRank(const parallel::MpiEnv& env) {
+std::vector<double> PeakRssMbPerRank(const parallel::WorldGroup& world) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  double mine = static_cast<double>(usage.ru_maxrss) / 1024.0;
-  std::vector<double> all(env.world_size());
-  MPI_Allgather(&mine, 1, MPI_DOUBLE, all.data(), 1, MPI_DOUBLE, MPI_COMM_WORLD);
-  return all;
+  return world.AllGather(static_cast<double>(usage.ru_maxrss) / 1024.0);
 }
 
 nlohmann::json ProfileJson(int64_t steps) {
@@ -44,15 +41,14 @@ nlohmann::json ProfileJson(int64_t steps) {
 // buffer: what GradSync sends when the model fits in one bucket), averaged
 // over `reps`. An upper bound on a step's communication: GradSync overlaps
 // part of it with backward.
-double GradientAllReduceSeconds(ByteLm& model, parallel::Collectives& dp,
-                                const torch::Device& device, int64_t reps) {
+double GradientAllReduceSeconds(const TrainingSession& s, int64_t reps) {
   int64_t numel = 0;
-  for (const torch::Tensor& p : model.parameters()) numel += p.numel();
-  torch::Tensor flat = torch::ones({numel}, torch::TensorOptions().device(device));
-  dp.AllReduceSum(flat);  // warm-up
-  MPI_Barrier(MPI_COMM_WORLD);
+  for (const torch::Tensor& p : s.model->parameters()) numel += p.numel();
+  torch::Tensor flat = torch::ones({numel}, torch::TensorOptions().device(s.device));
+  s.dp->AllReduceSum(flat);  // warm-up
+  s.grid->world().Barrier();
   const auto start = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < reps; ++i) dp.AllReduceSum(flat);
+  for (int64_t i = 0; i < reps; ++i) s.dp->AllReduceSum(flat);
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / reps;
 }
 
@@ -87,18 +83,18 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
   for (int64_t i = 0; i < options.warmup; ++i) s.step->Run(targets, t.lr);
 
   if (s.device.is_cuda()) ResetPeakCudaMemory(s.device.index());
-  MPI_Barrier(MPI_COMM_WORLD);
+  s.grid->world().Barrier();
   PhaseTimer::Reset();
   PhaseTimer::Enable(options.profile);
   const auto start = std::chrono::steady_clock::now();
   const double cpu_start = ProcessCpuSeconds();
   for (int64_t i = 0; i < options.steps; ++i) s.step->Run(targets, t.lr);
   const double cpu_seconds = ProcessCpuSeconds() - cpu_start;
-  MPI_Barrier(MPI_COMM_WORLD);
+  s.grid->world().Barrier();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   PhaseTimer::Enable(false);
-  const std::vector<double> rss = PeakRssMbPerRank(env);
+  const std::vector<double> rss = PeakRssMbPerRank(s.grid->world());
 
   double peak_per_cpu_s = 0;
   const double peak =
@@ -130,7 +126,7 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
     if (env.world_rank() == 0) std::cerr << PhaseTimer::Table(options.steps, seconds, cpu_seconds);
   }
   if (s.grid->dp() > 1) {
-    const double allreduce = GradientAllReduceSeconds(*s.model, *s.dp, s.device, options.steps);
+    const double allreduce = GradientAllReduceSeconds(s, options.steps);
     j["grad_allreduce_s"] = allreduce;
     j["grad_allreduce_share"] = allreduce * options.steps / seconds;
   }

@@ -37,12 +37,9 @@ class Collectives {
   // Starts the same sum and returns at once.
   virtual std::unique_ptr<PendingCollective> AllReduceSumAsync(
       torch::Tensor tensor) = 0;
-  // Copies `root`'s `tensor` (contiguous) into every rank's, in place.
-  virtual void Broadcast(torch::Tensor& tensor, int root) = 0;
   // Concatenates every rank's `tensor` (same shape everywhere) along `dim`, in
   // rank order.
   torch::Tensor AllGather(const torch::Tensor& tensor, int64_t dim);
-  virtual void Barrier() = 0;
 
  protected:
   Collectives(int rank, int size) : rank_(rank), size_(size) {}

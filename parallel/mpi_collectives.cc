@@ -72,23 +72,12 @@ class MpiCollectives : public Collectives {
     return std::make_unique<MpiPending>(request, std::move(tensor));
   }
 
-  void Broadcast(torch::Tensor& tensor, int root) override {
-    CheckBuffer(tensor);
-    CheckThread(thread_level_);
-    MPI_Bcast(tensor.data_ptr(), tensor.numel(), MpiType(tensor), root, comm_);
-  }
-
   void AllGatherStacked(const torch::Tensor& local,
                         torch::Tensor& stacked) override {
     CheckBuffer(local);
     CheckThread(thread_level_);
     MPI_Allgather(local.data_ptr(), local.numel(), MpiType(local),
                   stacked.data_ptr(), local.numel(), MpiType(local), comm_);
-  }
-
-  void Barrier() override {
-    CheckThread(thread_level_);
-    MPI_Barrier(comm_);
   }
 
  private:

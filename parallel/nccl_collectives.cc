@@ -80,15 +80,6 @@ class NcclCollectives : public Collectives {
     return std::make_unique<NcclPending>(RecordEvent(stream_), std::move(tensor), device_);
   }
 
-  void Broadcast(torch::Tensor& tensor, int root) override {
-    Check(tensor);
-    AfterCompute(tensor);
-    SPACEBYTE_NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(),
-                                       tensor.numel(), NcclType(tensor), root,
-                                       comm_, stream_));
-    SPACEBYTE_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  }
-
   void AllGatherStacked(const torch::Tensor& local,
                         torch::Tensor& stacked) override {
     Check(local);
@@ -98,12 +89,6 @@ class NcclCollectives : public Collectives {
                                        local.numel(), NcclType(local), comm_,
                                        stream_));
     SPACEBYTE_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  }
-
-  void Barrier() override {
-    torch::Tensor token = torch::zeros({1}, torch::dtype(torch::kFloat)
-                                                .device(torch::kCUDA, device_));
-    AllReduceSum(token);
   }
 
  private:

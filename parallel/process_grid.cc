@@ -14,6 +14,7 @@ ProcessGrid& ProcessGrid::operator=(ProcessGrid&& other) noexcept {
   world_rank_ = other.world_rank_;
   world_size_ = other.world_size_;
   tp_ = other.tp_;
+  world_ = other.world_;
   tp_comm_ = std::exchange(other.tp_comm_, MPI_COMM_NULL);
   dp_comm_ = std::exchange(other.dp_comm_, MPI_COMM_NULL);
   return *this;

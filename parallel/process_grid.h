@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "parallel/world_group.h"
 
 namespace spacebyte::parallel {
 
@@ -35,6 +36,8 @@ class ProcessGrid {
   MPI_Comm tp_comm() const { return tp_comm_; }
   // Ranks holding the same tensor-parallel shard, in dp_rank order.
   MPI_Comm dp_comm() const { return dp_comm_; }
+  // All ranks, for host-side agreements (parallel/world_group.h).
+  const WorldGroup& world() const { return world_; }
 
  private:
   friend absl::StatusOr<ProcessGrid> MakeProcessGrid(int tp);
@@ -43,6 +46,7 @@ class ProcessGrid {
 
   int world_rank_ = 0, world_size_ = 1, tp_ = 1;
   MPI_Comm tp_comm_ = MPI_COMM_NULL, dp_comm_ = MPI_COMM_NULL;
+  WorldGroup world_;
 };
 
 // Splits MPI_COMM_WORLD (MPI must be initialised). A tp that does not divide

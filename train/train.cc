@@ -12,7 +12,6 @@
 #include "data/prefetch_loader.h"
 #include "google/protobuf/text_format.h"
 #include "kernels/matmul_peak.h"
-#include "parallel/mpi_agreement.h"
 #include "train/batch_upload.h"
 #include "train/evaluator.h"
 #include "train/lr_schedule.h"
@@ -27,13 +26,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A status that one rank saw becomes, on every rank, either its own error or
-// a pointer to the rank that failed; nobody is left waiting in a collective.
-absl::Status Agree(const absl::Status& mine) {
-  if (parallel::AllRanksOk(mine.ok())) return absl::OkStatus();
-  return mine.ok() ? absl::AbortedError("another rank failed; see its message") : mine;
-}
 
 std::string DefaultRunDir(const std::string& config) {
   return (fs::path("runs") / fs::path(config).stem()).string();
@@ -88,6 +80,7 @@ class Run {
   absl::Status Evaluate(const std::string& split, int64_t step);
   absl::Status Save();
   bool ShouldStop(int64_t step, Clock::time_point start);
+  absl::Status Agree(const absl::Status& mine) const { return s_.grid->world().Agree(mine); }
 
   TrainingSession& s_;
   std::string run_dir_;
@@ -111,7 +104,7 @@ absl::Status Run::Resume(bool insist) {
     ReportSkippedCheckpoints(skipped);
     if (latest.ok()) chosen = latest->dir();
   }
-  chosen = parallel::BroadcastBytes(chosen, 0);
+  chosen = s_.grid->world().Broadcast(chosen, 0);
   if (chosen.empty()) {
     if (insist) {
       return absl::NotFoundError(absl::StrCat("--resume: no complete checkpoint in ", checkpoints));
@@ -158,7 +151,7 @@ bool Run::ShouldStop(int64_t step, Clock::time_point start) {
   // the first step boundary where any has it.
   constexpr int kNone = 1 << 30;
   const int mine = PendingStopSignal();
-  if (const int first = parallel::MinOverRanks(mine == 0 ? kNone : mine); first != kNone) {
+  if (const int first = s_.grid->world().Min(mine == 0 ? kNone : mine); first != kNone) {
     stop_signal_ = first;
     return true;
   }
@@ -166,7 +159,7 @@ bool Run::ShouldStop(int64_t step, Clock::time_point start) {
   if (t.max_time <= 0) return false;
   // Rank clocks differ: everyone stops when any rank's time is up.
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  return !parallel::AllRanksOk(elapsed < t.max_time);
+  return !s_.grid->world().AllOk(elapsed < t.max_time);
 }
 
 absl::Status Run::Execute(bool insist_on_resume) {
@@ -280,7 +273,7 @@ absl::Status Train(const TrainOptions& options, const parallel::MpiEnv& env,
       prepared = WriteResolvedConfig(run_dir, s.config);
     }
   }
-  if (absl::Status st = Agree(prepared); !st.ok()) return st;
+  if (absl::Status st = s.grid->world().Agree(prepared); !st.ok()) return st;
   Run run(s, run_dir);
   absl::Status status = run.Execute(options.resume);
   *preempted = run.stop_signal() != 0;

@@ -7,7 +7,6 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/text_format.h"
-#include "parallel/mpi_agreement.h"
 #include "checkpoint/save_fault.h"
 
 namespace spacebyte::trainer {
@@ -97,7 +96,7 @@ absl::Status TrainingCheckpointer::Save(const TrainingProgress& progress) {
     fs::remove_all(write->tmp_dir, ec);
     fs::create_directories(write->tmp_dir, ec);
   }
-  MPI_Barrier(MPI_COMM_WORLD);
+  grid_.world().Barrier();
   // Data-parallel replicas hold the same tensors: only dp rank 0 writes.
   write->writes = grid_.dp_rank() == 0;
   if (write->writes) {
@@ -138,9 +137,9 @@ absl::Status TrainingCheckpointer::Commit(PendingWrite& write) {
       error = std::string(write.file.status().message());
     }
   }
-  const bool ok = parallel::AllRanksOk(error.empty());
+  const bool ok = grid_.world().AllOk(error.empty());
   // 'M' + a partial manifest, or 'E' + the reason this rank failed.
-  const std::vector<std::string> parts = parallel::GatherBytes(
+  const std::vector<std::string> parts = grid_.world().Gather(
       error.empty() ? "M" + mine.SerializeAsString() : "E" + error, 0);
   std::string outcome;
   if (grid_.world_rank() == 0) {
@@ -163,7 +162,7 @@ absl::Status TrainingCheckpointer::Commit(PendingWrite& write) {
       if (!s.ok()) outcome = std::string(s.message());
     }
   }
-  outcome = parallel::BroadcastBytes(outcome, 0);
+  outcome = grid_.world().Broadcast(outcome, 0);
   return outcome.empty() ? absl::OkStatus() : absl::InternalError(outcome);
 }
 
