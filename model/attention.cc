@@ -5,6 +5,7 @@
 #include "model/linear_init.h"
 #include "kernels/phase_timer.h"
 #include "model/rope.h"
+#include "parallel/tensor_parallel.h"
 
 namespace spacebyte::trainer {
 
@@ -20,12 +21,19 @@ AttentionImpl::AttentionImpl(int64_t width, const ModelSpec& spec, int64_t windo
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, KvCache* cache) {
   const int64_t batch = x.size(0), length = x.size(1);
-  // Heads come from the weight so a tensor-parallel shard runs its own heads.
-  const torch::Tensor qkv = qkv_linear_(tp_.Enter(layer_norm_(x)));
+  // Tensor-parallel region (docs/model.md#tensor-parallelism-ours): identity
+  // forward, gradient summed over the tp group in backward. Heads come from
+  // the weight, so a shard runs its own heads.
+  const torch::Tensor qkv = qkv_linear_(parallel::CopyToTensorParallel(layer_norm_(x), tp_));
   const int64_t heads = qkv.size(-1) / (3 * d_key_);
   const std::vector<torch::Tensor> parts =
       qkv.view({batch, length, 3, heads, d_key_}).unbind(2);
-  torch::Tensor q = q_layer_norm_(parts[0]), k = k_layer_norm_(parts[1]);
+  // The Q/K norm scales are replicated but each rank uses them on its own
+  // heads only: entering the region sums their gradient shares.
+  torch::Tensor q = q_layer_norm_->Scaled(
+      parts[0], parallel::CopyToTensorParallel(q_layer_norm_->scale(), tp_));
+  torch::Tensor k = k_layer_norm_->Scaled(
+      parts[1], parallel::CopyToTensorParallel(k_layer_norm_->scale(), tp_));
   if (rope_) {
     const int64_t offset = cache != nullptr ? cache->position : 0;
     q = ApplyRope(q, offset);
@@ -39,7 +47,9 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, KvCache* cache) {
     out = Attend(q.transpose(1, 2), k.transpose(1, 2), parts[2].transpose(1, 2), cache)
               .transpose(1, 2);
   }
-  return tp_.Exit(linear_(out.reshape({batch, length, heads * d_key_})));
+  // Leaving the region: the partial outputs of all heads summed over tp.
+  return parallel::ReduceFromTensorParallel(linear_(out.reshape({batch, length, heads * d_key_})),
+                                            tp_);
 }
 
 torch::Tensor AttentionImpl::Attend(const torch::Tensor& q, const torch::Tensor& k,

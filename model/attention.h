@@ -6,7 +6,7 @@
 #include "model/kv_cache.h"
 #include "model/model_spec.h"
 #include "model/norm.h"
-#include "model/tensor_parallel_hooks.h"
+#include "parallel/collectives.h"
 
 namespace spacebyte::trainer {
 
@@ -21,9 +21,9 @@ class AttentionImpl : public torch::nn::Module {
   // With a cache, x holds the positions after those already cached.
   torch::Tensor forward(const torch::Tensor& x, KvCache* cache = nullptr);
 
-  torch::nn::Linear& qkv() { return qkv_linear_; }
-  torch::nn::Linear& out() { return linear_; }
-  TensorParallelHooks& tensor_parallel() { return tp_; }
+  // Splits the heads over `tp` (the weights must already be this rank's
+  // shards: model/tensor_parallel_plan.cc); null: not split.
+  void ShardOver(parallel::Collectives* tp) { tp_ = tp; }
 
  private:
   torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k,
@@ -34,7 +34,7 @@ class AttentionImpl : public torch::nn::Module {
   Norm layer_norm_;
   torch::nn::Linear qkv_linear_, linear_;
   Norm q_layer_norm_, k_layer_norm_;
-  TensorParallelHooks tp_;
+  parallel::Collectives* tp_ = nullptr;
 };
 TORCH_MODULE(Attention);
 

@@ -1,6 +1,7 @@
 #include "model/feed_forward.h"
 
 #include "model/linear_init.h"
+#include "parallel/tensor_parallel.h"
 
 namespace spacebyte::trainer {
 
@@ -11,9 +12,10 @@ FeedForwardImpl::FeedForwardImpl(int64_t width, const ModelSpec& spec)
       linear_2_(register_module("linear_2", MakeLinear(spec.d_ff_mult * width, width))) {}
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
-  torch::Tensor h = linear_1_(tp_.Enter(layer_norm_(x)));
+  // linear_1 column-parallel, linear_2 row-parallel: one region.
+  torch::Tensor h = linear_1_(parallel::CopyToTensorParallel(layer_norm_(x), tp_));
   h = nonlinear_ == Nonlinear::kReLU ? torch::relu_(h) : torch::gelu(h, "tanh");
-  return tp_.Exit(linear_2_(h));
+  return parallel::ReduceFromTensorParallel(linear_2_(h), tp_);
 }
 
 }  // namespace spacebyte::trainer

@@ -5,7 +5,7 @@
 
 #include "model/model_spec.h"
 #include "model/norm.h"
-#include "model/tensor_parallel_hooks.h"
+#include "parallel/collectives.h"
 
 namespace spacebyte::trainer {
 
@@ -15,15 +15,15 @@ class FeedForwardImpl : public torch::nn::Module {
   FeedForwardImpl(int64_t width, const ModelSpec& spec);
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::Linear& linear_1() { return linear_1_; }
-  torch::nn::Linear& linear_2() { return linear_2_; }
-  TensorParallelHooks& tensor_parallel() { return tp_; }
+  // Splits the hidden features over `tp` (the weights must already be this
+  // rank's shards); null: not split.
+  void ShardOver(parallel::Collectives* tp) { tp_ = tp; }
 
  private:
   Nonlinear nonlinear_;
   Norm layer_norm_;
   torch::nn::Linear linear_1_, linear_2_;
-  TensorParallelHooks tp_;
+  parallel::Collectives* tp_ = nullptr;
 };
 TORCH_MODULE(FeedForward);
 

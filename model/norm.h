@@ -13,7 +13,11 @@ namespace spacebyte::trainer {
 class NormImpl : public torch::nn::Module {
  public:
   NormImpl(int64_t width, NormKind kind);
-  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor forward(const torch::Tensor& x) { return Scaled(x, scale_); }
+  // With the scale as given: the parameter passed through an op, such as a
+  // tensor-parallel region's entry.
+  torch::Tensor Scaled(const torch::Tensor& x, const torch::Tensor& scale);
+  const torch::Tensor& scale() const { return scale_; }
 
  private:
   NormKind kind_;

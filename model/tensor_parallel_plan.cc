@@ -1,42 +1,37 @@
 #include "model/tensor_parallel_plan.h"
 
-#include "parallel/tensor_parallel.h"
 #include "model/spacebyte_model.h"
 #include "model/transformer_model.h"
 
 namespace spacebyte::trainer {
 namespace {
 
-// Row (dim 1) or column (dim 0) split in n equal parts.
-ShardLayout EvenSplit(const torch::Tensor& w, int64_t dim, int rank, int n) {
-  const int64_t length = w.size(dim) / n;
-  return {dim, {{0, rank * length, length}}, w.sizes().vec()};
-}
+enum class Split { kQkvHeads, kColumn, kRow };
 
-// Q, K and V each split by heads: three runs of rows.
-ShardLayout QkvSplit(const torch::Tensor& w, int rank, int n) {
-  const int64_t width = w.size(0) / 3, length = width / n;
-  ShardLayout layout{0, {}, w.sizes().vec()};
-  for (int64_t part = 0; part < 3; ++part) {
-    layout.pieces.push_back({part * length, part * width + rank * length, length});
+// Each split weight of a block (parameter names as in the reference): QKV
+// by heads and linear_1 by output features open a region; the attention
+// output and linear_2, split by input features, close it with one sum.
+constexpr struct {
+  const char* param;
+  Split split;
+} kBlockPlan[] = {
+    {"attention.QKV_linear.weight", Split::kQkvHeads},
+    {"attention.linear.weight", Split::kRow},
+    {"feedforward.linear_1.weight", Split::kColumn},
+    {"feedforward.linear_2.weight", Split::kRow},
+};
+
+parallel::ShardLayout Layout(Split split, torch::IntArrayRef shape, int64_t d_key, int rank,
+                             int n) {
+  switch (split) {
+    case Split::kQkvHeads: return parallel::QkvParallel(shape, d_key, rank, n);
+    case Split::kColumn: return parallel::ColumnParallel(shape, rank, n);
+    case Split::kRow: return parallel::RowParallel(shape, rank, n);
   }
-  return layout;
-}
-
-void Replace(torch::nn::Linear& linear, const ShardLayout& layout) {
-  torch::NoGradGuard no_grad;
-  linear->weight.set_data(TakeShard(linear->weight, layout));
+  return {};
 }
 
 }  // namespace
-
-torch::Tensor TakeShard(const torch::Tensor& full, const ShardLayout& layout) {
-  std::vector<torch::Tensor> parts;
-  for (const ShardLayout::Piece& p : layout.pieces) {
-    parts.push_back(full.narrow(layout.dim, p.global, p.length));
-  }
-  return torch::cat(parts, layout.dim).contiguous();
-}
 
 TensorParallelPlan ApplyTensorParallel(ByteLm& model, parallel::Collectives& tp) {
   TensorParallelPlan plan;
@@ -47,29 +42,19 @@ TensorParallelPlan ApplyTensorParallel(ByteLm& model, parallel::Collectives& tp)
   const std::string prefix = spacebyte ? "global_blocks." : "blocks.";
   BlockStack& blocks = spacebyte ? static_cast<SpaceByteModel&>(model).global_blocks()
                                  : static_cast<TransformerModel&>(model).blocks();
-  auto enter = [&tp](const torch::Tensor& x) { return parallel::CopyToTensorParallel(x, tp); };
-  auto exit = [&tp](const torch::Tensor& x) { return parallel::ReduceFromTensorParallel(x, tp); };
+  torch::NoGradGuard no_grad;
   for (size_t i = 0; i < blocks->size(); ++i) {
     const std::string name = prefix + std::to_string(i) + ".";
-    Attention& attention = blocks[i]->attention();
-    FeedForward& ff = blocks[i]->feedforward();
-    const std::pair<std::string, std::pair<torch::nn::Linear*, ShardLayout>> splits[] = {
-        {"attention.QKV_linear.weight",
-         {&attention->qkv(), QkvSplit(attention->qkv()->weight, plan.rank, plan.size)}},
-        {"attention.linear.weight",
-         {&attention->out(), EvenSplit(attention->out()->weight, 1, plan.rank, plan.size)}},
-        {"feedforward.linear_1.weight",
-         {&ff->linear_1(), EvenSplit(ff->linear_1()->weight, 0, plan.rank, plan.size)}},
-        {"feedforward.linear_2.weight",
-         {&ff->linear_2(), EvenSplit(ff->linear_2()->weight, 1, plan.rank, plan.size)}}};
-    for (const auto& [param, split] : splits) {
-      Replace(*split.first, split.second);
-      plan.sharded[name + param] = split.second;
+    const auto params = blocks[i]->named_parameters();
+    for (const auto& [param, split] : kBlockPlan) {
+      torch::Tensor weight = params[param];
+      parallel::ShardLayout layout =
+          Layout(split, weight.sizes(), model.spec().d_key, plan.rank, plan.size);
+      weight.set_data(parallel::TakeShard(weight, layout));
+      plan.sharded[name + param] = std::move(layout);
     }
-    attention->tensor_parallel() = {enter, exit};
-    ff->tensor_parallel() = {enter, exit};
-    plan.partial_gradients.push_back(name + "attention.Q_layer_norm.scale");
-    plan.partial_gradients.push_back(name + "attention.K_layer_norm.scale");
+    blocks[i]->attention()->ShardOver(&tp);
+    blocks[i]->feedforward()->ShardOver(&tp);
   }
   return plan;
 }

@@ -37,15 +37,9 @@ class Collectives {
   // Starts the same sum and returns at once.
   virtual std::unique_ptr<PendingCollective> AllReduceSumAsync(
       torch::Tensor tensor) = 0;
-  // Concatenates every rank's `tensor` (same shape everywhere) along `dim`, in
-  // rank order.
-  torch::Tensor AllGather(const torch::Tensor& tensor, int64_t dim);
 
  protected:
   Collectives(int rank, int size) : rank_(rank), size_(size) {}
-  // Fills `stacked` ([size, *local.sizes()]) with every rank's `local`.
-  virtual void AllGatherStacked(const torch::Tensor& local,
-                                torch::Tensor& stacked) = 0;
 
  private:
   int rank_, size_;

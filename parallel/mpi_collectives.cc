@@ -72,14 +72,6 @@ class MpiCollectives : public Collectives {
     return std::make_unique<MpiPending>(request, std::move(tensor));
   }
 
-  void AllGatherStacked(const torch::Tensor& local,
-                        torch::Tensor& stacked) override {
-    CheckBuffer(local);
-    CheckThread(thread_level_);
-    MPI_Allgather(local.data_ptr(), local.numel(), MpiType(local),
-                  stacked.data_ptr(), local.numel(), MpiType(local), comm_);
-  }
-
  private:
   MPI_Comm comm_ = MPI_COMM_NULL;
   int thread_level_ = MPI_THREAD_SINGLE;

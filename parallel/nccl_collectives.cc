@@ -80,17 +80,6 @@ class NcclCollectives : public Collectives {
     return std::make_unique<NcclPending>(RecordEvent(stream_), std::move(tensor), device_);
   }
 
-  void AllGatherStacked(const torch::Tensor& local,
-                        torch::Tensor& stacked) override {
-    Check(local);
-    AfterCompute(local);
-    AfterCompute(stacked);
-    SPACEBYTE_NCCL_CHECK(ncclAllGather(local.data_ptr(), stacked.data_ptr(),
-                                       local.numel(), NcclType(local), comm_,
-                                       stream_));
-    SPACEBYTE_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  }
-
  private:
   void Check(const torch::Tensor& t) const {
     TORCH_CHECK(t.is_cuda() && t.get_device() == device_,

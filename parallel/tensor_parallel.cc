@@ -43,34 +43,14 @@ struct ReduceFrom : torch::autograd::Function<ReduceFrom> {
   }
 };
 
-struct GatherFrom : torch::autograd::Function<GatherFrom> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
-                               Collectives* tp, int64_t dim) {
-    SaveCollectives(ctx, *tp);
-    ctx->saved_data["dim"] = dim;
-    return tp->AllGather(x, dim);
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grad) {
-    Collectives& tp = SavedCollectives(ctx);
-    const int64_t dim = ctx->saved_data["dim"].toInt();
-    return {grad[0].chunk(tp.size(), dim)[tp.rank()], torch::Tensor(),
-            torch::Tensor()};
-  }
-};
-
 }  // namespace
 
-torch::Tensor CopyToTensorParallel(const torch::Tensor& x, Collectives& tp) {
-  return CopyTo::apply(x, &tp);
+torch::Tensor CopyToTensorParallel(const torch::Tensor& x, Collectives* tp) {
+  return tp == nullptr ? x : CopyTo::apply(x, tp);
 }
 
-torch::Tensor ReduceFromTensorParallel(const torch::Tensor& x, Collectives& tp) {
-  return ReduceFrom::apply(x, &tp);
-}
-
-torch::Tensor GatherFromTensorParallel(const torch::Tensor& x, Collectives& tp,
-                                       int64_t dim) {
-  return GatherFrom::apply(x, &tp, dim);
+torch::Tensor ReduceFromTensorParallel(const torch::Tensor& x, Collectives* tp) {
+  return tp == nullptr ? x : ReduceFrom::apply(x, tp);
 }
 
 }  // namespace spacebyte::parallel

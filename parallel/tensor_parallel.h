@@ -9,6 +9,8 @@
 //   partial = Sublayer_with_this_ranks_shards(h);
 //   out = ReduceFromTensorParallel(partial, tp);  // sum of the partial outputs
 //
+// A null `tp` (a layer that is not split) makes both the identity.
+//
 // Forward needs one all-reduce (the exit) and backward one (the entry), per
 // sublayer. A replicated parameter used INSIDE the region (the Q and K norm
 // scales of a split attention) gets only this rank's heads' share of its
@@ -19,22 +21,15 @@
 
 #include <torch/torch.h>
 
-#include <cstdint>
-
 #include "parallel/collectives.h"
 
 namespace spacebyte::parallel {
 
 // Identity forward; all-reduce (sum) of the gradient in backward.
-torch::Tensor CopyToTensorParallel(const torch::Tensor& x, Collectives& tp);
+torch::Tensor CopyToTensorParallel(const torch::Tensor& x, Collectives* tp);
 
 // All-reduce (sum) forward; identity backward.
-torch::Tensor ReduceFromTensorParallel(const torch::Tensor& x, Collectives& tp);
-
-// All-gather along `dim` forward (rank order); backward keeps this rank's
-// slice of the gradient. For a column-parallel output needed whole.
-torch::Tensor GatherFromTensorParallel(const torch::Tensor& x, Collectives& tp,
-                                       int64_t dim);
+torch::Tensor ReduceFromTensorParallel(const torch::Tensor& x, Collectives* tp);
 
 }  // namespace spacebyte::parallel
 

@@ -1,6 +1,5 @@
 #include "train/train_step.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include "kernels/autocast.h"
@@ -15,10 +14,6 @@ TrainStep::TrainStep(ByteLm& model, Optimizer& optimizer, const TensorParallelPl
   for (const auto& p : model.named_parameters()) {
     all.push_back(p.value());
     (plan.sharded.count(p.key()) ? sharded_ : replicated_).push_back(p.value());
-    if (std::find(plan.partial_gradients.begin(), plan.partial_gradients.end(), p.key()) !=
-        plan.partial_gradients.end()) {
-      partial_.push_back(p.value());
-    }
   }
   grad_sync_ = std::make_unique<parallel::GradSync>(all, dp, spec.parallel.bucket_mb);
   device_options_ = all.front().options().requires_grad(false);
@@ -61,13 +56,6 @@ StepResult TrainStep::Run(const torch::Tensor& targets, double lr) {
   {
     PhaseScope phase("grad sync (dp)");
     grad_sync_->Finish();
-  }
-  {
-    PhaseScope phase("tp all-reduce");
-    for (torch::Tensor& p : partial_) {
-      torch::Tensor g = p.mutable_grad();
-      tp_.AllReduceSum(g);
-    }
   }
   StepResult result;
   {

@@ -42,7 +42,7 @@ class TrainStep {
   const RunSpec& spec_;
   std::unique_ptr<parallel::GradSync> grad_sync_;
   torch::TensorOptions device_options_;  // the parameters' device
-  std::vector<torch::Tensor> sharded_, replicated_, partial_;
+  std::vector<torch::Tensor> sharded_, replicated_;
 };
 
 }  // namespace spacebyte::trainer

@@ -74,8 +74,8 @@ std::vector<NamedSlice> TrainingCheckpointer::CollectSlices() {
       if (plan_.rank == 0) slices.push_back({e.name, e.tensor.detach(), {}, {}});
       continue;
     }
-    const ShardLayout& layout = it->second;
-    for (const ShardLayout::Piece& piece : layout.pieces) {
+    const parallel::ShardLayout& layout = it->second;
+    for (const parallel::ShardLayout::Piece& piece : layout.pieces) {
       std::vector<int64_t> origin(layout.global_shape.size(), 0);
       origin[layout.dim] = piece.global;
       slices.push_back({e.name, e.tensor.detach().narrow(layout.dim, piece.local, piece.length),
@@ -252,7 +252,7 @@ absl::StatusOr<torch::Tensor> TrainingCheckpointer::ReadLocal(const CheckpointRe
         c10::str(torch::IntArrayRef(want))));
   }
   auto it = plan_.sharded.find(param);
-  return it == plan_.sharded.end() || full->dim() == 0 ? *full : TakeShard(*full, it->second);
+  return it == plan_.sharded.end() || full->dim() == 0 ? *full : parallel::TakeShard(*full, it->second);
 }
 
 absl::StatusOr<TrainingProgress> TrainingCheckpointer::Restore(const CheckpointReader& reader) {

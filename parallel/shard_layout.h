@@ -1,0 +1,45 @@
+#ifndef SPACEBYTE_PARALLEL_SHARD_LAYOUT_H_
+#define SPACEBYTE_PARALLEL_SHARD_LAYOUT_H_
+
+// The one tensor-parallel shard cutter. A ShardLayout says where a rank's
+// shard of a weight sits in the full tensor; the model's plan cuts its
+// weights with it, and checkpoints store each piece at its place in the
+// full tensor, so a checkpoint reads back on any tp. Weights are
+// [out, in], as torch::nn::Linear stores them.
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace spacebyte::parallel {
+
+// `pieces` contiguous runs along `dim`, each {offset in the shard, offset in
+// the full tensor, length}.
+struct ShardLayout {
+  int64_t dim = 0;
+  struct Piece {
+    int64_t local, global, length;
+  };
+  std::vector<Piece> pieces;
+  std::vector<int64_t> global_shape;
+};
+
+// Column-parallel (output features split): rows [r*out/n, (r+1)*out/n).
+ShardLayout ColumnParallel(torch::IntArrayRef shape, int rank, int n);
+// Row-parallel (input features split): columns [r*in/n, (r+1)*in/n).
+ShardLayout RowParallel(torch::IntArrayRef shape, int rank, int n);
+// The fused QKV weight [3w, w] (rows Q | K | V) split by heads: rank r keeps
+// the r-th n-th of Q's, K's and V's rows, laid out Q | K | V, so its shard
+// is itself a QKV weight of its own heads. Needs heads % n == 0 (the
+// process grid checks it first).
+ShardLayout QkvParallel(torch::IntArrayRef shape, int64_t d_key, int rank, int n);
+
+// This rank's shard of `full`, a fresh contiguous tensor.
+torch::Tensor TakeShard(const torch::Tensor& full, const ShardLayout& layout);
+// Writes `shard` into its place in `full` (the inverse of TakeShard).
+void PlaceShard(const torch::Tensor& shard, const ShardLayout& layout, torch::Tensor& full);
+
+}  // namespace spacebyte::parallel
+
+#endif  // SPACEBYTE_PARALLEL_SHARD_LAYOUT_H_
