@@ -80,7 +80,7 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
   const TrainSpec& t = s.spec.train;
   const int64_t rows = t.batch_size / s.grid->dp();
   const torch::Tensor targets = SyntheticText(rows, s.spec.model.context_size, s.device);
-  for (int64_t i = 0; i < options.warmup; ++i) s.step->Run(targets, t.lr);
+  for (int64_t i = 0; i < options.warmup; ++i) s.step->Take(targets, t.lr);
 
   if (s.device.is_cuda()) ResetPeakCudaMemory(s.device.index());
   s.grid->world().Barrier();
@@ -88,7 +88,7 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
   PhaseTimer::Enable(options.profile);
   const auto start = std::chrono::steady_clock::now();
   const double cpu_start = ProcessCpuSeconds();
-  for (int64_t i = 0; i < options.steps; ++i) s.step->Run(targets, t.lr);
+  for (int64_t i = 0; i < options.steps; ++i) s.step->Take(targets, t.lr);
   const double cpu_seconds = ProcessCpuSeconds() - cpu_start;
   s.grid->world().Barrier();
   const double seconds =

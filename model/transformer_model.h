@@ -3,9 +3,8 @@
 
 #include <torch/torch.h>
 
-#include "model/block.h"
+#include "model/layers.h"
 #include "model/byte_lm.h"
-#include "model/logits_head.h"
 
 namespace spacebyte::trainer {
 

@@ -67,11 +67,11 @@ absl::StatusOr<std::unique_ptr<data::PrefetchLoader>> OpenLoader(const TrainingS
   return std::make_unique<data::PrefetchLoader>(std::move(*loader));
 }
 
-class Run {
+class Trainer {
  public:
-  Run(TrainingSession& s, const std::string& run_dir) : s_(s), run_dir_(run_dir) {}
+  Trainer(TrainingSession& s, const std::string& run_dir) : s_(s), run_dir_(run_dir) {}
 
-  absl::Status Execute(bool insist_on_resume);
+  absl::Status Train(bool insist_on_resume);
   // The stop signal some rank caught (the lowest such number), or 0.
   int stop_signal() const { return stop_signal_; }
 
@@ -95,7 +95,7 @@ class Run {
 // Rank 0 finds and verifies the newest complete checkpoint and reports what
 // it skipped; the other ranks open the directory it names without reading
 // every file a second time.
-absl::Status Run::Resume(bool insist) {
+absl::Status Trainer::Resume(bool insist) {
   const std::string checkpoints = checkpointer_->checkpoints_dir();
   std::string chosen;
   if (s_.logging_rank() && fs::exists(checkpoints)) {
@@ -123,7 +123,7 @@ absl::Status Run::Resume(bool insist) {
   return absl::OkStatus();
 }
 
-absl::Status Run::Evaluate(const std::string& split, int64_t step) {
+absl::Status Trainer::Evaluate(const std::string& split, int64_t step) {
   auto it = evaluators_.find(split);
   if (it == evaluators_.end()) {
     absl::StatusOr<std::unique_ptr<Evaluator>> v = Evaluator::Open(
@@ -139,13 +139,13 @@ absl::Status Run::Evaluate(const std::string& split, int64_t step) {
 // Saves unless this step's checkpoint already exists (an interval save that
 // was also the last step, or a resumed run that had nothing left to do):
 // saving it again would replace a complete checkpoint for no reason.
-absl::Status Run::Save() {
+absl::Status Trainer::Save() {
   if (progress_.step == saved_step_) return absl::OkStatus();
   saved_step_ = progress_.step;
   return checkpointer_->Save(progress_);
 }
 
-bool Run::ShouldStop(int64_t step, Clock::time_point start) {
+bool Trainer::ShouldStop(int64_t step, Clock::time_point start) {
   const TrainSpec& t = s_.spec.train;
   // A signal reaches the ranks at different moments; all of them stop at
   // the first step boundary where any has it.
@@ -162,7 +162,7 @@ bool Run::ShouldStop(int64_t step, Clock::time_point start) {
   return !s_.grid->world().AllOk(elapsed < t.max_time);
 }
 
-absl::Status Run::Execute(bool insist_on_resume) {
+absl::Status Trainer::Train(bool insist_on_resume) {
   const TrainSpec& t = s_.spec.train;
   absl::StatusOr<proto::DatasetManifest> dataset = data::ReadManifest(s_.spec.data.path, true);
   if (absl::Status st = Agree(dataset.status()); !st.ok()) return st;
@@ -190,7 +190,7 @@ absl::Status Run::Execute(bool insist_on_resume) {
     absl::StatusOr<data::Batch> batch = (*loader)->Next();
     if (absl::Status st = Agree(batch.status()); !st.ok()) return st;
     const double lr = LearningRateAt(step, t.steps, t.lr, t.warmup_fraction);
-    const StepResult r = s_.step->Run(UploadBatch(*batch, s_.device), lr);
+    const StepResult r = s_.step->Take(UploadBatch(*batch, s_.device), lr);
     ++step;
     progress_ = {step, progress_.bytes_seen + bytes_per_step, batch->state_after};
     ++window_steps;
@@ -274,9 +274,9 @@ absl::Status Train(const TrainOptions& options, const parallel::MpiEnv& env,
     }
   }
   if (absl::Status st = s.grid->world().Agree(prepared); !st.ok()) return st;
-  Run run(s, run_dir);
-  absl::Status status = run.Execute(options.resume);
-  *preempted = run.stop_signal() != 0;
+  Trainer trainer(s, run_dir);
+  absl::Status status = trainer.Train(options.resume);
+  *preempted = trainer.stop_signal() != 0;
   return status;
 }
 

@@ -19,7 +19,7 @@ TrainStep::TrainStep(ByteLm& model, Optimizer& optimizer, const TensorParallelPl
   device_options_ = all.front().options().requires_grad(false);
 }
 
-StepResult TrainStep::Run(const torch::Tensor& targets, double lr) {
+StepResult TrainStep::Take(const torch::Tensor& targets, double lr) {
   model_.train();
   const int64_t rows = targets.size(0), micro = spec_.train.micro_batch_size;
   // [loss sum, ignored sum] over this rank's rows, summed over dp below; on

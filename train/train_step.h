@@ -30,7 +30,7 @@ class TrainStep {
             parallel::Collectives& tp, parallel::Collectives& dp, const RunSpec& spec);
 
   // `targets` [rows, T] int64: this rank's rows. Collective.
-  StepResult Run(const torch::Tensor& targets, double lr);
+  StepResult Take(const torch::Tensor& targets, double lr);
 
  private:
   double ClipGradients();

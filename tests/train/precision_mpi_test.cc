@@ -61,7 +61,7 @@ std::vector<double> Losses(const std::string& device, const std::string& precisi
   if (!s) return {};
   const torch::Tensor targets = Targets().to(s->device);
   std::vector<double> losses;
-  for (int i = 0; i < kSteps; ++i) losses.push_back(s->step->Run(targets, 0.01).loss);
+  for (int i = 0; i < kSteps; ++i) losses.push_back(s->step->Take(targets, 0.01).loss);
   return losses;
 }
 

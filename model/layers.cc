@@ -1,0 +1,210 @@
+#include "model/layers.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "kernels/attention_kernels.h"
+#include "kernels/autocast.h"
+#include "kernels/band_attention_cpu.h"
+#include "kernels/phase_timer.h"
+#include "parallel/tensor_parallel.h"
+
+namespace spacebyte::trainer {
+
+torch::nn::Linear MakeLinear(int64_t in, int64_t out) {
+  torch::nn::Linear linear(torch::nn::LinearOptions(in, out).bias(false));
+  torch::NoGradGuard no_grad;
+  linear->weight.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(in)));
+  return linear;
+}
+
+torch::nn::Embedding MakeEmbedding(int64_t width) {
+  torch::nn::Embedding embedding(kVocabSize, width);
+  torch::NoGradGuard no_grad;
+  embedding->weight.normal_(0.0, 1.0);
+  return embedding;
+}
+
+torch::Tensor ApplyRope(const torch::Tensor& x, int64_t offset) {
+  const int64_t length = x.size(1), d_key = x.size(-1);
+  const auto opts = x.options();
+  const torch::Tensor inv_freq =
+      torch::pow(10000.0, -torch::arange(0, d_key, 2, opts) / static_cast<double>(d_key));
+  const torch::Tensor pos = torch::arange(offset, offset + length, opts);
+  const torch::Tensor angle = torch::outer(pos, inv_freq).unsqueeze(1);  // [L, 1, d_key/2]
+  const torch::Tensor cos = angle.cos(), sin = angle.sin();
+  const torch::Tensor pairs = x.unflatten(-1, {d_key / 2, 2});
+  const torch::Tensor even = pairs.select(-1, 0), odd = pairs.select(-1, 1);
+  return torch::stack({even * cos - odd * sin, even * sin + odd * cos}, -1).flatten(-2);
+}
+
+constexpr double kNormEps = 1e-5;
+
+NormImpl::NormImpl(int64_t width, NormKind kind)
+    : kind_(kind), scale_(register_parameter("scale", torch::ones({width}))) {}
+
+torch::Tensor NormImpl::Scaled(const torch::Tensor& x, const torch::Tensor& scale) {
+  if (kind_ == NormKind::kLayerNorm) {
+    return torch::layer_norm(x, {x.size(-1)}, scale, {}, kNormEps);
+  }
+  const torch::Tensor var = x.var(-1, /*unbiased=*/false, /*keepdim=*/true);
+  return x * torch::rsqrt(var + kNormEps) * scale;
+}
+
+AttentionImpl::AttentionImpl(int64_t width, const ModelSpec& spec, int64_t window)
+    : d_key_(spec.d_key),
+      window_(window),
+      rope_(spec.rope),
+      layer_norm_(register_module("layer_norm", Norm(width, spec.norm))),
+      qkv_linear_(register_module("QKV_linear", MakeLinear(width, 3 * width))),
+      linear_(register_module("linear", MakeLinear(width, width))),
+      q_layer_norm_(register_module("Q_layer_norm", Norm(spec.d_key, spec.norm))),
+      k_layer_norm_(register_module("K_layer_norm", Norm(spec.d_key, spec.norm))) {}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, KvCache* cache) {
+  const int64_t batch = x.size(0), length = x.size(1);
+  // Tensor-parallel region (docs/model.md#tensor-parallelism-ours): identity
+  // forward, gradient summed over the tp group in backward. Heads come from
+  // the weight, so a shard runs its own heads.
+  const torch::Tensor qkv = qkv_linear_(parallel::CopyToTensorParallel(layer_norm_(x), tp_));
+  const int64_t heads = qkv.size(-1) / (3 * d_key_);
+  const std::vector<torch::Tensor> parts =
+      qkv.view({batch, length, 3, heads, d_key_}).unbind(2);
+  // The Q/K norm scales are replicated but each rank uses them on its own
+  // heads only: entering the region sums their gradient shares.
+  torch::Tensor q = q_layer_norm_->Scaled(
+      parts[0], parallel::CopyToTensorParallel(q_layer_norm_->scale(), tp_));
+  torch::Tensor k = k_layer_norm_->Scaled(
+      parts[1], parallel::CopyToTensorParallel(k_layer_norm_->scale(), tp_));
+  if (rope_) {
+    const int64_t offset = cache != nullptr ? cache->position : 0;
+    q = ApplyRope(q, offset);
+    k = ApplyRope(k, offset);
+  }
+  torch::Tensor out;
+  if (cache == nullptr && BandAttentionCpuApplies(q)) {
+    PhaseScope phase("attention kernel");
+    out = BandAttentionCpu(q, k, parts[2], window_);
+  } else {
+    out = Attend(q.transpose(1, 2), k.transpose(1, 2), parts[2].transpose(1, 2), cache)
+              .transpose(1, 2);
+  }
+  // Leaving the region: the partial outputs of all heads summed over tp.
+  return parallel::ReduceFromTensorParallel(linear_(out.reshape({batch, length, heads * d_key_})),
+                                            tp_);
+}
+
+torch::Tensor AttentionImpl::Attend(const torch::Tensor& q, const torch::Tensor& k,
+                                    const torch::Tensor& v, KvCache* cache) {
+  if (cache == nullptr || !cache->k.defined()) {
+    if (cache != nullptr) {
+      cache->k = k;
+      cache->v = v;
+      cache->position = k.size(2);
+    }
+    PhaseScope phase("attention kernel");
+    return window_ < 0 ? CausalAttention(q, k, v) : WindowedAttention(q, k, v, window_);
+  }
+  TORCH_CHECK(q.size(2) == 1, "incremental attention takes one new position at a time");
+  torch::Tensor keys = torch::cat({cache->k, k}, 2), values = torch::cat({cache->v, v}, 2);
+  if (window_ >= 0 && keys.size(2) > window_ + 1) {
+    keys = keys.narrow(2, keys.size(2) - window_ - 1, window_ + 1);
+    values = values.narrow(2, values.size(2) - window_ - 1, window_ + 1);
+  }
+  cache->k = keys;
+  cache->v = values;
+  cache->position += 1;
+  return CausalAttention(q, keys, values);
+}
+
+FeedForwardImpl::FeedForwardImpl(int64_t width, const ModelSpec& spec)
+    : nonlinear_(spec.nonlinear),
+      layer_norm_(register_module("layer_norm", Norm(width, spec.norm))),
+      linear_1_(register_module("linear_1", MakeLinear(width, spec.d_ff_mult * width))),
+      linear_2_(register_module("linear_2", MakeLinear(spec.d_ff_mult * width, width))) {}
+
+torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
+  // linear_1 column-parallel, linear_2 row-parallel: one region.
+  torch::Tensor h = linear_1_(parallel::CopyToTensorParallel(layer_norm_(x), tp_));
+  h = nonlinear_ == Nonlinear::kReLU ? torch::relu_(h) : torch::gelu(h, "tanh");
+  return parallel::ReduceFromTensorParallel(linear_2_(h), tp_);
+}
+
+BlockImpl::BlockImpl(int64_t width, const ModelSpec& spec, int64_t window)
+    : attention_(register_module("attention", Attention(width, spec, window))),
+      feedforward_(register_module("feedforward", FeedForward(width, spec))) {}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, KvCache* cache) {
+  torch::Tensor h = x + attention_(x, cache);
+  return h + feedforward_(h);
+}
+
+namespace {
+
+// Runs a block without keeping its activations and recomputes them during
+// backward (the reentrant scheme): parameter gradients accumulate inside the
+// nested backward, the input gradient is returned. Autocast is thread state
+// that backward does not see, so the recompute re-enters the forward's.
+class CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx,
+                               const torch::Tensor& x, BlockImpl* block) {
+    ctx->save_for_backward({x});
+    ctx->saved_data["block"] = reinterpret_cast<int64_t>(block);
+    const std::optional<c10::DeviceType> autocast = Autocast::Active();
+    ctx->saved_data["autocast"] = autocast ? static_cast<int64_t>(*autocast) : int64_t{-1};
+    torch::NoGradGuard no_grad;
+    return block->forward(x);
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    auto* block = reinterpret_cast<BlockImpl*>(ctx->saved_data["block"].toInt());
+    torch::Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
+    const int64_t autocast = ctx->saved_data["autocast"].toInt();
+    {
+      torch::AutoGradMode enable(true);
+      torch::Tensor y;
+      {
+        Autocast recompute_as_forward(static_cast<c10::DeviceType>(std::max<int64_t>(autocast, 0)),
+                                      autocast >= 0);
+        y = block->forward(x);
+      }
+      torch::autograd::backward({y}, {grads[0]});
+    }
+    return {x.grad(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+BlockStackImpl::BlockStackImpl(int64_t count, int64_t width, const ModelSpec& spec,
+                               int64_t window) {
+  for (int64_t i = 0; i < count; ++i) {
+    blocks_.push_back(register_module(std::to_string(i), Block(width, spec, window)));
+  }
+}
+
+torch::Tensor BlockStackImpl::forward(torch::Tensor x, std::vector<KvCache>* caches) {
+  const bool checkpoint = checkpointing_ && caches == nullptr && is_training() &&
+                          torch::GradMode::is_enabled();
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    if (checkpoint) {
+      x = CheckpointedBlock::apply(x, blocks_[i].get());
+    } else {
+      x = blocks_[i]->forward(x, caches != nullptr ? &(*caches)[i] : nullptr);
+    }
+  }
+  return x;
+}
+
+LogitsHeadImpl::LogitsHeadImpl(int64_t width, NormKind norm)
+    : layer_norm_(register_module("layer_norm", Norm(width, norm))),
+      logits_linear_(register_module("logits_linear", MakeLinear(width, kVocabSize))) {}
+
+torch::Tensor LogitsHeadImpl::forward(const torch::Tensor& x) {
+  return logits_linear_(layer_norm_(x));
+}
+
+}  // namespace spacebyte::trainer

@@ -1,0 +1,152 @@
+#ifndef SPACEBYTE_MODEL_LAYERS_H_
+#define SPACEBYTE_MODEL_LAYERS_H_
+
+// The layers both models are built of, in one place, in the order a block
+// uses them (docs/model.md#a-block): the KV cache of incremental decoding,
+// linear and embedding initialisation, RoPE, the norms, attention,
+// feed-forward, the block and its stack (with activation checkpointing),
+// and the logits head. Written as if on one process; a global block's
+// attention and feed-forward name their tensor-parallel collectives where
+// they compute (model/tensor_parallel_plan.h splits them).
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "model/model_spec.h"
+#include "parallel/collectives.h"
+
+namespace spacebyte::trainer {
+
+// Keys and values one attention layer has already computed during
+// incremental decoding, [B, heads, kept, d_key]. `position` counts every
+// position seen; windowed layers keep only the keys still inside the window.
+struct KvCache {
+  torch::Tensor k, v;
+  int64_t position = 0;
+};
+
+// A bias-free linear layer initialised as the reference's "simple" scheme:
+// weight ~ N(0, 1 / d_in).
+torch::nn::Linear MakeLinear(int64_t in, int64_t out);
+
+// Token embedding table initialised N(0, 1), as the reference does.
+torch::nn::Embedding MakeEmbedding(int64_t width);
+
+// Rotary position embedding on x [B, L, heads, d_key]: consecutive pairs
+// (2j, 2j+1) rotate by angle (offset + t) * 10000^(-2j / d_key).
+torch::Tensor ApplyRope(const torch::Tensor& x, int64_t offset = 0);
+
+// Normalisation over the last dimension with a learned scale and no bias:
+// LayerNorm, or the reference's RMSNorm (which, unlike the textbook one,
+// divides by the standard deviation about the mean).
+class NormImpl : public torch::nn::Module {
+ public:
+  NormImpl(int64_t width, NormKind kind);
+  torch::Tensor forward(const torch::Tensor& x) { return Scaled(x, scale_); }
+  // With the scale as given: the parameter passed through an op, such as a
+  // tensor-parallel region's entry.
+  torch::Tensor Scaled(const torch::Tensor& x, const torch::Tensor& scale);
+  const torch::Tensor& scale() const { return scale_; }
+
+ private:
+  NormKind kind_;
+  torch::Tensor scale_;
+};
+TORCH_MODULE(Norm);
+
+// Pre-norm multi-head attention (docs/model.md#a-block): fused QKV
+// projection, per-head Q and K norms, optional RoPE, causal (optionally
+// windowed) attention.
+class AttentionImpl : public torch::nn::Module {
+ public:
+  // window < 0: full causal attention.
+  AttentionImpl(int64_t width, const ModelSpec& spec, int64_t window);
+
+  // With a cache, x holds the positions after those already cached.
+  torch::Tensor forward(const torch::Tensor& x, KvCache* cache = nullptr);
+
+  // Splits the heads over `tp` (the weights must already be this rank's
+  // shards: model/tensor_parallel_plan.cc); null: not split.
+  void ShardOver(parallel::Collectives* tp) { tp_ = tp; }
+
+ private:
+  torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k,
+                       const torch::Tensor& v, KvCache* cache);
+
+  int64_t d_key_, window_;
+  bool rope_;
+  Norm layer_norm_;
+  torch::nn::Linear qkv_linear_, linear_;
+  Norm q_layer_norm_, k_layer_norm_;
+  parallel::Collectives* tp_ = nullptr;
+};
+TORCH_MODULE(Attention);
+
+// Pre-norm feed-forward: Norm -> linear w->4w -> ReLU or tanh-GELU -> linear 4w->w.
+class FeedForwardImpl : public torch::nn::Module {
+ public:
+  FeedForwardImpl(int64_t width, const ModelSpec& spec);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  // Splits the hidden features over `tp` (the weights must already be this
+  // rank's shards); null: not split.
+  void ShardOver(parallel::Collectives* tp) { tp_ = tp; }
+
+ private:
+  Nonlinear nonlinear_;
+  Norm layer_norm_;
+  torch::nn::Linear linear_1_, linear_2_;
+  parallel::Collectives* tp_ = nullptr;
+};
+TORCH_MODULE(FeedForward);
+
+// One transformer block, shared by local and global stacks:
+// x += Attention(x); x += FeedForward(x).
+class BlockImpl : public torch::nn::Module {
+ public:
+  BlockImpl(int64_t width, const ModelSpec& spec, int64_t window);
+  torch::Tensor forward(const torch::Tensor& x, KvCache* cache = nullptr);
+
+  Attention& attention() { return attention_; }
+  FeedForward& feedforward() { return feedforward_; }
+
+ private:
+  Attention attention_;
+  FeedForward feedforward_;
+};
+TORCH_MODULE(Block);
+
+// A stack of blocks; runs them in order, optionally recomputing activations
+// in backward instead of keeping them (activation checkpointing).
+class BlockStackImpl : public torch::nn::Module {
+ public:
+  BlockStackImpl(int64_t count, int64_t width, const ModelSpec& spec, int64_t window);
+  // `caches` (one per block) enables incremental decoding.
+  torch::Tensor forward(torch::Tensor x, std::vector<KvCache>* caches = nullptr);
+
+  size_t size() const { return blocks_.size(); }
+  Block& operator[](size_t i) { return blocks_[i]; }
+  void set_checkpointing(bool on) { checkpointing_ = on; }
+
+ private:
+  std::vector<Block> blocks_;
+  bool checkpointing_ = false;
+};
+TORCH_MODULE(BlockStack);
+
+// Final Norm and the linear map to the 256 byte logits.
+class LogitsHeadImpl : public torch::nn::Module {
+ public:
+  LogitsHeadImpl(int64_t width, NormKind norm);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  Norm layer_norm_;
+  torch::nn::Linear logits_linear_;
+};
+TORCH_MODULE(LogitsHead);
+
+}  // namespace spacebyte::trainer
+
+#endif  // SPACEBYTE_MODEL_LAYERS_H_
