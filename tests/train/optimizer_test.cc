@@ -1,4 +1,4 @@
-// AdamW as the spec sets it up, against updates worked out by hand with
+// AdamW as docs/model.md sets it up, against updates worked out by hand with
 // PyTorch's AdamW rule (eps 1e-8), step t:
 //   p *= 1 - lr * wd;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
 //   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)

@@ -17,7 +17,7 @@ namespace spacebyte::trainer {
 namespace {
 
 // Tiny SpaceByte: D 64, d 32, T 64, TG 16, W = d = 32, 2 global and 2 local
-// blocks. Multiply-adds per sample (spec's cost accounting):
+// blocks. Multiply-adds per sample (docs/model.md's FLOP count):
 //   global 2 * (16 (4*64^2 + 2*64*16) + 16*8*64^2) = 1638400
 //   local  2 * (64 (4*32^2 + 2*32*32) + 64*8*32^2) = 1835008
 //   logits 64*32*256                                =  524288
