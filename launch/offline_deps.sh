@@ -14,7 +14,7 @@ dir=$(cd "$dir" && pwd)
 # Named one by one (a recursive apt-cache closure drags in Fortran compilers
 # and LLVM: 320 MiB). The libraries are what `ldd` shows our program,
 # protoc, mpirun, orted and Open MPI's plugins load, less what every node
-# has (the C and C++ runtimes, zlib, libudev).
+# has (the C and C++ runtimes, libudev).
 packages=(
   # protobuf: headers, libraries, protoc
   libprotobuf-dev libprotobuf32 libprotobuf-lite32 libprotoc32 protobuf-compiler
@@ -33,8 +33,9 @@ packages=(
   libgfortran5 libquadmath0
   # Unicode categories and scripts (the multilingual patch rule)
   libicu-dev libicu72
-  # gzip, zstd and xz inputs to prep (the libraries are on every Debian; the headers are not)
-  zlib1g-dev libzstd-dev liblzma-dev
+  # gzip, zstd and xz inputs to prep: the headers, and the libraries too, as
+  # the -dev packages' libz.so and the like link to them inside the prefix
+  zlib1g-dev libzstd-dev liblzma-dev zlib1g libzstd1 liblzma5
   ninja-build
 )
 cd "$dir"
