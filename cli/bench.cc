@@ -95,6 +95,8 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   PhaseTimer::Enable(false);
   const std::vector<double> rss = PeakRssMbPerRank(s.grid->world());
+  const std::vector<double> optimizer_mb =
+      s.grid->world().AllGather(static_cast<double>(s.optimizer->StateBytes()) / (1 << 20));
 
   double peak_per_cpu_s = 0;
   const double peak =
@@ -119,7 +121,8 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
                       {"world_size", s.grid->world_size()},
                       {"threads_per_rank", at::get_num_threads()},
                       {"peak_rss_mb", *std::max_element(rss.begin(), rss.end())},
-                      {"peak_rss_mb_per_rank", rss}};
+                      {"peak_rss_mb_per_rank", rss},
+                      {"optimizer_state_mb_per_rank", optimizer_mb}};
   if (s.device.is_cuda()) AddCudaFields(s, achieved, &j);
   if (options.profile) {
     j["profile_ms"] = ProfileJson(options.steps);

@@ -23,8 +23,9 @@ struct BenchOptions {
 // `warmup` steps and returns one JSON line: bytes_per_s, step_s,
 // model_flops_per_byte, achieved_gflops, matmul_peak_gflops (measured in the
 // same run), mfu and peak_rss_mb (the largest resident set of any rank, in
-// MiB; every rank's in peak_rss_mb_per_rank). Throughput counts every rank's
-// bytes. With dp > 1 also grad_allreduce_s and grad_allreduce_share: one
+// MiB; every rank's in peak_rss_mb_per_rank) and optimizer_state_mb_per_rank
+// (the AdamW moments and step counts each rank holds, in MiB). Throughput
+// counts every rank's bytes. With dp > 1 also grad_allreduce_s and grad_allreduce_share: one
 // blocking all-reduce of the whole gradient and its share of the step time.
 absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::MpiEnv& env);
 

@@ -359,7 +359,8 @@ int RunBench(int argc, char** argv) {
   FlagSet flags("bench",
                 "Trains --steps steps on synthetic bytes after a warm-up and prints one JSON\n"
                 "line: bytes_per_s, step_s, model_flops_per_byte, achieved_gflops,\n"
-                "matmul_peak_gflops, mfu, cpu_s_per_step, mfu_cpu, peak_rss_mb; with dp > 1\n"
+                "matmul_peak_gflops, mfu, cpu_s_per_step, mfu_cpu, peak_rss_mb,\n"
+                "peak_rss_mb_per_rank, optimizer_state_mb_per_rank; with dp > 1\n"
                 "also grad_allreduce_s and grad_allreduce_share (a blocking all-reduce of\n"
                 "the whole gradient).");
   flags.String("config", &o.config, "run config (protobuf text)");

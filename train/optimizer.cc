@@ -62,6 +62,12 @@ std::vector<std::pair<std::string, torch::Tensor>> Optimizer::State() {
   return out;
 }
 
+int64_t Optimizer::StateBytes() {
+  int64_t bytes = 0;
+  for (const auto& [name, t] : State()) bytes += t.numel() * t.element_size();
+  return bytes;
+}
+
 void Optimizer::LoadState(const std::map<std::string, torch::Tensor>& state) {
   auto& adam_state = adamw_->state();
   for (const auto& [name, param] : named_params_) {

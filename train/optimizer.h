@@ -36,6 +36,9 @@ class Optimizer {
   // "<param>/step") for checkpoints, and its inverse.
   std::vector<std::pair<std::string, torch::Tensor>> State();
   void LoadState(const std::map<std::string, torch::Tensor>& state);
+  // Bytes the state holds on this rank (both moments and the step counts);
+  // 0 before the first step creates it.
+  int64_t StateBytes();
 
  private:
   std::unique_ptr<torch::optim::AdamW> adamw_;
