@@ -41,11 +41,4 @@ torch::Tensor TakeShard(const torch::Tensor& full, const ShardLayout& layout) {
   return torch::cat(parts, layout.dim).contiguous();
 }
 
-void PlaceShard(const torch::Tensor& shard, const ShardLayout& layout, torch::Tensor& full) {
-  torch::NoGradGuard no_grad;
-  for (const ShardLayout::Piece& p : layout.pieces) {
-    full.narrow(layout.dim, p.global, p.length).copy_(shard.narrow(layout.dim, p.local, p.length));
-  }
-}
-
 }  // namespace spacebyte::parallel

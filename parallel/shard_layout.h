@@ -37,8 +37,6 @@ ShardLayout QkvParallel(torch::IntArrayRef shape, int64_t d_key, int rank, int n
 
 // This rank's shard of `full`, a fresh contiguous tensor.
 torch::Tensor TakeShard(const torch::Tensor& full, const ShardLayout& layout);
-// Writes `shard` into its place in `full` (the inverse of TakeShard).
-void PlaceShard(const torch::Tensor& shard, const ShardLayout& layout, torch::Tensor& full);
 
 }  // namespace spacebyte::parallel
 

@@ -10,6 +10,14 @@
 namespace spacebyte::parallel {
 namespace {
 
+// Writes `shard` back into its place in `full`: the inverse of TakeShard,
+// as a checkpoint reader sees it (each piece at its global offset).
+void PlaceShard(const torch::Tensor& shard, const ShardLayout& layout, torch::Tensor& full) {
+  for (const ShardLayout::Piece& p : layout.pieces) {
+    full.narrow(layout.dim, p.global, p.length).copy_(shard.narrow(layout.dim, p.local, p.length));
+  }
+}
+
 // Cuts `full` for every rank of n and places the shards into a zero tensor.
 torch::Tensor CutAndPlace(const torch::Tensor& full, int n,
                           ShardLayout (*layout)(torch::IntArrayRef, int, int)) {
