@@ -37,6 +37,13 @@ class Collectives {
   // Starts the same sum and returns at once.
   virtual std::unique_ptr<PendingCollective> AllReduceSumAsync(
       torch::Tensor tensor) = 0;
+  // Sums `full` (contiguous, size() equal chunks) over the group and writes
+  // this rank's chunk of the sum into `chunk`; `full` is left undefined.
+  virtual std::unique_ptr<PendingCollective> ReduceScatterSumAsync(torch::Tensor full,
+                                                                   torch::Tensor chunk) = 0;
+  // In place: every rank's chunk of `full` (size() equal chunks, rank r's at
+  // r·chunk) ends up on every rank.
+  virtual std::unique_ptr<PendingCollective> AllGatherAsync(torch::Tensor full) = 0;
 
  protected:
   Collectives(int rank, int size) : rank_(rank), size_(size) {}

@@ -4,46 +4,44 @@
 
 namespace spacebyte::parallel {
 
-GradSync::GradSync(std::vector<torch::Tensor> params, Collectives& dp,
-                   double bucket_mb)
-    : dp_(dp) {
+FlatBuckets LayoutOf(const std::vector<torch::Tensor>& params, double bucket_mb, int shards) {
   TORCH_CHECK(!params.empty(), "GradSync needs parameters");
-  TORCH_CHECK(bucket_mb > 0, "bucket size must be positive, got ", bucket_mb);
-  const auto options = params[0].options();
-  const int64_t capacity = static_cast<int64_t>(bucket_mb * (1 << 20));
-  std::vector<int64_t> bucket_numel;
-  int64_t bytes = capacity;  // forces a new bucket for the first parameter
-  for (auto it = params.rbegin(); it != params.rend(); ++it) {
-    TORCH_CHECK(it->dtype() == options.dtype() && it->device() == options.device(),
+  std::vector<int64_t> numels;
+  for (const torch::Tensor& p : params) numels.push_back(p.numel());
+  return FlatBuckets(numels, params[0].element_size(), bucket_mb, shards);
+}
+
+GradSync::GradSync(std::vector<torch::Tensor> params, Collectives& dp, double bucket_mb)
+    : GradSync(params, LayoutOf(params, bucket_mb, 1), dp) {}
+
+GradSync::GradSync(std::vector<torch::Tensor> params, FlatBuckets layout, Collectives& dp)
+    : layout_(std::move(layout)), dp_(dp) {
+  TORCH_CHECK(layout_.shards() == 1 || layout_.shards() == dp.size(),
+              "a sharded GradSync needs one shard per dp rank");
+  const auto options = params.at(0).options();
+  for (const torch::Tensor& p : params) {
+    TORCH_CHECK(p.dtype() == options.dtype() && p.device() == options.device(),
                 "GradSync parameters must share one dtype and device");
-    TORCH_CHECK(it->requires_grad(), "GradSync parameter does not require grad");
-    if (bytes >= capacity) {
-      bucket_numel.push_back(0);
-      bytes = 0;
-    }
-    slots_.push_back({*it, static_cast<int>(bucket_numel.size()) - 1});
-    bucket_numel.back() += it->numel();
-    bytes += it->numel() * it->element_size();
+    TORCH_CHECK(p.requires_grad(), "GradSync parameter does not require grad");
   }
-  buckets_.resize(bucket_numel.size());
-  std::vector<int64_t> offset(bucket_numel.size(), 0);
-  for (size_t b = 0; b < buckets_.size(); ++b) {
-    buckets_[b].buffer = torch::zeros({bucket_numel[b]}, options);
+  buckets_.resize(layout_.num_buckets());
+  for (int b = 0; b < num_buckets(); ++b) {
+    buckets_[b].buffer = torch::zeros({layout_.padded(b)}, options);
+    if (sharded()) buckets_[b].shard = torch::zeros({layout_.chunk(b)}, options);
   }
-  for (size_t s = 0; s < slots_.size(); ++s) {
-    Slot& slot = slots_[s];
-    const int64_t n = slot.param.numel();
-    slot.view = buckets_[slot.bucket].buffer.narrow(0, offset[slot.bucket], n)
-                    .view(slot.param.sizes());
-    offset[slot.bucket] += n;
-    hook_ids_.push_back(slot.param.register_hook(
-        [this, s](const torch::Tensor& grad) { OnGrad(s, grad); }));
+  for (const FlatBuckets::Slot& s : layout_.slots()) {
+    const torch::Tensor& p = params.at(s.param);
+    TORCH_CHECK(p.numel() == s.numel, "GradSync layout does not match its parameters");
+    slots_.push_back({p, buckets_[s.bucket].buffer.narrow(0, s.offset, s.numel).view(p.sizes())});
+    const size_t index = slots_.size() - 1;
+    hook_ids_.push_back(
+        p.register_hook([this, index](const torch::Tensor& grad) { OnGrad(index, grad); }));
   }
 }
 
 GradSync::~GradSync() {
   for (Bucket& bucket : buckets_) {
-    if (bucket.reduce) bucket.reduce->Wait();
+    if (bucket.collective) bucket.collective->Wait();
   }
   for (size_t s = 0; s < slots_.size(); ++s) {
     slots_[s].param.remove_hook(hook_ids_[s]);
@@ -55,9 +53,9 @@ void GradSync::Prepare(bool sync) {
   sync_ = sync;
   launched_in_backward_ = 0;
   for (Bucket& bucket : buckets_) bucket.pending = 0;
-  for (Slot& slot : slots_) {
-    slot.ready = false;
-    ++buckets_[slot.bucket].pending;
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    slots_[s].ready = false;
+    ++buckets_[layout_.slots()[s].bucket].pending;
   }
 }
 
@@ -71,18 +69,19 @@ void GradSync::OnGrad(size_t s, const torch::Tensor& grad) {
   slot.view.copy_(grad);
   if (slot.param.grad().defined()) slot.view.add_(slot.param.grad());
   slot.ready = true;
-  --buckets_[slot.bucket].pending;
+  --buckets_[layout_.slots()[s].bucket].pending;
   const int before = next_launch_;
   LaunchReadyBuckets();
   launched_in_backward_ += next_launch_ - before;
-  // Poke the reductions in flight so MPI progresses them during backward.
-  for (int b = 0; b < next_launch_; ++b) buckets_[b].reduce->Done();
+  // Poke the collectives in flight so MPI progresses them during backward.
+  for (int b = 0; b < next_launch_; ++b) buckets_[b].collective->Done();
 }
 
 void GradSync::LaunchReadyBuckets() {
   while (next_launch_ < num_buckets() && buckets_[next_launch_].pending == 0) {
     Bucket& bucket = buckets_[next_launch_++];
-    bucket.reduce = dp_.AllReduceSumAsync(bucket.buffer);
+    bucket.collective = sharded() ? dp_.ReduceScatterSumAsync(bucket.buffer, bucket.shard)
+                                  : dp_.AllReduceSumAsync(bucket.buffer);
   }
 }
 
@@ -91,7 +90,8 @@ void GradSync::Finish() {
   sync_ = false;
   if (dp_.size() == 1) return;  // .grad already holds the mean
   torch::NoGradGuard no_grad;
-  for (Slot& slot : slots_) {
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    Slot& slot = slots_[s];
     if (slot.ready) continue;
     // No gradient this micro-batch: contribute what earlier ones left.
     if (slot.param.grad().defined()) {
@@ -100,14 +100,16 @@ void GradSync::Finish() {
       slot.view.zero_();
     }
     slot.ready = true;
-    --buckets_[slot.bucket].pending;
+    --buckets_[layout_.slots()[s].bucket].pending;
   }
   LaunchReadyBuckets();
+  next_launch_ = 0;
   for (Bucket& bucket : buckets_) {
-    bucket.reduce->Wait();
-    bucket.reduce.reset();
-    bucket.buffer.div_(dp_.size());
+    bucket.collective->Wait();
+    bucket.collective.reset();
+    (sharded() ? bucket.shard : bucket.buffer).div_(dp_.size());
   }
+  if (sharded()) return;
   for (Slot& slot : slots_) {
     if (slot.param.grad().defined()) {
       slot.param.mutable_grad().copy_(slot.view);
@@ -115,7 +117,30 @@ void GradSync::Finish() {
       slot.param.mutable_grad() = slot.view.clone();
     }
   }
-  next_launch_ = 0;
+}
+
+void GradSync::StartGather(int b) {
+  TORCH_CHECK(sharded(), "GradSync::StartGather on an unsharded layout");
+  Bucket& bucket = buckets_[b];
+  TORCH_CHECK(!bucket.collective, "bucket ", b, " is already being gathered");
+  torch::NoGradGuard no_grad;
+  const auto [begin, end] = layout_.Owned(b, dp_.rank());
+  for (const FlatBuckets::Segment& seg : layout_.Segments(b, begin, end)) {
+    bucket.buffer.narrow(0, seg.bucket_offset, seg.length)
+        .copy_(slots_[seg.slot].param.detach().view(-1).narrow(0, seg.param_offset, seg.length));
+  }
+  bucket.collective = dp_.AllGatherAsync(bucket.buffer);
+}
+
+void GradSync::FinishGather() {
+  torch::NoGradGuard no_grad;
+  for (Bucket& bucket : buckets_) {
+    // A bucket not gathered would write its stale buffer into the parameters.
+    TORCH_CHECK(bucket.collective, "GradSync::FinishGather before every bucket's StartGather");
+    bucket.collective->Wait();
+    bucket.collective.reset();
+  }
+  for (Slot& slot : slots_) slot.param.detach().copy_(slot.view);
 }
 
 }  // namespace spacebyte::parallel

@@ -32,8 +32,8 @@ void CheckThread(int level) {
 
 class MpiPending : public PendingCollective {
  public:
-  MpiPending(MPI_Request request, torch::Tensor tensor)
-      : request_(request), tensor_(std::move(tensor)) {}
+  MpiPending(MPI_Request request, torch::Tensor tensor, torch::Tensor other = {})
+      : request_(request), tensor_(std::move(tensor)), other_(std::move(other)) {}
   ~MpiPending() override {
     if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
   }
@@ -46,7 +46,7 @@ class MpiPending : public PendingCollective {
 
  private:
   MPI_Request request_;
-  torch::Tensor tensor_;  // kept alive while MPI writes into it
+  torch::Tensor tensor_, other_;  // kept alive while MPI reads and writes them
 };
 
 class MpiCollectives : public Collectives {
@@ -72,7 +72,37 @@ class MpiCollectives : public Collectives {
     return std::make_unique<MpiPending>(request, std::move(tensor));
   }
 
+  std::unique_ptr<PendingCollective> ReduceScatterSumAsync(torch::Tensor full,
+                                                           torch::Tensor chunk) override {
+    CheckChunks(full, chunk);
+    MPI_Request request;
+    MPI_Ireduce_scatter_block(full.data_ptr(), chunk.data_ptr(), chunk.numel(), MpiType(full),
+                              MPI_SUM, comm_, &request);
+    return std::make_unique<MpiPending>(request, std::move(full), std::move(chunk));
+  }
+
+  std::unique_ptr<PendingCollective> AllGatherAsync(torch::Tensor full) override {
+    CheckBuffer(full);
+    CheckThread(thread_level_);
+    TORCH_CHECK(full.numel() % size() == 0, "all-gather of ", full.numel(),
+                " elements over ", size(), " ranks");
+    MPI_Request request;
+    MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, full.data_ptr(), full.numel() / size(),
+                   MpiType(full), comm_, &request);
+    return std::make_unique<MpiPending>(request, std::move(full));
+  }
+
  private:
+  void CheckChunks(const torch::Tensor& full, const torch::Tensor& chunk) const {
+    CheckBuffer(full);
+    CheckBuffer(chunk);
+    CheckThread(thread_level_);
+    TORCH_CHECK(full.numel() == chunk.numel() * size() &&
+                    full.scalar_type() == chunk.scalar_type(),
+                "reduce-scatter of ", full.numel(), " elements into chunks of ", chunk.numel(),
+                " over ", size(), " ranks");
+  }
+
   MPI_Comm comm_ = MPI_COMM_NULL;
   int thread_level_ = MPI_THREAD_SINGLE;
 };

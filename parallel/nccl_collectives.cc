@@ -80,6 +80,35 @@ class NcclCollectives : public Collectives {
     return std::make_unique<NcclPending>(RecordEvent(stream_), std::move(tensor), device_);
   }
 
+  std::unique_ptr<PendingCollective> ReduceScatterSumAsync(torch::Tensor full,
+                                                           torch::Tensor chunk) override {
+    Check(full);
+    Check(chunk);
+    TORCH_CHECK(full.numel() == chunk.numel() * size() &&
+                    full.scalar_type() == chunk.scalar_type(),
+                "reduce-scatter of ", full.numel(), " elements into chunks of ", chunk.numel(),
+                " over ", size(), " ranks");
+    AfterCompute(full);
+    AfterCompute(chunk);
+    SPACEBYTE_NCCL_CHECK(ncclReduceScatter(full.data_ptr(), chunk.data_ptr(), chunk.numel(),
+                                           NcclType(full), ncclSum, comm_, stream_));
+    return std::make_unique<NcclPending>(RecordEvent(stream_), std::move(chunk), device_);
+  }
+
+  std::unique_ptr<PendingCollective> AllGatherAsync(torch::Tensor full) override {
+    Check(full);
+    TORCH_CHECK(full.numel() % size() == 0, "all-gather of ", full.numel(),
+                " elements over ", size(), " ranks");
+    AfterCompute(full);
+    const int64_t count = full.numel() / size();
+    // In place: NCCL reads this rank's chunk where it already sits.
+    const char* mine = static_cast<const char*>(full.data_ptr()) +
+                       rank() * count * static_cast<int64_t>(full.element_size());
+    SPACEBYTE_NCCL_CHECK(ncclAllGather(mine, full.data_ptr(), count, NcclType(full), comm_,
+                                       stream_));
+    return std::make_unique<NcclPending>(RecordEvent(stream_), std::move(full), device_);
+  }
+
  private:
   void Check(const torch::Tensor& t) const {
     TORCH_CHECK(t.is_cuda() && t.get_device() == device_,

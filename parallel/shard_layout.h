@@ -38,6 +38,21 @@ ShardLayout QkvParallel(torch::IntArrayRef shape, int64_t d_key, int rank, int n
 // This rank's shard of `full`, a fresh contiguous tensor.
 torch::Tensor TakeShard(const torch::Tensor& full, const ShardLayout& layout);
 
+// A box of the full tensor holding a run of the local tensor's elements that
+// are contiguous in row-major order: local flat elements
+// [flat_begin, flat_begin + prod(extent)) sit at `start` in the full tensor.
+struct FlatBox {
+  int64_t flat_begin;
+  std::vector<int64_t> start, extent;
+};
+// The boxes, in order, that the local flat elements [begin, end) of a tensor
+// of `local_shape` make up in the full tensor; `layout` null when the local
+// tensor is the whole one. A checkpoint stores a sharded optimizer's slice
+// of a parameter as these boxes, so the reader assembles whole tensors from
+// any mix of dp and tp slices.
+std::vector<FlatBox> FlatRangeBoxes(const std::vector<int64_t>& local_shape, int64_t begin,
+                                    int64_t end, const ShardLayout* layout);
+
 }  // namespace spacebyte::parallel
 
 #endif  // SPACEBYTE_PARALLEL_SHARD_LAYOUT_H_

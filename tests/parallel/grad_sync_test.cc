@@ -82,6 +82,56 @@ TEST_F(GradSyncTest, RepeatedStepsKeepMatching) {
   }
 }
 
+// ZeRO-1: with buckets sharded over the dp ranks, each rank ends with the
+// dp-mean of exactly the slice it owns (and .grad is left alone), and the
+// all-gather gives every rank every owner's parameter values.
+TEST_F(GradSyncTest, ShardedReduceScattersOwnedSlicesAndGathersParameters) {
+  Loss(0, inputs_.size(0)).backward();
+  std::vector<torch::Tensor> expected = Grads();
+  const std::vector<torch::Tensor> params = model_->parameters();
+  // Sizes that do not divide by the ranks: 6*16+16+16*16+16+16*3+3 elements.
+  GradSync sync(params, LayoutOf(params, /*bucket_mb=*/1.0 / 1024, dp_->size()), *dp_);
+  ASSERT_TRUE(sync.sharded());
+  ASSERT_GT(sync.num_buckets(), 1);
+  sync.Prepare(/*sync=*/true);
+  Loss(dp_->rank() * kRowsPerRank, kRowsPerRank).backward();
+  EXPECT_EQ(sync.launched_in_backward(), sync.num_buckets());
+  sync.Finish();
+  const FlatBuckets& layout = sync.layout();
+  for (int b = 0; b < layout.num_buckets(); ++b) {
+    const auto [begin, end] = layout.Owned(b, dp_->rank());
+    for (const FlatBuckets::Segment& seg : layout.Segments(b, begin, end)) {
+      const int param = layout.slots()[seg.slot].param;
+      const torch::Tensor got = sync.grad_shard(b).narrow(0, seg.bucket_offset - begin, seg.length);
+      const torch::Tensor want = expected[param].reshape(-1).narrow(0, seg.param_offset, seg.length);
+      EXPECT_LT((got - want).abs().max().item<double>(), 1e-5) << "bucket " << b;
+    }
+  }
+  // Each rank writes its rank + 1 into the elements it owns; after the
+  // gather every element holds its owner's mark.
+  torch::NoGradGuard no_grad;
+  torch::Tensor want_marks[16];
+  ASSERT_LE(params.size(), 16u);
+  for (size_t i = 0; i < params.size(); ++i) want_marks[i] = torch::zeros({params[i].numel()});
+  for (int b = 0; b < layout.num_buckets(); ++b) {
+    for (int r = 0; r < dp_->size(); ++r) {
+      const auto [begin, end] = layout.Owned(b, r);
+      for (const FlatBuckets::Segment& seg : layout.Segments(b, begin, end)) {
+        const int param = layout.slots()[seg.slot].param;
+        want_marks[param].narrow(0, seg.param_offset, seg.length).fill_(r + 1);
+        if (r == dp_->rank()) {
+          params[param].view(-1).narrow(0, seg.param_offset, seg.length).fill_(r + 1);
+        }
+      }
+    }
+  }
+  for (int b = 0; b < layout.num_buckets(); ++b) sync.StartGather(b);
+  sync.FinishGather();
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_TRUE(torch::equal(params[i].reshape(-1), want_marks[i])) << "parameter " << i;
+  }
+}
+
 // GradSync's hooks call MPI. On CPU, LibTorch 1.13 runs them on the thread
 // that called backward; were that to change, MPI_THREAD_MULTIPLE (which
 // MpiEnv asks for) keeps it legal.

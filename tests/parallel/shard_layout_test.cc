@@ -82,5 +82,50 @@ TEST(ShardLayoutTest, UnevenSplitsAreRejected) {
   EXPECT_THROW(QkvParallel({12, 12}, 4, 0, 1), c10::Error);
 }
 
+// Every flat range of a shard, cut into boxes of the full tensor: each box
+// holds exactly the shard's elements it names (the full tensor's values are
+// their own positions), and the boxes hold the range's elements once, in
+// order. This is how a sharded optimizer's slices land in a checkpoint.
+void ExpectBoxesHoldTheRange(const std::vector<int64_t>& full_shape, const ShardLayout* layout) {
+  const int64_t total = torch::empty(full_shape).numel();
+  const torch::Tensor full = torch::arange(total, torch::kLong).view(full_shape);
+  const torch::Tensor local = layout ? TakeShard(full, *layout) : full;
+  const torch::Tensor flat = local.reshape(-1);
+  const int64_t n = flat.numel();
+  for (int64_t begin : {int64_t{0}, int64_t{1}, n / 3, n - 1}) {
+    for (int64_t end : {begin, begin + 1, n / 2 + 1, n - 2, n}) {
+      if (end < begin || end > n) continue;
+      int64_t next = begin;
+      for (const FlatBox& box : FlatRangeBoxes(local.sizes().vec(), begin, end, layout)) {
+        EXPECT_EQ(box.flat_begin, next) << begin << ".." << end;
+        torch::Tensor view = full;
+        for (size_t d = 0; d < box.start.size(); ++d) {
+          view = view.narrow(static_cast<int64_t>(d), box.start[d], box.extent[d]);
+        }
+        EXPECT_TRUE(torch::equal(view.reshape(-1), flat.narrow(0, box.flat_begin, view.numel())))
+            << "box at flat " << box.flat_begin << " of range " << begin << ".." << end;
+        next += view.numel();
+      }
+      EXPECT_EQ(next, end) << "range " << begin << ".." << end;
+    }
+  }
+}
+
+TEST(ShardLayoutTest, FlatRangesBecomeBoxesOfTheFullTensor) {
+  ExpectBoxesHoldTheRange({7}, nullptr);
+  ExpectBoxesHoldTheRange({6, 5}, nullptr);
+  ExpectBoxesHoldTheRange({3, 4, 5}, nullptr);
+  for (int r = 0; r < 2; ++r) {
+    const ShardLayout column = ColumnParallel({8, 6}, r, 2), row = RowParallel({6, 8}, r, 2);
+    const ShardLayout qkv = QkvParallel({3 * 8, 8}, 2, r, 2);
+    ExpectBoxesHoldTheRange({8, 6}, &column);
+    ExpectBoxesHoldTheRange({6, 8}, &row);
+    ExpectBoxesHoldTheRange({3 * 8, 8}, &qkv);
+  }
+  // Several pieces along dim 1 make whole-row boxes split row by row.
+  const ShardLayout split_columns{1, {{0, 4, 2}, {2, 0, 2}}, {3, 6}};
+  ExpectBoxesHoldTheRange({3, 6}, &split_columns);
+}
+
 }  // namespace
 }  // namespace spacebyte::parallel
