@@ -122,7 +122,8 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
                       {"threads_per_rank", at::get_num_threads()},
                       {"peak_rss_mb", *std::max_element(rss.begin(), rss.end())},
                       {"peak_rss_mb_per_rank", rss},
-                      {"optimizer_state_mb_per_rank", optimizer_mb}};
+                      {"optimizer_state_mb_per_rank", optimizer_mb},
+                      {"shard_optimizer", s.optimizer->sharded()}};
   if (s.device.is_cuda()) AddCudaFields(s, achieved, &j);
   if (options.profile) {
     j["profile_ms"] = ProfileJson(options.steps);

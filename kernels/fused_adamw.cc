@@ -12,6 +12,19 @@ struct Coefficients {
   float decay, beta1, beta2, one_minus_beta1, one_minus_beta2, sqrt_bias2, eps, neg_step;
 };
 
+Coefficients CoefficientsOf(const AdamWStep& s) {
+  const double bias1 = 1 - std::pow(s.beta1, s.step);
+  const double bias2 = 1 - std::pow(s.beta2, s.step);
+  return {static_cast<float>(1 - s.lr * s.weight_decay),
+          static_cast<float>(s.beta1),
+          static_cast<float>(s.beta2),
+          static_cast<float>(1 - s.beta1),
+          static_cast<float>(1 - s.beta2),
+          static_cast<float>(std::sqrt(bias2)),
+          static_cast<float>(s.eps),
+          static_cast<float>(-s.lr / bias1)};
+}
+
 bool Fusable(const torch::Tensor& p, const torch::Tensor& g, const torch::Tensor& m,
              const torch::Tensor& v) {
   for (const torch::Tensor* t : {&p, &g, &m, &v}) {
@@ -37,101 +50,62 @@ void FusedUpdate(const Coefficients& c, float* p, const float* g, float* m, floa
   });
 }
 
-void TensorUpdate(const Coefficients& c, torch::Tensor& p, const torch::Tensor& g,
-                  torch::Tensor& m, torch::Tensor& v) {
+void TensorUpdate(const Coefficients& c, torch::Tensor p, const torch::Tensor& g,
+                  torch::Tensor m, torch::Tensor v) {
   p.mul_(c.decay);
   m.mul_(c.beta1).add_(g, c.one_minus_beta1);
   v.mul_(c.beta2).addcmul_(g, g, c.one_minus_beta2);
   p.addcdiv_(m, (v.sqrt() / c.sqrt_bias2).add_(c.eps), c.neg_step);
 }
 
-torch::optim::AdamWParamState& StateOf(torch::optim::AdamW& adamw, const torch::Tensor& p) {
-  auto& slot = adamw.state()[OptimizerStateKey(p)];
-  if (!slot) {
-    auto fresh = std::make_unique<torch::optim::AdamWParamState>();
-    fresh->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
-    fresh->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
-    slot = std::move(fresh);
-  }
-  return static_cast<torch::optim::AdamWParamState&>(*slot);
-}
-
-// A group of CUDA float parameters at one step count, as PyTorch's
-// AdamW(fused=True) steps it: one multi-tensor kernel for the group instead of
-// five kernels per parameter. Returns false (nothing done) when the group does
-// not qualify.
-bool FusedCudaGroupStep(torch::optim::AdamW& adamw, torch::optim::OptimizerParamGroup& group) {
+// CUDA float tensors as PyTorch's AdamW(fused=True) steps them: one
+// multi-tensor kernel for the list instead of five kernels per tensor.
+// Returns false (nothing done) when the list does not qualify.
+bool FusedCudaStep(const AdamWStep& s, const std::vector<torch::Tensor>& params,
+                   const std::vector<torch::Tensor>& grads,
+                   const std::vector<torch::Tensor>& exp_avg,
+                   const std::vector<torch::Tensor>& exp_avg_sq) {
 #if TORCH_VERSION_MAJOR >= 2
-  const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
-  std::vector<torch::Tensor> params, grads, m, v;
-  std::optional<int64_t> step;
-  for (torch::Tensor& p : group.params()) {
-    if (!p.grad().defined()) continue;
-    if (!p.is_cuda() || p.scalar_type() != torch::kFloat ||
-        p.grad().scalar_type() != torch::kFloat) {
-      return false;
+  for (size_t i = 0; i < params.size(); ++i) {
+    for (const torch::Tensor* t : {&params[i], &grads[i], &exp_avg[i], &exp_avg_sq[i]}) {
+      if (!t->is_cuda() || t->scalar_type() != torch::kFloat) return false;
     }
-    const int64_t s = StateOf(adamw, p).step();
-    if (step && *step != s) return false;
-    step = s;
   }
-  if (!step) return true;
-  for (torch::Tensor& p : group.params()) {
-    if (!p.grad().defined()) continue;
-    auto& s = StateOf(adamw, p);
-    s.step(s.step() + 1);
-    params.push_back(p);
-    grads.push_back(p.grad());
-    m.push_back(s.exp_avg());
-    v.push_back(s.exp_avg_sq());
-  }
-  // The kernel reads each parameter's step (already counted) from a tensor;
-  // the whole group shares one.
-  const torch::Tensor steps =
-      torch::full({}, static_cast<double>(*step + 1), params.front().options());
-  at::_fused_adamw_(params, grads, m, v, /*max_exp_avg_sqs=*/{},
-                    std::vector<torch::Tensor>(params.size(), steps), o.lr(),
-                    std::get<0>(o.betas()), std::get<1>(o.betas()), o.weight_decay(), o.eps(),
-                    /*amsgrad=*/false, /*maximize=*/false);
+  // The kernel reads the step (already counted) from a tensor per parameter;
+  // they all share one.
+  const torch::Tensor step = torch::full({}, static_cast<double>(s.step), params[0].options());
+  at::_fused_adamw_(params, grads, exp_avg, exp_avg_sq, /*max_exp_avg_sqs=*/{},
+                    std::vector<torch::Tensor>(params.size(), step), s.lr, s.beta1, s.beta2,
+                    s.weight_decay, s.eps, /*amsgrad=*/false, /*maximize=*/false);
   return true;
 #else
-  (void)adamw;
-  (void)group;
+  (void)s, (void)params, (void)grads, (void)exp_avg, (void)exp_avg_sq;
   return false;
 #endif
 }
 
 }  // namespace
 
-void FusedAdamWStep(torch::optim::AdamW& adamw) {
+void FusedAdamW(const AdamWStep& s, const std::vector<torch::Tensor>& params,
+                const std::vector<torch::Tensor>& grads, const std::vector<torch::Tensor>& exp_avg,
+                const std::vector<torch::Tensor>& exp_avg_sq) {
+  TORCH_CHECK(grads.size() == params.size() && exp_avg.size() == params.size() &&
+                  exp_avg_sq.size() == params.size(),
+              "FusedAdamW needs one gradient and two moments per parameter");
+  TORCH_CHECK(s.step >= 1, "AdamW steps count from 1, got ", s.step);
+  if (params.empty()) return;
   torch::NoGradGuard no_grad;
-  for (auto& group : adamw.param_groups()) {
-    const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
-    TORCH_CHECK(!o.amsgrad(), "FusedAdamWStep does not implement amsgrad");
-    if (FusedCudaGroupStep(adamw, group)) continue;
-    const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
-    for (torch::Tensor& p : group.params()) {
-      if (!p.grad().defined()) continue;
-      auto& s = StateOf(adamw, p);
-      s.step(s.step() + 1);
-      const double bias1 = 1 - std::pow(beta1, s.step());
-      const double bias2 = 1 - std::pow(beta2, s.step());
-      const Coefficients c{static_cast<float>(1 - o.lr() * o.weight_decay()),
-                           static_cast<float>(beta1),
-                           static_cast<float>(beta2),
-                           static_cast<float>(1 - beta1),
-                           static_cast<float>(1 - beta2),
-                           static_cast<float>(std::sqrt(bias2)),
-                           static_cast<float>(o.eps()),
-                           static_cast<float>(-o.lr() / bias1)};
-      torch::Tensor m = s.exp_avg(), v = s.exp_avg_sq();
-      const torch::Tensor g = p.grad();
-      if (Fusable(p, g, m, v)) {
-        FusedUpdate(c, p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(),
-                    v.data_ptr<float>(), p.numel());
-      } else {
-        TensorUpdate(c, p, g, m, v);
-      }
+  if (FusedCudaStep(s, params, grads, exp_avg, exp_avg_sq)) return;
+  const Coefficients c = CoefficientsOf(s);
+  for (size_t i = 0; i < params.size(); ++i) {
+    const torch::Tensor &p = params[i], &g = grads[i], &m = exp_avg[i], &v = exp_avg_sq[i];
+    TORCH_CHECK(p.sizes() == g.sizes() && p.sizes() == m.sizes() && p.sizes() == v.sizes(),
+                "FusedAdamW: parameter ", i, " and its gradient or moments differ in shape");
+    if (Fusable(p, g, m, v)) {
+      FusedUpdate(c, p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(),
+                  v.data_ptr<float>(), p.numel());
+    } else {
+      TensorUpdate(c, p, g, m, v);
     }
   }
 }

@@ -2,9 +2,21 @@
 
 #include <cmath>
 
-#include "kernels/fused_adamw.h"
+#include "parallel/grad_sync.h"
 
 namespace spacebyte::trainer {
+namespace {
+
+// GradSync's default bucket size, for optimizers built without a layout.
+constexpr double kDefaultBucketMb = 25;
+
+std::vector<torch::Tensor> ParametersOf(torch::nn::Module& model) {
+  std::vector<torch::Tensor> params;
+  for (const auto& p : model.named_parameters()) params.push_back(p.value());
+  return params;
+}
+
+}  // namespace
 
 std::map<std::string, double> LearningRateMultipliers(torch::nn::Module& model) {
   std::map<std::string, double> multipliers;
@@ -18,67 +30,132 @@ std::map<std::string, double> LearningRateMultipliers(torch::nn::Module& model) 
   return multipliers;
 }
 
-Optimizer::Optimizer(torch::nn::Module& model,
-                     const std::map<std::string, double>& multipliers,
-                     const TrainSpec& spec) {
-  std::map<double, std::vector<torch::Tensor>> by_multiplier;
+Optimizer::Optimizer(torch::nn::Module& model, const std::map<std::string, double>& multipliers,
+                     const TrainSpec& spec)
+    : Optimizer(model, multipliers, spec,
+                parallel::LayoutOf(ParametersOf(model), kDefaultBucketMb, 1), 0) {}
+
+Optimizer::Optimizer(torch::nn::Module& model, const std::map<std::string, double>& multipliers,
+                     const TrainSpec& spec, parallel::FlatBuckets layout, int shard)
+    : layout_(std::move(layout)), lr_(spec.lr) {
   for (const auto& p : model.named_parameters()) {
     named_params_.emplace_back(p.key(), p.value());
-    by_multiplier[multipliers.at(p.key())].push_back(p.value());
+    multiplier_.push_back(multipliers.at(p.key()));
   }
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  for (auto& [multiplier, params] : by_multiplier) {
-    auto options = std::make_unique<torch::optim::AdamWOptions>(spec.lr * multiplier);
-    options->betas({spec.beta1, spec.beta2}).weight_decay(spec.weight_decay);
-    groups.emplace_back(std::move(params), std::move(options));
-    group_multiplier_.push_back(multiplier);
-  }
-  torch::optim::AdamWOptions defaults(spec.lr);
-  defaults.betas({spec.beta1, spec.beta2}).weight_decay(spec.weight_decay);
-  adamw_ = std::make_unique<torch::optim::AdamW>(std::move(groups), defaults);
-}
-
-void Optimizer::Step() { FusedAdamWStep(*adamw_); }
-
-void Optimizer::SetLearningRate(double lr) {
-  auto& groups = adamw_->param_groups();
-  for (size_t i = 0; i < groups.size(); ++i) {
-    static_cast<torch::optim::AdamWOptions&>(groups[i].options())
-        .lr(lr * group_multiplier_[i]);
+  hyper_.beta1 = spec.beta1;
+  hyper_.beta2 = spec.beta2;
+  hyper_.weight_decay = spec.weight_decay;
+  const auto options = named_params_.at(0).second.options().requires_grad(false);
+  for (int b = 0; b < layout_.num_buckets(); ++b) {
+    const auto [begin, end] = layout_.Owned(b, shard);
+    moments_.push_back({torch::zeros({end - begin}, options),
+                        torch::zeros({end - begin}, options), begin, end});
   }
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> Optimizer::State() {
-  std::vector<std::pair<std::string, torch::Tensor>> out;
-  auto& state = adamw_->state();
-  for (const auto& [name, param] : named_params_) {
-    auto it = state.find(OptimizerStateKey(param));
-    if (it == state.end()) continue;
-    auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
-    out.emplace_back(name + "/exp_avg", s.exp_avg());
-    out.emplace_back(name + "/exp_avg_sq", s.exp_avg_sq());
-    out.emplace_back(name + "/step", torch::tensor(s.step(), torch::kLong));
+double Optimizer::LearningRateOf(const std::string& param) const {
+  for (size_t i = 0; i < named_params_.size(); ++i) {
+    if (named_params_[i].first == param) return lr_ * multiplier_[i];
   }
-  return out;
+  TORCH_CHECK(false, "the optimizer has no parameter ", param);
 }
 
-int64_t Optimizer::StateBytes() {
-  int64_t bytes = 0;
-  for (const auto& [name, t] : State()) bytes += t.numel() * t.element_size();
+void Optimizer::Step() {
+  TORCH_CHECK(!sharded(), "a sharded optimizer steps from gradient shards");
+  ++step_;
+  for (int b = 0; b < layout_.num_buckets(); ++b) StepBucket(b, {});
+}
+
+void Optimizer::Step(const std::vector<torch::Tensor>& grad_shards,
+                     const std::function<void(int bucket)>& stepped) {
+  TORCH_CHECK(static_cast<int>(grad_shards.size()) == layout_.num_buckets(),
+              "one gradient shard per bucket");
+  ++step_;
+  for (int b = 0; b < layout_.num_buckets(); ++b) {
+    StepBucket(b, grad_shards[b]);
+    if (stepped) stepped(b);
+  }
+}
+
+// The owned segments of bucket b, one fused call per learning rate.
+void Optimizer::StepBucket(int b, const torch::Tensor& grad_shard) {
+  torch::NoGradGuard no_grad;
+  struct Lists {
+    std::vector<torch::Tensor> p, g, m, v;
+  };
+  std::map<double, Lists> by_multiplier;
+  const Moments& state = moments_[b];
+  for (const auto& seg : layout_.Segments(b, state.begin, state.end)) {
+    const int param = layout_.slots()[seg.slot].param;
+    const torch::Tensor& p = named_params_[param].second;
+    const int64_t at = seg.bucket_offset - state.begin;
+    torch::Tensor g;
+    if (grad_shard.defined()) {
+      g = grad_shard.narrow(0, at, seg.length);
+    } else if (p.grad().defined()) {
+      g = p.grad().reshape(-1).narrow(0, seg.param_offset, seg.length);
+    } else {
+      g = torch::zeros({seg.length}, state.exp_avg.options());
+    }
+    Lists& l = by_multiplier[multiplier_[param]];
+    l.p.push_back(p.detach().view(-1).narrow(0, seg.param_offset, seg.length));
+    l.g.push_back(g);
+    l.m.push_back(state.exp_avg.narrow(0, at, seg.length));
+    l.v.push_back(state.exp_avg_sq.narrow(0, at, seg.length));
+  }
+  for (auto& [multiplier, l] : by_multiplier) {
+    AdamWStep s = hyper_;
+    s.lr = lr_ * multiplier;
+    s.step = step_;
+    FusedAdamW(s, l.p, l.g, l.m, l.v);
+  }
+}
+
+void Optimizer::ZeroGrad() {
+  for (auto& [name, p] : named_params_) {
+    if (p.grad().defined()) p.mutable_grad().zero_();
+  }
+}
+
+std::vector<Optimizer::Piece> Optimizer::Owned() {
+  std::vector<Piece> pieces;
+  for (int b = 0; b < layout_.num_buckets(); ++b) {
+    const Moments& state = moments_[b];
+    for (const auto& seg : layout_.Segments(b, state.begin, state.end)) {
+      const auto& [name, p] = named_params_[layout_.slots()[seg.slot].param];
+      const int64_t at = seg.bucket_offset - state.begin;
+      pieces.push_back({name, seg.param_offset,
+                        p.detach().view(-1).narrow(0, seg.param_offset, seg.length),
+                        state.exp_avg.narrow(0, at, seg.length),
+                        state.exp_avg_sq.narrow(0, at, seg.length)});
+    }
+  }
+  return pieces;
+}
+
+void Optimizer::LoadState(const std::map<std::string, torch::Tensor>& moments, int64_t steps) {
+  torch::NoGradGuard no_grad;
+  for (Piece& piece : Owned()) {
+    const int64_t n = piece.weight.numel();
+    for (auto [suffix, into] : {std::pair{"/exp_avg", &piece.exp_avg},
+                                std::pair{"/exp_avg_sq", &piece.exp_avg_sq}}) {
+      auto it = moments.find(piece.param + suffix);
+      if (it == moments.end()) {
+        into->zero_();
+      } else {
+        into->copy_(it->second.reshape(-1).narrow(0, piece.offset, n));
+      }
+    }
+  }
+  step_ = steps;
+}
+
+int64_t Optimizer::StateBytes() const {
+  int64_t bytes = sizeof(step_);
+  for (const Moments& m : moments_) {
+    bytes += (m.exp_avg.numel() + m.exp_avg_sq.numel()) * m.exp_avg.element_size();
+  }
   return bytes;
-}
-
-void Optimizer::LoadState(const std::map<std::string, torch::Tensor>& state) {
-  auto& adam_state = adamw_->state();
-  for (const auto& [name, param] : named_params_) {
-    auto avg = state.find(name + "/exp_avg");
-    if (avg == state.end()) continue;
-    auto s = std::make_unique<torch::optim::AdamWParamState>();
-    s->step(state.at(name + "/step").item<int64_t>());
-    s->exp_avg(avg->second.to(param.options()).clone());
-    s->exp_avg_sq(state.at(name + "/exp_avg_sq").to(param.options()).clone());
-    adam_state[OptimizerStateKey(param)] = std::move(s);
-  }
 }
 
 }  // namespace spacebyte::trainer

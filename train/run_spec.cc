@@ -122,6 +122,7 @@ const Field<ParallelSpec> kParallelFields[] = {
     {"tp", &ParallelSpec::tp},
     {"bucket_mb", &ParallelSpec::bucket_mb},
     {"backend", &ParallelSpec::backend},
+    {"shard_optimizer", &ParallelSpec::shard_optimizer},
 };
 const Field<LogSpec> kLogFields[] = {{"tensorboard", &LogSpec::tensorboard}};
 

@@ -56,6 +56,7 @@ struct ParallelSpec {
   int dp = 1;
   double bucket_mb = 25;
   std::string backend = "auto";  // resolved: "mpi" (cpu) | "nccl" (cuda)
+  bool shard_optimizer = false;  // ZeRO-1 over the dp ranks
 };
 
 struct LogSpec {

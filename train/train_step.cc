@@ -13,9 +13,10 @@ TrainStep::TrainStep(ByteLm& model, Optimizer& optimizer, const TensorParallelPl
   std::vector<torch::Tensor> all;
   for (const auto& p : model.named_parameters()) {
     all.push_back(p.value());
-    (plan.sharded.count(p.key()) ? sharded_ : replicated_).push_back(p.value());
+    is_tp_shard_.push_back(plan.sharded.count(p.key()) > 0);
+    (is_tp_shard_.back() ? sharded_ : replicated_).push_back(p.value());
   }
-  grad_sync_ = std::make_unique<parallel::GradSync>(all, dp, spec.parallel.bucket_mb);
+  grad_sync_ = std::make_unique<parallel::GradSync>(all, optimizer.layout(), dp);
   device_options_ = all.front().options().requires_grad(false);
 }
 
@@ -65,7 +66,14 @@ StepResult TrainStep::Take(const torch::Tensor& targets, double lr) {
   {
     PhaseScope phase("optimizer");
     optimizer_.SetLearningRate(lr);
-    optimizer_.Step();
+    if (grad_sync_->sharded()) {
+      // Each bucket's parameters start gathering as soon as its slice is
+      // updated, while the optimizer goes on with the next bucket.
+      optimizer_.Step(GradShards(), [this](int b) { grad_sync_->StartGather(b); });
+      grad_sync_->FinishGather();
+    } else {
+      optimizer_.Step();
+    }
     optimizer_.ZeroGrad();
   }
   PhaseScope phase("loss all-reduce");
@@ -76,7 +84,63 @@ StepResult TrainStep::Take(const torch::Tensor& targets, double lr) {
   return result;
 }
 
+std::vector<torch::Tensor> TrainStep::GradShards() const {
+  std::vector<torch::Tensor> shards;
+  for (int b = 0; b < grad_sync_->num_buckets(); ++b) shards.push_back(grad_sync_->grad_shard(b));
+  return shards;
+}
+
 double TrainStep::ClipGradients() {
+  return grad_sync_->sharded() ? ClipGradientShards() : ClipWholeGradients();
+}
+
+void TrainStep::ScaleGradients(double clip) {
+  torch::NoGradGuard no_grad;
+  if (grad_sync_->sharded()) {
+    for (const torch::Tensor& g : GradShards()) g.mul_(clip);
+    return;
+  }
+  for (const auto& group : {sharded_, replicated_}) {
+    for (const torch::Tensor& p : group) {
+      if (p.grad().defined()) p.grad().mul_(clip);
+    }
+  }
+}
+
+double TrainStep::ClipAt(double norm) {
+  const double limit = spec_.train.grad_clip;  // 0: no clipping
+  const double clip = limit > 0 ? limit / (norm + 1e-6) : 1.0;
+  if (clip < 1.0) ScaleGradients(clip);
+  return norm;
+}
+
+// Sharded: each dp rank holds a slice of every bucket, so the squares of its
+// slices add up over dp; tp shards add up over tp as well, and replicated
+// tensors count once.
+double TrainStep::ClipGradientShards() {
+  const parallel::FlatBuckets& layout = grad_sync_->layout();
+  std::vector<torch::Tensor> norms[2];  // [replicated, tp shard]
+  for (int b = 0; b < layout.num_buckets(); ++b) {
+    const auto [begin, end] = layout.Owned(b, dp_.rank());
+    const torch::Tensor& g = grad_sync_->grad_shard(b);
+    for (const auto& seg : layout.Segments(b, begin, end)) {
+      const bool tp_shard = is_tp_shard_[layout.slots()[seg.slot].param];
+      norms[tp_shard].push_back(g.narrow(0, seg.bucket_offset - begin, seg.length).norm());
+    }
+  }
+  torch::Tensor squares = torch::zeros({2}, device_options_.dtype(torch::kDouble));
+  for (int kind : {0, 1}) {
+    if (!norms[kind].empty()) {
+      squares[kind] = torch::stack(norms[kind]).to(torch::kDouble).square().sum();
+    }
+  }
+  dp_.AllReduceSum(squares);
+  torch::Tensor tp_part = squares.narrow(0, 1, 1).contiguous();
+  tp_.AllReduceSum(tp_part);
+  return ClipAt(std::sqrt((squares[0] + tp_part[0]).item<double>()));
+}
+
+double TrainStep::ClipWholeGradients() {
   // One float pass per gradient (its norm); the squares add up in double.
   auto squares = [this](const std::vector<torch::Tensor>& params) {
     std::vector<torch::Tensor> norms;
@@ -89,18 +153,7 @@ double TrainStep::ClipGradients() {
   // Shards add up over the tp group; replicated tensors count once.
   torch::Tensor sharded = squares(sharded_);
   tp_.AllReduceSum(sharded);
-  const double norm = std::sqrt((sharded + squares(replicated_)).item<double>());
-  const double limit = spec_.train.grad_clip;  // 0: no clipping
-  const double clip = limit > 0 ? limit / (norm + 1e-6) : 1.0;
-  if (clip < 1.0) {
-    torch::NoGradGuard no_grad;
-    for (const auto& group : {sharded_, replicated_}) {
-      for (const torch::Tensor& p : group) {
-        if (p.grad().defined()) p.grad().mul_(clip);
-      }
-    }
-  }
-  return norm;
+  return ClipAt(std::sqrt((sharded + squares(replicated_)).item<double>()));
 }
 
 }  // namespace spacebyte::trainer

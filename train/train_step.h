@@ -3,7 +3,8 @@
 
 // One optimizer step on this rank's rows of a global batch: micro-batches
 // with gradient accumulation, data-parallel averaging that overlaps the last
-// backward, tensor-parallel gradient fix-ups, global-norm clipping, AdamW.
+// backward (an all-reduce, or with a sharded optimizer a reduce-scatter and
+// an all-gather of the updated parameters), global-norm clipping, AdamW.
 
 #include <memory>
 
@@ -33,7 +34,13 @@ class TrainStep {
   StepResult Take(const torch::Tensor& targets, double lr);
 
  private:
+  // Clips to train.grad_clip by the global norm; returns the norm before.
   double ClipGradients();
+  double ClipWholeGradients();
+  double ClipGradientShards();
+  double ClipAt(double norm);
+  void ScaleGradients(double clip);
+  std::vector<torch::Tensor> GradShards() const;
 
   ByteLm& model_;
   Optimizer& optimizer_;
@@ -42,7 +49,8 @@ class TrainStep {
   const RunSpec& spec_;
   std::unique_ptr<parallel::GradSync> grad_sync_;
   torch::TensorOptions device_options_;  // the parameters' device
-  std::vector<torch::Tensor> sharded_, replicated_;
+  std::vector<torch::Tensor> sharded_, replicated_;  // tp shards, replicated
+  std::vector<bool> is_tp_shard_;                    // per parameter
 };
 
 }  // namespace spacebyte::trainer

@@ -1,6 +1,8 @@
 #include "train/training_checkpoint.h"
 
 #include <filesystem>
+#include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -53,33 +55,39 @@ std::string TrainingCheckpointer::checkpoints_dir() const {
   return (fs::path(run_dir_) / "checkpoints").string();
 }
 
+// The weights and AdamW moments this rank owns (every element unsharded; its
+// dp slice of each bucket with a sharded optimizer), each stored at its place
+// in the full tensor. Tensors replicated over tp are written by tp rank 0.
 std::vector<NamedSlice> TrainingCheckpointer::CollectSlices() {
-  // Each tensor with the parameter whose layout it shares.
-  struct Entry {
-    std::string param, name;
-    torch::Tensor tensor;
-  };
-  std::vector<Entry> entries;
-  for (const auto& p : model_.named_parameters()) {
-    entries.push_back({p.key(), "model/" + p.key(), p.value()});
-  }
-  for (auto& [name, t] : optimizer_.State()) {  // "<param>/<state>"
-    entries.push_back({name.substr(0, name.rfind('/')), "optim/" + name, t});
-  }
-
+  std::map<std::string, std::vector<int64_t>> local_shape;
+  for (const auto& p : model_.named_parameters()) local_shape[p.key()] = p.value().sizes().vec();
   std::vector<NamedSlice> slices;
-  for (const Entry& e : entries) {
-    auto it = plan_.sharded.find(e.param);
-    if (it == plan_.sharded.end() || e.tensor.dim() == 0) {
-      if (plan_.rank == 0) slices.push_back({e.name, e.tensor.detach(), {}, {}});
-      continue;
+  for (const Optimizer::Piece& piece : optimizer_.Owned()) {
+    auto it = plan_.sharded.find(piece.param);
+    const parallel::ShardLayout* layout = it == plan_.sharded.end() ? nullptr : &it->second;
+    if (layout == nullptr && plan_.rank != 0) continue;
+    const std::vector<int64_t>& shape = local_shape.at(piece.param);
+    const std::vector<int64_t> global = layout ? layout->global_shape : shape;
+    const int64_t n = piece.weight.numel();
+    for (const parallel::FlatBox& box :
+         parallel::FlatRangeBoxes(shape, piece.offset, piece.offset + n, layout)) {
+      int64_t count = 1;
+      for (int64_t e : box.extent) count *= e;
+      const int64_t at = box.flat_begin - piece.offset;
+      for (auto [name, flat] : {std::pair{"model/" + piece.param, &piece.weight},
+                                std::pair{"optim/" + piece.param + "/exp_avg", &piece.exp_avg},
+                                std::pair{"optim/" + piece.param + "/exp_avg_sq",
+                                          &piece.exp_avg_sq}}) {
+        slices.push_back({name, flat->narrow(0, at, count).view(box.extent), global, box.start});
+      }
     }
-    const parallel::ShardLayout& layout = it->second;
-    for (const parallel::ShardLayout::Piece& piece : layout.pieces) {
-      std::vector<int64_t> origin(layout.global_shape.size(), 0);
-      origin[layout.dim] = piece.global;
-      slices.push_back({e.name, e.tensor.detach().narrow(layout.dim, piece.local, piece.length),
-                        layout.global_shape, origin});
+  }
+  // One step count for every parameter, kept per parameter in the file so
+  // the format does not depend on how the optimizer counts.
+  if (plan_.rank == 0 && grid_.dp_rank() == 0) {
+    const torch::Tensor steps = torch::tensor(optimizer_.steps(), torch::kLong);
+    for (const auto& [param, shape] : local_shape) {
+      slices.push_back({"optim/" + param + "/step", steps, {}, {}});
     }
   }
   return slices;
@@ -97,8 +105,9 @@ absl::Status TrainingCheckpointer::Save(const TrainingProgress& progress) {
     fs::create_directories(write->tmp_dir, ec);
   }
   grid_.world().Barrier();
-  // Data-parallel replicas hold the same tensors: only dp rank 0 writes.
-  write->writes = grid_.dp_rank() == 0;
+  // Data-parallel replicas hold the same tensors: only dp rank 0 writes,
+  // unless the optimizer is sharded and every rank holds its own slice.
+  write->writes = optimizer_.sharded() || grid_.dp_rank() == 0;
   if (write->writes) {
     write->slices = CollectSlices();
     if (async_) {
@@ -277,7 +286,8 @@ absl::StatusOr<TrainingProgress> TrainingCheckpointer::Restore(const CheckpointR
     if (!value.ok()) return value.status();
     weights.emplace_back(p.value(), *value);
   }
-  std::map<std::string, torch::Tensor> state;
+  std::map<std::string, torch::Tensor> moments;
+  std::optional<int64_t> steps;  // one count for all parameters
   const torch::Tensor step_like = torch::zeros({}, torch::kLong);
   for (const auto& p : model_.named_parameters()) {
     const std::string prefix = absl::StrCat("optim/", p.key(), "/");
@@ -288,17 +298,25 @@ absl::StatusOr<TrainingProgress> TrainingCheckpointer::Restore(const CheckpointR
       return absl::DataLossError(absl::StrCat(reader.dir(), ": the optimizer state of ",
                                               p.key(), " is incomplete"));
     }
-    for (const char* part : {"exp_avg", "exp_avg_sq", "step"}) {
-      const bool scalar = std::string(part) == "step";
-      absl::StatusOr<torch::Tensor> value = ReadLocal(reader, prefix + part, p.key(),
-                                                      scalar ? step_like : p.value());
+    for (const char* part : {"exp_avg", "exp_avg_sq"}) {
+      absl::StatusOr<torch::Tensor> value = ReadLocal(reader, prefix + part, p.key(), p.value());
       if (!value.ok()) return value.status();
-      state[absl::StrCat(p.key(), "/", part)] = *value;
+      moments[absl::StrCat(p.key(), "/", part)] = *value;
     }
+    absl::StatusOr<torch::Tensor> step = ReadLocal(reader, prefix + "step", p.key(), step_like);
+    if (!step.ok()) return step.status();
+    const int64_t count = step->item<int64_t>();
+    if (count < 0 || (steps && *steps != count)) {
+      return absl::DataLossError(absl::StrCat(
+          reader.dir(), ": the optimizer step count of ", p.key(), " is ", count,
+          (steps ? absl::StrCat(", another parameter's is ", *steps) : std::string()),
+          "; this optimizer keeps one non-negative count for all parameters"));
+    }
+    steps = count;
   }
   // Nothing is changed until everything has been read and checked.
   for (auto& [param, value] : weights) param.copy_(value);
-  optimizer_.LoadState(state);
+  optimizer_.LoadState(moments, steps.value_or(0));
   return TrainingProgress{m.step(), m.bytes_seen(), m.loader_state()};
 }
 

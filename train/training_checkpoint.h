@@ -4,8 +4,9 @@
 // Saving and restoring the whole training state across ranks.
 //
 // Save (collective): rank 0 makes step_N.tmp/; every rank with dp_rank 0
-// writes its file (tensor-parallel shards of the global blocks, tp rank 0
-// adds the replicated tensors; model weights and AdamW state) and fsyncs it;
+// (every rank, when the optimizer is sharded: each writes its dp slice of
+// the weights and AdamW moments) writes its file (tensor-parallel shards of
+// the global blocks, tp rank 0 adds the replicated tensors) and fsyncs it;
 // the file descriptions are gathered to rank 0 together with a success flag;
 // only if every write succeeded does rank 0 write the manifest and commit
 // (rename, fsync, `latest`), then prune old checkpoints. With `async`, the

@@ -77,7 +77,13 @@ absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(
   s->plan = ApplyTensorParallel(*s->model, *s->tp);
   s->model->to(s->device);
   s->model->SetActivationCheckpointing(s->spec.train.activation_checkpointing);
-  s->optimizer = std::make_unique<Optimizer>(*s->model, multipliers, s->spec.train);
+  // Sharded (ZeRO-1): dp rank r keeps the optimizer state of chunk r of
+  // every gradient bucket.
+  const int shards = s->spec.parallel.shard_optimizer ? s->grid->dp() : 1;
+  s->optimizer = std::make_unique<Optimizer>(
+      *s->model, multipliers, s->spec.train,
+      parallel::LayoutOf(s->model->parameters(), s->spec.parallel.bucket_mb, shards),
+      shards > 1 ? s->grid->dp_rank() : 0);
   s->step = std::make_unique<TrainStep>(*s->model, *s->optimizer, s->plan, *s->tp, *s->dp,
                                         s->spec);
   return s;

@@ -274,15 +274,33 @@ TEST_F(CheckpointResumeTest, ResumesOnOneRankFromTwoRankLayouts) {
 // resume would leave them far apart).
 struct Stage {
   int ranks, tp, until;
+  bool shard_optimizer = false;
 };
 
+// A sharded save is spread over every rank: each rank's file holds
+// optimizer slices.
+void ExpectEveryRankWroteOptimizerState(const std::string& step_dir, int ranks) {
+  absl::StatusOr<CheckpointReader> r = CheckpointReader::Open(step_dir);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->manifest().files_size(), ranks) << step_dir;
+  std::set<int> files;
+  for (const auto& t : r->manifest().tensors()) {
+    if (t.name().rfind("optim/", 0) == 0 && !Contains(t.name(), "/step")) files.insert(t.file());
+  }
+  EXPECT_EQ(static_cast<int>(files.size()), ranks) << step_dir;
+}
+
 void ExpectChainFollowsOneRank(const std::string& straight, const std::string& run,
-                               const std::vector<Stage>& chain) {
+                               const std::vector<Stage>& chain, const std::string& common = "") {
   for (const Stage& s : chain) {
-    SCOPED_TRACE(absl::StrCat("ranks ", s.ranks, " tp ", s.tp, " until ", s.until));
-    const CommandResult r = Train(run, s.ranks, absl::StrCat("--set parallel.tp=", s.tp,
-                                                             " --set train.stop_at_step=", s.until));
+    SCOPED_TRACE(absl::StrCat("ranks ", s.ranks, " tp ", s.tp, " until ", s.until,
+                              s.shard_optimizer ? " sharded" : ""));
+    const CommandResult r = Train(
+        run, s.ranks,
+        absl::StrCat(common, " --set parallel.tp=", s.tp, " --set train.stop_at_step=", s.until,
+                     " --set parallel.shard_optimizer=", s.shard_optimizer ? "true" : "false"));
     ASSERT_EQ(r.status, 0) << r.output;
+    if (s.shard_optimizer) ExpectEveryRankWroteOptimizerState(Step(run, s.until), s.ranks);
   }
   const std::map<int, std::string> want = Losses(straight), got = Losses(run);
   ASSERT_EQ(got.size(), want.size());
@@ -305,6 +323,22 @@ TEST_F(CheckpointResumeTest, ReshardsTensorParallelBothWaysAndAcrossDataParallel
   // tp 1 -> 2, dp1 x tp2 -> dp2 x tp1, dp2 x tp1 -> dp1 x tp2, tp 2 -> 1.
   ExpectChainFollowsOneRank(straight, Fresh("reshard_tp"),
                             {{1, 1, 2}, {2, 2, 4}, {2, 1, 6}, {2, 2, 7}, {1, 1, kSteps}});
+}
+
+// ZeRO-1 checkpoints reshard freely: unsharded -> sharded over dp 4 -> 2 ->
+// 3 -> dp2 x tp2 -> unsharded on one rank (batch 12, so that dp 3 divides it).
+TEST_F(CheckpointResumeTest, ReshardsShardedOptimizerStateAcrossDataParallelSizes) {
+  const std::string batch = "--set train.batch_size=12";
+  const std::string straight = Fresh("reshard_straight_zero");
+  ASSERT_EQ(Train(straight, 1, batch).status, 0);
+  ExpectChainFollowsOneRank(straight, Fresh("reshard_zero"),
+                            {{1, 1, 2},
+                             {4, 1, 4, true},
+                             {2, 1, 5, true},
+                             {3, 1, 6, true},
+                             {4, 2, 7, true},
+                             {1, 1, kSteps}},
+                            batch);
 }
 
 // The last rank dies by SIGKILL after writing its file for step 6 and before

@@ -1,7 +1,8 @@
 // `spacebyte bench` prints its figures as one JSON line, the optimizer
-// state each rank holds among them: after the warm-up steps, both AdamW
-// moments of every parameter (4 bytes each) and one int64 step count per
-// parameter tensor.
+// state each rank holds among them: both AdamW moments of every parameter
+// (4 bytes each) and one int64 step count; with parallel.shard_optimizer on
+// two ranks, each rank holds half the moments (up to one element of padding
+// per gradient bucket).
 
 #include <cmath>
 #include <string>
@@ -16,30 +17,55 @@
 namespace spacebyte::trainer {
 namespace {
 
-TEST(BenchProgramTest, PrintsThroughputMemoryAndOptimizerState) {
-  const std::string config = std::string(SPACEBYTE_TESTDATA) + "/../../launch/configs/tiny.textproto";
-  const CommandResult r = RunCommand(std::string(SPACEBYTE_BIN) + " bench --config " + config +
-                                         " --steps 1 --warmup 1 --set train.batch_size=2"
-                                         " --set train.threads=1",
-                                     /*with_stderr=*/false);
-  ASSERT_EQ(r.status, 0) << r.output;
-  const nlohmann::json j = nlohmann::json::parse(r.output.substr(r.output.rfind('{')));
-  EXPECT_GT(j.at("bytes_per_s").get<double>(), 0);
-  ASSERT_EQ(j.at("peak_rss_mb_per_rank").size(), 1u);
+std::string TinyConfig() {
+  return std::string(SPACEBYTE_TESTDATA) + "/../../launch/configs/tiny.textproto";
+}
 
-  absl::StatusOr<proto::RunConfig> run = ReadRunConfig(config);
-  ASSERT_TRUE(run.ok()) << run.status();
+nlohmann::json Bench(const std::string& launcher, const std::string& sets) {
+  const CommandResult r =
+      RunCommand(launcher + std::string(SPACEBYTE_BIN) + " bench --config " + TinyConfig() +
+                     " --steps 1 --warmup 1 --set train.batch_size=2 --set train.threads=1" + sets,
+                 /*with_stderr=*/false);
+  EXPECT_EQ(r.status, 0) << r.output;
+  if (r.status != 0) return nlohmann::json::object();
+  return nlohmann::json::parse(r.output.substr(r.output.rfind('{')));
+}
+
+// Parameter values of the tiny preset's model.
+int64_t TinyModelValues() {
+  absl::StatusOr<proto::RunConfig> run = ReadRunConfig(TinyConfig());
+  EXPECT_TRUE(run.ok()) << run.status();
   absl::StatusOr<ModelSpec> spec = ResolveModelConfig(run->model());
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  std::shared_ptr<ByteLm> model = MakeModel(*spec);
-  int64_t values = 0, tensors = 0;
-  for (const torch::Tensor& p : model->parameters()) {
-    values += p.numel();
-    ++tensors;
-  }
-  const double want_mb = static_cast<double>(2 * 4 * values + 8 * tensors) / (1 << 20);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  int64_t values = 0;
+  for (const torch::Tensor& p : MakeModel(*spec)->parameters()) values += p.numel();
+  return values;
+}
+
+TEST(BenchProgramTest, PrintsThroughputMemoryAndOptimizerState) {
+  const nlohmann::json j = Bench("", "");
+  ASSERT_FALSE(j.empty());
+  EXPECT_GT(j.at("bytes_per_s").get<double>(), 0);
+  EXPECT_FALSE(j.at("shard_optimizer").get<bool>());
+  ASSERT_EQ(j.at("peak_rss_mb_per_rank").size(), 1u);
+  const double want_mb = static_cast<double>(2 * 4 * TinyModelValues() + 8) / (1 << 20);
   ASSERT_EQ(j.at("optimizer_state_mb_per_rank").size(), 1u);
   EXPECT_NEAR(j.at("optimizer_state_mb_per_rank")[0].get<double>(), want_mb, 1e-9 * want_mb);
+}
+
+TEST(BenchProgramTest, ShardedOptimizerHalvesTheStateOnTwoRanks) {
+  const nlohmann::json j = Bench(std::string(SPACEBYTE_MPIEXEC) +
+                                     " --allow-run-as-root --oversubscribe -np 2 ",
+                                 " --set parallel.shard_optimizer=true");
+  ASSERT_FALSE(j.empty());
+  EXPECT_TRUE(j.at("shard_optimizer").get<bool>());
+  const double values = static_cast<double>(TinyModelValues());
+  ASSERT_EQ(j.at("optimizer_state_mb_per_rank").size(), 2u);
+  for (const auto& mb : j.at("optimizer_state_mb_per_rank")) {
+    // Half the moments, give or take one padded element per bucket per moment.
+    const double bytes = mb.get<double>() * (1 << 20) - 8;
+    EXPECT_NEAR(bytes, 2 * 4 * values / 2, 2 * 4 * 16) << j.dump();
+  }
 }
 
 }  // namespace

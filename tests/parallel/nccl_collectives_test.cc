@@ -42,5 +42,25 @@ TEST_F(NcclCollectivesTest, AllReduceSyncAndAsync) {
   EXPECT_EQ(y.cpu()[1].item<float>(), size_ * (size_ - 1) / 2);
 }
 
+// ZeRO-1's pair: rank r's chunk of the sum, then every rank's chunk back in
+// place (on one GPU the group is one rank and both are copies).
+TEST_F(NcclCollectivesTest, ReduceScatterAndAllGatherInPlace) {
+  const int64_t chunk = 3;
+  torch::Tensor full = torch::arange(chunk * size_, options_) + rank_;
+  torch::Tensor mine = torch::empty({chunk}, options_);
+  nccl_->ReduceScatterSumAsync(full, mine)->Wait();
+  // Element i of the sum is size * i + (0 + 1 + ... + size - 1).
+  const torch::Tensor want =
+      torch::arange(rank_ * chunk, (rank_ + 1) * chunk, options_) * size_ + size_ * (size_ - 1) / 2;
+  EXPECT_TRUE(torch::equal(mine.cpu(), want.cpu()));
+
+  torch::Tensor gathered = torch::full({chunk * size_}, -1.0, options_);
+  gathered.narrow(0, rank_ * chunk, chunk).fill_(rank_ + 1.0);
+  nccl_->AllGatherAsync(gathered)->Wait();
+  const torch::Tensor owners =
+      torch::arange(size_, options_).repeat_interleave(chunk) + 1;
+  EXPECT_TRUE(torch::equal(gathered.cpu(), owners.cpu()));
+}
+
 }  // namespace
 }  // namespace spacebyte::parallel

@@ -15,14 +15,9 @@ namespace spacebyte::trainer {
 namespace {
 
 std::map<std::string, double> GroupRates(TrainingSession& s) {
-  std::map<const void*, double> by_tensor;
-  for (auto& group : s.optimizer->adamw().param_groups()) {
-    const double lr = static_cast<torch::optim::AdamWOptions&>(group.options()).lr();
-    for (const torch::Tensor& p : group.params()) by_tensor[p.unsafeGetTensorImpl()] = lr;
-  }
   std::map<std::string, double> rates;
   for (const auto& p : s.model->named_parameters()) {
-    rates[p.key()] = by_tensor.at(p.value().unsafeGetTensorImpl());
+    rates[p.key()] = s.optimizer->LearningRateOf(p.key());
   }
   return rates;
 }
