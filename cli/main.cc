@@ -165,7 +165,7 @@ int RunEval(int argc, char** argv) {
     if ((*evaluator)->windows() == 0) {
       return absl::NotFoundError(absl::StrCat(data, " has no ", split, " data"));
     }
-    const EvalResult result = (*evaluator)->Evaluate(*loaded->model, /*step=*/0, **world, batch_size);
+    const EvalResult result = (*evaluator)->Evaluate(*loaded->model, loaded->step, **world, batch_size);
     if (env.world_rank() == 0) std::cout << ToJson(result).dump() << std::endl;
     return absl::OkStatus();
   });

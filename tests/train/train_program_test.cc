@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_split.h"
 #include "train_program.h"
 
@@ -72,6 +74,19 @@ TEST_F(TrainProgramTest, ValidationBitsPerByteFallsAndReportDrawsIt) {
   const CommandResult sample = RunCommand(std::string(SPACEBYTE_BIN) + " sample --checkpoint " +
                                           run + " --prompt 'All human' --max_bytes 20");
   EXPECT_EQ(sample.status, 0) << sample.output;
+
+  // `eval` of the final checkpoint names its step and scores the test split
+  // as training's last test line did.
+  const CommandResult eval =
+      RunCommand(std::string(SPACEBYTE_BIN) + " eval --checkpoint " + run + " --data " + data_ +
+                     " --split test",
+                 /*with_stderr=*/false);
+  ASSERT_EQ(eval.status, 0) << eval.output;
+  const nlohmann::json scored = nlohmann::json::parse(eval.output.substr(eval.output.find('{')));
+  EXPECT_EQ(scored.at("step").get<int64_t>(), 60);
+  EXPECT_EQ(scored.at("coverage").get<double>(), 1.0);
+  EXPECT_NEAR(scored.at("bits_per_byte").get<double>(),
+              EvalLines(run, "test").back().bits_per_byte(), 1e-5);
 }
 
 // Russian and Chinese beside English, at T/TG = 4 bytes per patch.
