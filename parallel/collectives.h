@@ -39,14 +39,28 @@ class Collectives {
       torch::Tensor tensor) = 0;
   // Sums `full` (contiguous, size() equal chunks) over the group and writes
   // this rank's chunk of the sum into `chunk`; `full` is left undefined.
-  virtual std::unique_ptr<PendingCollective> ReduceScatterSumAsync(torch::Tensor full,
-                                                                   torch::Tensor chunk) = 0;
+  std::unique_ptr<PendingCollective> ReduceScatterSumAsync(torch::Tensor full,
+                                                           torch::Tensor chunk) {
+    TORCH_CHECK(full.numel() == chunk.numel() * size() &&
+                    full.scalar_type() == chunk.scalar_type(),
+                "reduce-scatter of ", full.numel(), " elements into chunks of ", chunk.numel(),
+                " over ", size(), " ranks");
+    return StartReduceScatterSum(std::move(full), std::move(chunk));
+  }
   // In place: every rank's chunk of `full` (size() equal chunks, rank r's at
   // r·chunk) ends up on every rank.
-  virtual std::unique_ptr<PendingCollective> AllGatherAsync(torch::Tensor full) = 0;
+  std::unique_ptr<PendingCollective> AllGatherAsync(torch::Tensor full) {
+    TORCH_CHECK(full.numel() % size() == 0, "all-gather of ", full.numel(), " elements over ",
+                size(), " ranks");
+    return StartAllGather(std::move(full));
+  }
 
  protected:
   Collectives(int rank, int size) : rank_(rank), size_(size) {}
+  // The backend's halves of the two above, sizes already checked.
+  virtual std::unique_ptr<PendingCollective> StartReduceScatterSum(torch::Tensor full,
+                                                                   torch::Tensor chunk) = 0;
+  virtual std::unique_ptr<PendingCollective> StartAllGather(torch::Tensor full) = 0;
 
  private:
   int rank_, size_;

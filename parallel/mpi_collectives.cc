@@ -72,20 +72,20 @@ class MpiCollectives : public Collectives {
     return std::make_unique<MpiPending>(request, std::move(tensor));
   }
 
-  std::unique_ptr<PendingCollective> ReduceScatterSumAsync(torch::Tensor full,
+  std::unique_ptr<PendingCollective> StartReduceScatterSum(torch::Tensor full,
                                                            torch::Tensor chunk) override {
-    CheckChunks(full, chunk);
+    CheckBuffer(full);
+    CheckBuffer(chunk);
+    CheckThread(thread_level_);
     MPI_Request request;
     MPI_Ireduce_scatter_block(full.data_ptr(), chunk.data_ptr(), chunk.numel(), MpiType(full),
                               MPI_SUM, comm_, &request);
     return std::make_unique<MpiPending>(request, std::move(full), std::move(chunk));
   }
 
-  std::unique_ptr<PendingCollective> AllGatherAsync(torch::Tensor full) override {
+  std::unique_ptr<PendingCollective> StartAllGather(torch::Tensor full) override {
     CheckBuffer(full);
     CheckThread(thread_level_);
-    TORCH_CHECK(full.numel() % size() == 0, "all-gather of ", full.numel(),
-                " elements over ", size(), " ranks");
     MPI_Request request;
     MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, full.data_ptr(), full.numel() / size(),
                    MpiType(full), comm_, &request);
@@ -93,16 +93,6 @@ class MpiCollectives : public Collectives {
   }
 
  private:
-  void CheckChunks(const torch::Tensor& full, const torch::Tensor& chunk) const {
-    CheckBuffer(full);
-    CheckBuffer(chunk);
-    CheckThread(thread_level_);
-    TORCH_CHECK(full.numel() == chunk.numel() * size() &&
-                    full.scalar_type() == chunk.scalar_type(),
-                "reduce-scatter of ", full.numel(), " elements into chunks of ", chunk.numel(),
-                " over ", size(), " ranks");
-  }
-
   MPI_Comm comm_ = MPI_COMM_NULL;
   int thread_level_ = MPI_THREAD_SINGLE;
 };

@@ -80,14 +80,10 @@ class NcclCollectives : public Collectives {
     return std::make_unique<NcclPending>(RecordEvent(stream_), std::move(tensor), device_);
   }
 
-  std::unique_ptr<PendingCollective> ReduceScatterSumAsync(torch::Tensor full,
+  std::unique_ptr<PendingCollective> StartReduceScatterSum(torch::Tensor full,
                                                            torch::Tensor chunk) override {
     Check(full);
     Check(chunk);
-    TORCH_CHECK(full.numel() == chunk.numel() * size() &&
-                    full.scalar_type() == chunk.scalar_type(),
-                "reduce-scatter of ", full.numel(), " elements into chunks of ", chunk.numel(),
-                " over ", size(), " ranks");
     AfterCompute(full);
     AfterCompute(chunk);
     SPACEBYTE_NCCL_CHECK(ncclReduceScatter(full.data_ptr(), chunk.data_ptr(), chunk.numel(),
@@ -95,10 +91,8 @@ class NcclCollectives : public Collectives {
     return std::make_unique<NcclPending>(RecordEvent(stream_), std::move(chunk), device_);
   }
 
-  std::unique_ptr<PendingCollective> AllGatherAsync(torch::Tensor full) override {
+  std::unique_ptr<PendingCollective> StartAllGather(torch::Tensor full) override {
     Check(full);
-    TORCH_CHECK(full.numel() % size() == 0, "all-gather of ", full.numel(),
-                " elements over ", size(), " ranks");
     AfterCompute(full);
     const int64_t count = full.numel() / size();
     // In place: NCCL reads this rank's chunk where it already sits.
