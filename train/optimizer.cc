@@ -2,21 +2,7 @@
 
 #include <cmath>
 
-#include "parallel/grad_sync.h"
-
 namespace spacebyte::trainer {
-namespace {
-
-// GradSync's default bucket size, for optimizers built without a layout.
-constexpr double kDefaultBucketMb = 25;
-
-std::vector<torch::Tensor> ParametersOf(torch::nn::Module& model) {
-  std::vector<torch::Tensor> params;
-  for (const auto& p : model.named_parameters()) params.push_back(p.value());
-  return params;
-}
-
-}  // namespace
 
 std::map<std::string, double> LearningRateMultipliers(torch::nn::Module& model) {
   std::map<std::string, double> multipliers;
@@ -29,11 +15,6 @@ std::map<std::string, double> LearningRateMultipliers(torch::nn::Module& model) 
   }
   return multipliers;
 }
-
-Optimizer::Optimizer(torch::nn::Module& model, const std::map<std::string, double>& multipliers,
-                     const TrainSpec& spec)
-    : Optimizer(model, multipliers, spec,
-                parallel::LayoutOf(ParametersOf(model), kDefaultBucketMb, 1), 0) {}
 
 Optimizer::Optimizer(torch::nn::Module& model, const std::map<std::string, double>& multipliers,
                      const TrainSpec& spec, parallel::FlatBuckets layout, int shard)

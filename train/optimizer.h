@@ -34,9 +34,6 @@ std::map<std::string, double> LearningRateMultipliers(torch::nn::Module& model);
 
 class Optimizer {
  public:
-  // Unsharded, with the default bucket size.
-  Optimizer(torch::nn::Module& model, const std::map<std::string, double>& multipliers,
-            const TrainSpec& spec);
   // State laid out by `layout`, built over model.named_parameters() in that
   // order; with layout.shards() > 1, this rank is shard `shard`.
   Optimizer(torch::nn::Module& model, const std::map<std::string, double>& multipliers,

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "parallel/grad_sync.h"
 #include "train/optimizer.h"
 
 namespace spacebyte::trainer {
@@ -34,6 +35,12 @@ TrainSpec Spec(double lr) {
   return spec;
 }
 
+// Unsharded, one bucket.
+Optimizer MakeOptimizer(Tiny& tiny, double lr) {
+  return Optimizer(*tiny, LearningRateMultipliers(*tiny), Spec(lr),
+                   parallel::LayoutOf(tiny->parameters(), /*bucket_mb=*/1, /*shards=*/1), 0);
+}
+
 void ExpectValues(const torch::Tensor& t, std::vector<double> want) {
   ASSERT_EQ(t.numel(), static_cast<int64_t>(want.size()));
   const torch::Tensor flat = t.detach().flatten().to(torch::kDouble);
@@ -55,7 +62,7 @@ TEST(OptimizerTest, TwoStepsMatchHandComputedAdamW) {
   torch::NoGradGuard no_grad;
   tiny->linear->weight.copy_(torch::tensor({{0.5, -0.3, 0.2, 0.1}}));
   tiny->scale.copy_(torch::tensor({1.0, -2.0}));
-  Optimizer optimizer(*tiny, LearningRateMultipliers(*tiny), Spec(0.1));
+  Optimizer optimizer = MakeOptimizer(tiny, 0.1);
   const std::vector<std::pair<torch::Tensor, torch::Tensor>> grads[] = {
       {{torch::tensor({{0.2, -0.1, 0.05, 0.0}}), torch::tensor({0.5, 0.5})}},
       {{torch::tensor({{0.1, 0.3, -0.05, 0.4}}), torch::tensor({-0.5, 0.25})}}};
@@ -70,7 +77,7 @@ TEST(OptimizerTest, TwoStepsMatchHandComputedAdamW) {
 
 TEST(OptimizerTest, ScheduledRateKeepsEachGroupsMultiplier) {
   Tiny tiny;
-  Optimizer optimizer(*tiny, LearningRateMultipliers(*tiny), Spec(0.1));
+  Optimizer optimizer = MakeOptimizer(tiny, 0.1);
   optimizer.SetLearningRate(0.02);
   EXPECT_DOUBLE_EQ(optimizer.LearningRateOf("linear.weight"), 0.01);
   EXPECT_DOUBLE_EQ(optimizer.LearningRateOf("scale"), 0.02);
