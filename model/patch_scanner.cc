@@ -89,7 +89,10 @@ bool PatchScanner::PushMultilingual(int64_t token) {
   // window. One more is allowed at t while boundaries < B + t*(TG-B)/T,
   // which at t = T-1 is below TG: a window never holds more than TG.
   const int64_t free = std::max<int64_t>(1, global_ / 2);
-  return wanted && boundaries_ * context_ < free * context_ + position_ * (global_ - free);
+  if (!wanted) return false;
+  const bool granted = boundaries_ * context_ < free * context_ + position_ * (global_ - free);
+  refused_ += !granted;
+  return granted;
 }
 
 bool PatchScanner::WantsBoundary(Kind kind, int64_t position) const {

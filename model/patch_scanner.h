@@ -23,6 +23,9 @@ class PatchScanner {
 
   // Boundaries found so far; the multilingual rule keeps this <= TG.
   int64_t boundaries() const { return boundaries_; }
+  // Boundaries the multilingual rule wanted but its budget refused: where
+  // this is not small, TG rather than the text decides the patches.
+  int64_t refused() const { return refused_; }
 
  private:
   // What a decoded character does to patches. kBreak: spaces, punctuation,
@@ -41,7 +44,7 @@ class PatchScanner {
 
   PatchMethod method_;
   int64_t context_, global_, period_, dense_bytes_, word_bytes_;
-  int64_t position_ = 0, boundaries_ = 0, last_boundary_ = 0;
+  int64_t position_ = 0, boundaries_ = 0, refused_ = 0, last_boundary_ = 0;
   bool previous_spacelike_ = false;  // utf8
   Kind previous_ = Kind::kWord;      // multilingual: last non-mark character
   // The open UTF-8 sequence: code point so far, bytes still due, its length.

@@ -21,6 +21,7 @@ WindowPatches ScanWindow(const uint8_t* targets, int64_t length, const ModelSpec
     if (scanner.boundaries() > spec.global_context_size && w.scored == length) w.scored = t;
   }
   w.boundaries = scanner.boundaries();
+  w.refused = scanner.refused();
   return w;
 }
 
@@ -32,6 +33,7 @@ void PatchStats::AddStream(const std::vector<uint8_t>& bytes, const ModelSpec& s
     bytes_ += length;
     patches_ += w.boundaries;
     ignored_ += length - w.scored;
+    refused_ += w.refused;
     per_window_.push_back(w.boundaries);
   }
 }
@@ -42,6 +44,11 @@ double PatchStats::bytes_per_patch() const {
 
 double PatchStats::ignored_fraction() const {
   return bytes_ > 0 ? static_cast<double>(ignored_) / static_cast<double>(bytes_) : 0.0;
+}
+
+double PatchStats::refused_fraction() const {
+  const int64_t wanted = patches_ + refused_;
+  return wanted > 0 ? static_cast<double>(refused_) / static_cast<double>(wanted) : 0.0;
 }
 
 double PatchStats::mean_patches_per_window() const {
@@ -61,7 +68,7 @@ int64_t PatchStats::patches_per_window_quantile(double q) const {
 
 absl::Status WritePatchReport(const std::string& data_dir, const std::string& split,
                               const ModelSpec& spec, std::ostream& out) {
-  constexpr char kRow[] = "%-16s %12d %11.2f %11.1f %11d %9.4f\n";
+  constexpr char kRow[] = "%-16s %12d %11.2f %11.1f %11d %9.4f %9.4f\n";
   out << absl::StrFormat("# patch_method %s, T %d, TG %d%s, split %s\n",
                          PatchMethodName(spec.patch_method), spec.context_size,
                          spec.global_context_size,
@@ -70,8 +77,8 @@ absl::Status WritePatchReport(const std::string& data_dir, const std::string& sp
                                             ", word_patch_bytes ", spec.word_patch_bytes)
                              : "",
                          split)
-      << absl::StrFormat("%-16s %12s %11s %11s %11s %9s\n", "language", "bytes",
-                         "bytes/patch", "patches/win", "p99/win", "ignored");
+      << absl::StrFormat("%-16s %12s %11s %11s %11s %9s %9s\n", "language", "bytes",
+                         "bytes/patch", "patches/win", "p99/win", "refused", "ignored");
   PatchStats all;
   absl::Status read = data::ForEachLanguage(
       data_dir, split, [&](const std::string& language, const std::vector<uint8_t>& bytes) {
@@ -80,7 +87,8 @@ absl::Status WritePatchReport(const std::string& data_dir, const std::string& sp
         all.AddStream(bytes, spec);
         out << absl::StrFormat(kRow, language, one.bytes(), one.bytes_per_patch(),
                                one.mean_patches_per_window(),
-                               one.patches_per_window_quantile(0.99), one.ignored_fraction());
+                               one.patches_per_window_quantile(0.99), one.refused_fraction(),
+                               one.ignored_fraction());
       });
   if (!read.ok()) return read;
   if (all.bytes() == 0) {
@@ -88,7 +96,7 @@ absl::Status WritePatchReport(const std::string& data_dir, const std::string& sp
   }
   out << absl::StrFormat(kRow, "all", all.bytes(), all.bytes_per_patch(),
                          all.mean_patches_per_window(), all.patches_per_window_quantile(0.99),
-                         all.ignored_fraction());
+                         all.refused_fraction(), all.ignored_fraction());
   return absl::OkStatus();
 }
 

@@ -19,6 +19,7 @@ namespace spacebyte::trainer {
 
 struct WindowPatches {
   int64_t boundaries = 0;  // all of them, also those past TG
+  int64_t refused = 0;     // wanted, but refused by the multilingual budget
   int64_t scored = 0;      // leading targets inside the global context
 };
 
@@ -35,17 +36,19 @@ class PatchStats {
   int64_t windows() const { return static_cast<int64_t>(per_window_.size()); }
   double bytes_per_patch() const;
   double ignored_fraction() const;  // of targets, past the global context
+  double refused_fraction() const;  // of wanted boundaries, by the budget
   double mean_patches_per_window() const;
   int64_t patches_per_window_quantile(double q) const;  // q in [0, 1]
 
  private:
-  int64_t bytes_ = 0, patches_ = 0, ignored_ = 0;
+  int64_t bytes_ = 0, patches_ = 0, ignored_ = 0, refused_ = 0;
   std::vector<int64_t> per_window_;
 };
 
 // `spacebyte data patches`: one line per language of a split and one for
 // all of them, in columns: bytes, bytes per patch, patches per window (mean
-// and 99th percentile) and the share of targets training would ignore.
+// and 99th percentile), the share of wanted boundaries the budget refused,
+// and the share of targets training would ignore.
 absl::Status WritePatchReport(const std::string& data_dir, const std::string& split,
                               const ModelSpec& spec, std::ostream& out);
 

@@ -124,27 +124,42 @@ TEST_F(MultilingualProgramTest, TrainsWithoutIgnoringATargetWhereUtf8IgnoresMany
 }
 
 TEST_F(MultilingualProgramTest, DataPatchesMeasuresARuleWithoutAModel) {
-  auto patches = [&](const std::string& method) {
+  auto patches = [&](const std::string& method, int global) {
     return RunCommand(std::string(SPACEBYTE_BIN) + " data patches --data " + data_ +
-                          " --patch_method " + method + " --context 64 --global_context 16",
+                          " --patch_method " + method + " --context 64 --global_context " +
+                          std::to_string(global) + " --dense_patch_bytes 3",
                       /*with_stderr=*/false);
   };
-  // The last column of each language row: the share of targets ignored.
-  auto ignored = [](const std::string& output, const std::string& language) {
+  // A language row's cell under `column` in the header line.
+  auto cell = [](const std::string& output, const std::string& language,
+                 const std::string& column) {
+    std::vector<std::string> header;
     for (const absl::string_view line : absl::StrSplit(output, '\n')) {
       const std::vector<std::string> cells = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      if (!cells.empty() && cells.front() == language) return std::stod(cells.back());
+      if (!cells.empty() && cells.front() == "language") header = cells;
+      if (cells.empty() || cells.front() != language || cells.size() != header.size()) continue;
+      for (size_t i = 0; i < header.size(); ++i) {
+        if (header[i] == column) return std::stod(cells[i]);
+      }
     }
     return -1.0;
   };
-  const CommandResult utf8 = patches("utf8"), multilingual = patches("multilingual");
+  const CommandResult utf8 = patches("utf8", 16), multilingual = patches("multilingual", 16),
+                      wide = patches("multilingual", 32);
   ASSERT_EQ(utf8.status, 0) << utf8.output;
   ASSERT_EQ(multilingual.status, 0) << multilingual.output;
-  EXPECT_GT(ignored(utf8.output, "rus"), 0.2) << utf8.output;
-  EXPECT_GT(ignored(utf8.output, "cmn"), 0.1) << utf8.output;
+  ASSERT_EQ(wide.status, 0) << wide.output;
+  EXPECT_GT(cell(utf8.output, "rus", "ignored"), 0.2) << utf8.output;
+  EXPECT_GT(cell(utf8.output, "cmn", "ignored"), 0.1) << utf8.output;
+  EXPECT_EQ(cell(utf8.output, "cmn", "refused"), 0.0) << utf8.output;
   for (const char* language : {"eng", "rus", "cmn", "all"}) {
-    EXPECT_EQ(ignored(multilingual.output, language), 0.0) << language << multilingual.output;
+    EXPECT_EQ(cell(multilingual.output, language, "ignored"), 0.0) << language << multilingual.output;
   }
+  // With dense_patch_bytes 3 Chinese wants a patch per character: at TG 16
+  // of 64 the budget refuses some of them, at TG 32 it has room.
+  const double tight = cell(multilingual.output, "cmn", "refused");
+  EXPECT_GT(tight, 0.05) << multilingual.output;
+  EXPECT_LT(cell(wide.output, "cmn", "refused"), tight / 2) << wide.output;
   const CommandResult bad = RunCommand(std::string(SPACEBYTE_BIN) + " data patches --data " +
                                        data_ + " --patch_method utf8 --context 8 --global_context 16");
   EXPECT_EQ(bad.status, 1);
