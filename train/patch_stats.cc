@@ -38,6 +38,14 @@ void PatchStats::AddStream(const std::vector<uint8_t>& bytes, const ModelSpec& s
   }
 }
 
+void PatchStats::Add(const PatchStats& other) {
+  bytes_ += other.bytes_;
+  patches_ += other.patches_;
+  ignored_ += other.ignored_;
+  refused_ += other.refused_;
+  per_window_.insert(per_window_.end(), other.per_window_.begin(), other.per_window_.end());
+}
+
 double PatchStats::bytes_per_patch() const {
   return patches_ > 0 ? static_cast<double>(bytes_) / static_cast<double>(patches_) : NAN;
 }
@@ -84,7 +92,7 @@ absl::Status WritePatchReport(const std::string& data_dir, const std::string& sp
       data_dir, split, [&](const std::string& language, const std::vector<uint8_t>& bytes) {
         PatchStats one;
         one.AddStream(bytes, spec);
-        all.AddStream(bytes, spec);
+        all.Add(one);
         out << absl::StrFormat(kRow, language, one.bytes(), one.bytes_per_patch(),
                                one.mean_patches_per_window(),
                                one.patches_per_window_quantile(0.99), one.refused_fraction(),

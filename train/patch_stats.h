@@ -31,6 +31,8 @@ class PatchStats {
   // Adds the consecutive T-byte windows of `bytes` (the last may be short),
   // cut as training cuts a language's stream.
   void AddStream(const std::vector<uint8_t>& bytes, const ModelSpec& spec);
+  // Adds the windows another PatchStats has counted, without scanning again.
+  void Add(const PatchStats& other);
 
   int64_t bytes() const { return bytes_; }
   int64_t windows() const { return static_cast<int64_t>(per_window_.size()); }
