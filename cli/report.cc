@@ -103,12 +103,15 @@ std::string Languages(const std::vector<EvalResult>& validation,
                           "bytes per patch", "bits/byte"})),
       "</div><p>Latest values, step ", last.step, ", coverage ", FormatNumber(last.coverage),
       " of the validation bytes. Ignored: the share of targets past the global context in "
-      "training's T-byte windows.</p><table><tr><th>language</th><th>validation bits/byte</th>"
-      "<th>test bits/byte</th><th>ignored</th><th>bytes per patch</th></tr>");
+      "training's T-byte windows. Refused: the share of the boundaries the multilingual rule "
+      "wanted that its budget turned down there; where it is large, a wider global context "
+      "would change the patches.</p><table><tr><th>language</th><th>validation bits/byte</th>"
+      "<th>test bits/byte</th><th>ignored</th><th>refused</th><th>bytes per patch</th></tr>");
   for (const auto& [value, language] : ranked) {
     absl::StrAppend(&html, "<tr><td>", HtmlEscape(language), "</td><td>", FormatNumber(value),
                     "</td><td>", FormatNumber(at(test_latest, language)), "</td><td>",
                     FormatNumber(at(last.ignored_fraction_by_language, language)), "</td><td>",
+                    FormatNumber(at(last.refused_fraction_by_language, language)), "</td><td>",
                     FormatNumber(at(last.bytes_per_patch_by_language, language)), "</td></tr>");
   }
   return html + "</table>";

@@ -39,7 +39,8 @@ void Evaluator::AddLanguage(const std::string& name, const std::vector<uint8_t>&
   training_view.AddStream(bytes, spec);
   const int64_t index = static_cast<int64_t>(languages_.size());
   languages_.push_back({name, static_cast<int64_t>(bytes.size()),
-                        training_view.ignored_fraction(), training_view.bytes_per_patch()});
+                        training_view.ignored_fraction(), training_view.bytes_per_patch(),
+                        training_view.refused_fraction()});
   const int64_t n = static_cast<int64_t>(bytes.size()), context = spec.context_size;
   int64_t offset = 0;
   for (int64_t count = 0; offset < n && (windows_per_language <= 0 || count < windows_per_language);
@@ -114,6 +115,7 @@ EvalResult Evaluator::Evaluate(ByteLm& model, int64_t step, parallel::Collective
     m.ignored_fraction_by_language[language.name] = language.ignored_fraction;
     if (std::isfinite(language.bytes_per_patch)) {  // a transformer has no patches
       m.bytes_per_patch_by_language[language.name] = language.bytes_per_patch;
+      m.refused_fraction_by_language[language.name] = language.refused_fraction;
     }
   }
   m.loss = scored > 0 ? loss / scored : 0.0;

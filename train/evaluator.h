@@ -45,6 +45,7 @@ class Evaluator {
     int64_t bytes = 0;            // in the split
     double ignored_fraction = 0;  // training view: plain T-byte windows
     double bytes_per_patch = 0;
+    double refused_fraction = 0;  // training view: wanted boundaries refused
   };
 
   void AddLanguage(const std::string& name, const std::vector<uint8_t>& bytes,

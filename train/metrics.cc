@@ -39,6 +39,7 @@ nlohmann::json ToJson(const EvalResult& r) {
   j["bits_per_byte_by_language"] = r.bits_per_byte_by_language;
   j["ignored_fraction_by_language"] = r.ignored_fraction_by_language;
   j["bytes_per_patch_by_language"] = r.bytes_per_patch_by_language;
+  j["refused_fraction_by_language"] = r.refused_fraction_by_language;
   return j;
 }
 
@@ -94,7 +95,8 @@ absl::StatusOr<EvalResult> ParseEval(const nlohmann::json& line) {
   for (const auto& [key, out] :
        {std::pair{"bits_per_byte_by_language", &r.bits_per_byte_by_language},
         std::pair{"ignored_fraction_by_language", &r.ignored_fraction_by_language},
-        std::pair{"bytes_per_patch_by_language", &r.bytes_per_patch_by_language}}) {
+        std::pair{"bytes_per_patch_by_language", &r.bytes_per_patch_by_language},
+        std::pair{"refused_fraction_by_language", &r.refused_fraction_by_language}}) {
     if (absl::Status s = ParseByLanguage(line, key, out); !s.ok()) return s;
   }
   return r;

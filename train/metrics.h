@@ -46,6 +46,10 @@ struct EvalResult {
   std::map<std::string, double> bits_per_byte_by_language;
   std::map<std::string, double> ignored_fraction_by_language;
   std::map<std::string, double> bytes_per_patch_by_language;
+  // Training view: the share of the boundaries the multilingual rule wanted
+  // that its budget refused; where it is large, TG rather than the text
+  // decides the patches.
+  std::map<std::string, double> refused_fraction_by_language;
 
   double bits_per_byte() const;
 };

@@ -41,7 +41,7 @@ constexpr char kMetrics[] =
 {"step":20,"split":"validation","loss":3.2,"bits_per_byte":4.617,"bits_per_byte_by_language":{"eng":4.1,"deu":4.4,"<x>":6.2},"windows":16}
 
 {"step":30,"loss":2.5,"bits_per_byte":3.607,"lr":0.015,"grad_norm":1.0,"bytes_per_s":12500,"flops_per_s":1e9,"mfu":null,"ignored_fraction":0.01,"bytes_seen":122880,"elapsed_s":9.6}
-{"step":30,"split":"validation","loss":2.9,"bits_per_byte":4.184,"bits_per_byte_by_language":{"eng":3.7,"deu":3.95,"<x>":5.9},"windows":16}
+{"step":30,"split":"validation","loss":2.9,"bits_per_byte":4.184,"bits_per_byte_by_language":{"eng":3.7,"deu":3.95,"<x>":5.9},"ignored_fraction_by_language":{"deu":0.125},"refused_fraction_by_language":{"deu":0.25},"bytes_per_patch_by_language":{"deu":5.5},"windows":16}
 {"step":30,"split":"test","loss":2.95,"bits_per_byte":4.256,"bits_per_byte_by_language":{"eng":3.75,"deu":4.0},"windows":16}
 )";
 
@@ -56,8 +56,9 @@ TEST(ReportTest, PageDrawsEveryFigureOfTheLog) {
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("href="), std::string::npos);
   EXPECT_EQ(html.find("src="), std::string::npos);
-  // Bits/byte (training, validation, test), loss, throughput, languages.
-  EXPECT_EQ(Count(html, "<svg"), 4);
+  // Bits/byte (training, validation, test), loss, throughput, languages, and
+  // bits/byte against bytes per patch.
+  EXPECT_EQ(Count(html, "<svg"), 5);
   EXPECT_EQ(Count(html, "data-name='training'"), 3);
   EXPECT_EQ(Count(html, "data-name='validation'"), 1);
   EXPECT_EQ(Count(html, "data-name='test'"), 1);
@@ -72,6 +73,9 @@ TEST(ReportTest, PageDrawsEveryFigureOfTheLog) {
   // The latest per-language values, validation and test columns.
   EXPECT_NE(html.find("<td>eng</td><td>3.7</td><td>3.75</td>"), std::string::npos);
   EXPECT_NE(html.find("<td>&lt;x&gt;</td><td>5.9</td><td>–</td>"), std::string::npos);
+  // How the patch rule cuts a language: ignored, refused, bytes per patch.
+  EXPECT_NE(html.find("<td>deu</td><td>3.95</td><td>4</td><td>0.125</td><td>0.25</td><td>5.5</td>"),
+            std::string::npos);
   EXPECT_NE(html.find("validation bits/byte (best)</td><td>4.184"), std::string::npos);
   EXPECT_NE(html.find("test bits/byte (last)</td><td>4.256"), std::string::npos);
   EXPECT_NE(html.find("<pre>model { d_model: 128 }"), std::string::npos);

@@ -70,9 +70,12 @@ class EvaluatorTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
-  EvalResult Evaluate(PatchMethod method, int64_t windows_per_language) {
+  EvalResult Evaluate(PatchMethod method, int64_t windows_per_language,
+                      int64_t word_patch_bytes = 0) {
     torch::manual_seed(3);
-    std::shared_ptr<ByteLm> model = MakeModel(Spec(method));
+    ModelSpec spec = Spec(method);
+    spec.word_patch_bytes = word_patch_bytes;
+    std::shared_ptr<ByteLm> model = MakeModel(spec);
     absl::StatusOr<std::unique_ptr<Evaluator>> evaluator = Evaluator::Open(
         (root_ / "data").string(), "train", model->spec(), windows_per_language);
     EXPECT_TRUE(evaluator.ok()) << evaluator.status();
@@ -108,6 +111,22 @@ TEST_F(EvaluatorTest, EveryByteIsScoredOnceWhateverThePatchRule) {
     EXPECT_EQ(ignored, 0.0) << language;
   }
   EXPECT_EQ(multilingual.ignored_fraction, 0.0);
+}
+
+TEST_F(EvaluatorTest, BoundariesTheBudgetRefusedAreReportedPerLanguage) {
+  // utf8 has no budget: it refuses nothing, even where it overflows.
+  const EvalResult utf8 = Evaluate(PatchMethod::kUtf8, 0);
+  for (const auto& [language, refused] : utf8.refused_fraction_by_language) {
+    EXPECT_EQ(refused, 0.0) << language;
+  }
+  // Words end often enough for TG 8 of T 64.
+  const EvalResult words = Evaluate(PatchMethod::kMultilingual, 0);
+  EXPECT_LT(words.refused_fraction_by_language.at("rus"), 0.1);
+  // A patch per Cyrillic letter is wanted, one per 8 bytes allowed: most
+  // wanted boundaries are refused, and still nothing is ignored.
+  const EvalResult letters = Evaluate(PatchMethod::kMultilingual, 0, /*word_patch_bytes=*/2);
+  EXPECT_GT(letters.refused_fraction_by_language.at("rus"), 0.5);
+  EXPECT_EQ(letters.ignored_fraction_by_language.at("rus"), 0.0);
 }
 
 TEST_F(EvaluatorTest, AWindowLimitCutsCoverageShort) {

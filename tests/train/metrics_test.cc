@@ -42,6 +42,7 @@ TEST(MetricsTest, EveryFieldRoundTripsThroughALine) {
   e.bits_per_byte_by_language = {{"eng", 1.5}, {"rus", 2.5}};
   e.ignored_fraction_by_language = {{"eng", 0.0}, {"rus", 0.25}};
   e.bytes_per_patch_by_language = {{"eng", 6.0}, {"rus", 2.5}};
+  e.refused_fraction_by_language = {{"eng", 0.0}, {"rus", 0.375}};
   const std::string path =
       WriteLog("round_trip", ToJson(t).dump() + "\n\n" + ToJson(e).dump() + "\n");
 
@@ -71,6 +72,7 @@ TEST(MetricsTest, EveryFieldRoundTripsThroughALine) {
   EXPECT_EQ(re.bits_per_byte_by_language, e.bits_per_byte_by_language);
   EXPECT_EQ(re.ignored_fraction_by_language, e.ignored_fraction_by_language);
   EXPECT_EQ(re.bytes_per_patch_by_language, e.bytes_per_patch_by_language);
+  EXPECT_EQ(re.refused_fraction_by_language, e.refused_fraction_by_language);
   EXPECT_DOUBLE_EQ(re.bits_per_byte(), 1.25 / std::log(2.0));
 }
 
