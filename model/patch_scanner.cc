@@ -1,6 +1,7 @@
 #include "model/patch_scanner.h"
 
 #include <algorithm>
+#include <array>
 
 #include <unicode/uchar.h>
 #include <unicode/uscript.h>
@@ -114,33 +115,60 @@ bool PatchScanner::WantsBoundary(Kind kind, int64_t position) const {
   return false;
 }
 
+PatchScanner::Kind PatchScanner::KindOf(int32_t code_point) {
+  if (U_GET_GC_MASK(code_point) & U_GC_M_MASK) return Kind::kMark;
+  if (U_GET_GC_MASK(code_point) & (U_GC_L_MASK | U_GC_N_MASK)) {
+    return IsDenseScript(code_point) ? Kind::kDense : Kind::kWord;
+  }
+  return Kind::kBreak;
+}
+
+bool PatchScanner::LeadByteKind(int64_t lead, Kind* kind) {
+  // Per lead byte C0-DF, the kind its 64 characters share, or -1; built once.
+  static const std::array<int8_t, 32> kTable = [] {
+    std::array<int8_t, 32> table{};
+    for (int32_t bits = 0; bits < 32; ++bits) {
+      int shared = bits < 2 ? -1 : -2;  // C0 and C1 lead nothing valid; -2: none assigned yet
+      for (int32_t c = bits << 6; c < (bits + 1) << 6 && shared != -1; ++c) {
+        if (u_charType(c) == U_UNASSIGNED) continue;
+        const int k = static_cast<int>(KindOf(c));
+        shared = shared == -2 || shared == k ? k : -1;
+      }
+      table[bits] = static_cast<int8_t>(shared < 0 ? -1 : shared);
+    }
+    return table;
+  }();
+  const int8_t shared = kTable[lead & 0x1F];
+  if (shared < 0) return false;
+  *kind = static_cast<Kind>(shared);
+  return true;
+}
+
 bool PatchScanner::Decode(int64_t token, Kind* kind) {
   if (token < 0 || token >= kBos) {
     pending_ = 0;
+    decided_ = false;
     *kind = Kind::kBos;
     return true;
   }
   if (pending_ > 0 && (token & 0xC0) == 0x80) {
     code_point_ = (code_point_ << 6) | static_cast<int32_t>(token & 0x3F);
     if (--pending_ > 0) return false;
+    if (decided_) {  // the lead byte already counted this character
+      decided_ = false;
+      return false;
+    }
     const bool valid =
         (length_ == 2) ||
         (length_ == 3 && code_point_ >= 0x800 && (code_point_ < 0xD800 || code_point_ > 0xDFFF)) ||
         (length_ == 4 && code_point_ >= 0x10000 && code_point_ <= 0x10FFFF);
-    if (!valid) {
-      *kind = Kind::kBreak;
-    } else if (U_GET_GC_MASK(code_point_) & U_GC_M_MASK) {
-      *kind = Kind::kMark;
-    } else if (U_GET_GC_MASK(code_point_) & (U_GC_L_MASK | U_GC_N_MASK)) {
-      *kind = IsDenseScript(code_point_) ? Kind::kDense : Kind::kWord;
-    } else {
-      *kind = Kind::kBreak;
-    }
+    *kind = valid ? KindOf(code_point_) : Kind::kBreak;
     return true;
   }
   // Anything else ends an open sequence: its bytes stay in the patch they
   // fell in, with no boundary of their own.
   pending_ = 0;
+  decided_ = false;
   if (token < 0x80) {
     *kind = SpacelikeByte(token) ? Kind::kBreak : Kind::kWord;
     return true;
@@ -153,7 +181,11 @@ bool PatchScanner::Decode(int64_t token, Kind* kind) {
   }
   code_point_ = static_cast<int32_t>(token & (0x7F >> length_));
   pending_ = length_ - 1;
-  return false;
+  // Where the lead byte of a two-byte character settles its kind, the
+  // character counts here: a step on it lands just before the byte that
+  // says which letter it is, as under utf8.
+  decided_ = length_ == 2 && LeadByteKind(token, kind);
+  return decided_;
 }
 
 }  // namespace spacebyte::trainer

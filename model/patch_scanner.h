@@ -37,10 +37,16 @@ class PatchScanner {
 
   bool PushUtf8(int64_t token);
   bool PushMultilingual(int64_t token);
-  // The kind of the character completed by this byte, or false while a
-  // multi-byte sequence is still open.
+  // The kind of the character this byte completes, or begins where it is a
+  // lead byte that settles the kind (LeadByteKind); false otherwise.
   bool Decode(int64_t token, Kind* kind);
   bool WantsBoundary(Kind kind, int64_t position) const;
+  // The kind of a valid code point.
+  static Kind KindOf(int32_t code_point);
+  // The kind every assigned character under a two-byte lead byte shares
+  // (Cyrillic's D0, D1, D3, D4; Latin Extended's C4-CA; DA), or false
+  // where they differ.
+  static bool LeadByteKind(int64_t lead, Kind* kind);
 
   PatchMethod method_;
   int64_t context_, global_, period_, dense_bytes_, word_bytes_;
@@ -50,6 +56,7 @@ class PatchScanner {
   // The open UTF-8 sequence: code point so far, bytes still due, its length.
   int32_t code_point_ = 0;
   int pending_ = 0, length_ = 0;
+  bool decided_ = false;  // the open sequence's kind was settled by its lead byte
 };
 
 }  // namespace spacebyte::trainer

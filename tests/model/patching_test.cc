@@ -99,7 +99,8 @@ TEST(PatchingTest, PeriodicRule) {
 }
 
 // Multilingual positions below count the BOS at 0; a boundary sits on the
-// last byte of the character that opens the patch.
+// last byte of the character that opens the patch, or on its lead byte where
+// that byte alone settles what the character is (Cyrillic's D0 and D1).
 std::vector<int64_t> Multilingual(const std::string& text) {
   return BoundaryPositions(text, MultilingualSpec(256, 64));
 }
@@ -127,7 +128,7 @@ TEST(MultilingualPatchingTest, CombiningMarksNeverStartAPatch) {
       "\xE0\xA4\xA6\xE0\xA5\x81\xE0\xA4\xA8\xE0\xA4\xBF\xE0\xA4\xAF\xE0\xA4\xBE";
   EXPECT_EQ(Multilingual(hindi), (std::vector<int64_t>{0, 19}));
   // A combining accent after a space joins the space's patch.
-  EXPECT_EQ(Multilingual("a \xCC\x81b"), (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(Multilingual("a \xCC\x81" "b"), (std::vector<int64_t>{0, 2}));
 }
 
 TEST(MultilingualPatchingTest, ScriptsWithoutSpacesAreCutByLength) {
@@ -146,14 +147,36 @@ TEST(MultilingualPatchingTest, ScriptsWithoutSpacesAreCutByLength) {
 
 TEST(MultilingualPatchingTest, LongWordsAreCutWhenAskedTo) {
   // "свободными": ten Cyrillic letters of 2 bytes (1-20). Uncut by default;
-  // with word_patch_bytes 8 a letter opens a patch once the patch holds 8.
+  // with word_patch_bytes 8 a letter opens a patch, on its lead byte, once
+  // the patch holds 8 bytes.
   const std::string word =
       "\xD1\x81\xD0\xB2\xD0\xBE\xD0\xB1\xD0\xBE\xD0\xB4\xD0\xBD\xD1\x8B\xD0\xBC\xD0\xB8";
   EXPECT_EQ(Multilingual(word), (std::vector<int64_t>{0}));
   ModelSpec cut = MultilingualSpec(256, 64);
   cut.word_patch_bytes = 8;
-  EXPECT_EQ(BoundaryPositions(word, cut), (std::vector<int64_t>{0, 8, 16}));
+  EXPECT_EQ(BoundaryPositions(word, cut), (std::vector<int64_t>{0, 9, 17}));
   EXPECT_EQ(BoundaryPositions("hello world", cut), (std::vector<int64_t>{0, 6}));
+}
+
+TEST(MultilingualPatchingTest, ALeadByteThatSettlesTheLetterTakesTheStep) {
+  // One patch per letter: Cyrillic's lead bytes D0 and D1 hold only letters,
+  // so each step lands on the lead byte, just before the byte that names the
+  // letter, and "Привет мир" patches exactly as under utf8.
+  ModelSpec letters = MultilingualSpec(256, 64);
+  letters.word_patch_bytes = 2;
+  const std::string russian =
+      "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 \xD0\xBC\xD0\xB8\xD1\x80";
+  EXPECT_EQ(BoundaryPositions(russian, letters),
+            (std::vector<int64_t>{0, 3, 5, 7, 9, 11, 13, 16, 18}));
+  EXPECT_EQ(BoundaryPositions(russian, letters), BoundaryPositions(russian, Utf8Spec(256, 64)));
+  // Greek's lead bytes CE and CF also lead punctuation ("΄", ";"), so "αβγ"
+  // is cut on the last byte of β and γ.
+  EXPECT_EQ(BoundaryPositions("\xCE\xB1\xCE\xB2\xCE\xB3", letters), (std::vector<int64_t>{0, 4, 6}));
+  // Three-byte characters always count at their last byte: "中文字" at 3 bytes.
+  ModelSpec dense = MultilingualSpec(256, 64);
+  dense.dense_patch_bytes = 3;
+  EXPECT_EQ(BoundaryPositions("\xE4\xB8\xAD\xE6\x96\x87\xE5\xAD\x97", dense),
+            (std::vector<int64_t>{0, 6, 9}));
 }
 
 TEST(MultilingualPatchingTest, MalformedUtf8IsCutLikePunctuation) {
@@ -163,6 +186,10 @@ TEST(MultilingualPatchingTest, MalformedUtf8IsCutLikePunctuation) {
   EXPECT_EQ(Multilingual("ab\xE4\xB8 cd"), (std::vector<int64_t>{0, 5}));
   EXPECT_EQ(Multilingual("ab\xC0\x80" "cd"), (std::vector<int64_t>{0, 3}));
   EXPECT_EQ(Multilingual("ab\xED\xA0\x80" "cd"), (std::vector<int64_t>{0, 5}));
+  // A lead byte that settled its letter and then lost its continuation
+  // byte stays that letter: in "ab," + D0 + " cd" the space after it opens
+  // a patch, as after any word.
+  EXPECT_EQ(Multilingual("ab,\xD0 cd"), (std::vector<int64_t>{0, 3, 5}));
 }
 
 // Rows of random bytes (BOS included) and of dense word-and-space text.
