@@ -121,8 +121,10 @@ std::map<int, std::string> Losses(const std::string& run) { return Field(run, "l
 
 // Every model and optimizer tensor of two checkpoints is bitwise equal, or
 // with `tolerance`, equal to within that fraction of the tensor's largest
-// magnitude (runs on different layouts add in different orders).
-void ExpectSameState(const std::string& a, const std::string& b, double tolerance = 0) {
+// magnitude (runs on different layouts add in different orders). AdamW's
+// moments ("optim/...") are held to `moment_tolerance` instead.
+void ExpectSameState(const std::string& a, const std::string& b, double tolerance = 0,
+                     double moment_tolerance = 0) {
   absl::StatusOr<CheckpointReader> ra = CheckpointReader::Open(a);
   absl::StatusOr<CheckpointReader> rb = CheckpointReader::Open(b);
   ASSERT_TRUE(ra.ok() && rb.ok()) << ra.status() << rb.status();
@@ -133,13 +135,14 @@ void ExpectSameState(const std::string& a, const std::string& b, double toleranc
     absl::StatusOr<torch::Tensor> ta = ra->Read(name), tb = rb->Read(name);
     ASSERT_TRUE(ta.ok() && tb.ok()) << name;
     ASSERT_TRUE(ta->sizes() == tb->sizes() && ta->dtype() == tb->dtype()) << name;
-    if (tolerance == 0) {
+    const double within = name.rfind("optim/", 0) == 0 ? moment_tolerance : tolerance;
+    if (within == 0) {
       EXPECT_EQ(std::memcmp(ta->data_ptr(), tb->data_ptr(), ta->nbytes()), 0)
           << name << " differs between " << a << " and " << b;
     } else {
       const double scale = ta->abs().max().item<double>();
       const double diff = (*ta - *tb).abs().max().item<double>();
-      EXPECT_LE(diff, tolerance * scale) << name << " differs between " << a << " and " << b;
+      EXPECT_LE(diff, within * scale) << name << " differs between " << a << " and " << b;
     }
   }
 }
@@ -269,9 +272,13 @@ TEST_F(CheckpointResumeTest, ResumesOnOneRankFromTwoRankLayouts) {
 
 // Resharding in every direction: one run passed through a chain of layouts
 // (ranks, tp), each stage resuming from the last one's checkpoint, follows
-// the one-rank run: losses within 1e-4, and the final weights and AdamW
-// moments within 1e-4 of their scale (moments lost or misplaced at any
-// resume would leave them far apart).
+// the one-rank run: losses within 1e-4, the final weights within 1e-4 of
+// their scale and the AdamW moments within 1e-2 (moments lost or misplaced
+// at any resume would leave them apart by their whole size). The moments
+// get more room because AdamW amplifies rounding: where a gradient entry
+// sits near zero, a last-bit difference between layouts changes its step by
+// up to the learning rate. LibTorch 2.11's AVX-512 kernels leave moments
+// 1e-3 of their scale apart after 8 steps with the same losses to 1e-7.
 struct Stage {
   int ranks, tp, until;
   bool shard_optimizer = false;
@@ -307,7 +314,7 @@ void ExpectChainFollowsOneRank(const std::string& straight, const std::string& r
   for (const auto& [step, loss] : want) {
     EXPECT_NEAR(std::stod(got.at(step)), std::stod(loss), 1e-4) << "step " << step;
   }
-  ExpectSameState(Step(straight, kSteps), Step(run, kSteps), 1e-4);
+  ExpectSameState(Step(straight, kSteps), Step(run, kSteps), 1e-4, 1e-2);
 }
 
 TEST_F(CheckpointResumeTest, ReshardsDataParallelOneTwoFourAndBackToOne) {
