@@ -147,17 +147,14 @@ bool PatchScanner::LeadByteKind(int64_t lead, Kind* kind) {
 bool PatchScanner::Decode(int64_t token, Kind* kind) {
   if (token < 0 || token >= kBos) {
     pending_ = 0;
-    decided_ = false;
     *kind = Kind::kBos;
     return true;
   }
   if (pending_ > 0 && (token & 0xC0) == 0x80) {
     code_point_ = (code_point_ << 6) | static_cast<int32_t>(token & 0x3F);
     if (--pending_ > 0) return false;
-    if (decided_) {  // the lead byte already counted this character
-      decided_ = false;
-      return false;
-    }
+    Kind counted;
+    if (length_ == 2 && LeadByteKind(code_point_ >> 6, &counted)) return false;  // at its lead byte
     const bool valid =
         (length_ == 2) ||
         (length_ == 3 && code_point_ >= 0x800 && (code_point_ < 0xD800 || code_point_ > 0xDFFF)) ||
@@ -168,7 +165,6 @@ bool PatchScanner::Decode(int64_t token, Kind* kind) {
   // Anything else ends an open sequence: its bytes stay in the patch they
   // fell in, with no boundary of their own.
   pending_ = 0;
-  decided_ = false;
   if (token < 0x80) {
     *kind = SpacelikeByte(token) ? Kind::kBreak : Kind::kWord;
     return true;
@@ -184,8 +180,7 @@ bool PatchScanner::Decode(int64_t token, Kind* kind) {
   // Where the lead byte of a two-byte character settles its kind, the
   // character counts here: a step on it lands just before the byte that
   // says which letter it is, as under utf8.
-  decided_ = length_ == 2 && LeadByteKind(token, kind);
-  return decided_;
+  return length_ == 2 && LeadByteKind(token, kind);
 }
 
 }  // namespace spacebyte::trainer

@@ -56,7 +56,6 @@ class PatchScanner {
   // The open UTF-8 sequence: code point so far, bytes still due, its length.
   int32_t code_point_ = 0;
   int pending_ = 0, length_ = 0;
-  bool decided_ = false;  // the open sequence's kind was settled by its lead byte
 };
 
 }  // namespace spacebyte::trainer
