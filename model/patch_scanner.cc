@@ -123,25 +123,23 @@ PatchScanner::Kind PatchScanner::KindOf(int32_t code_point) {
   return Kind::kBreak;
 }
 
-bool PatchScanner::LeadByteKind(int64_t lead, Kind* kind) {
-  // Per lead byte C0-DF, the kind its 64 characters share, or -1; built once.
-  static const std::array<int8_t, 32> kTable = [] {
-    std::array<int8_t, 32> table{};
-    for (int32_t bits = 0; bits < 32; ++bits) {
-      int shared = bits < 2 ? -1 : -2;  // C0 and C1 lead nothing valid; -2: none assigned yet
-      for (int32_t c = bits << 6; c < (bits + 1) << 6 && shared != -1; ++c) {
+bool PatchScanner::IsAlphabetPrefix(int32_t prefix) {
+  // One entry per prefix of the code points 0x80-0xFFFF; built once.
+  static const std::array<bool, 1024> kTable = [] {
+    std::array<bool, 1024> table{};
+    for (int32_t prefix = 2; prefix < 1024; ++prefix) {
+      bool cased = false, others = false;
+      for (int32_t c = prefix << 6; c < (prefix + 1) << 6; ++c) {
         if (u_charType(c) == U_UNASSIGNED) continue;
-        const int k = static_cast<int>(KindOf(c));
-        shared = shared == -2 || shared == k ? k : -1;
+        const uint32_t category = U_GET_GC_MASK(c);
+        cased |= (category & U_GC_LC_MASK) != 0;
+        others |= !(category & (U_GC_LC_MASK | U_GC_LM_MASK)) && KindOf(c) != Kind::kBreak;
       }
-      table[bits] = static_cast<int8_t>(shared < 0 ? -1 : shared);
+      table[prefix] = cased && !others;
     }
     return table;
   }();
-  const int8_t shared = kTable[lead & 0x1F];
-  if (shared < 0) return false;
-  *kind = static_cast<Kind>(shared);
-  return true;
+  return prefix >= 0 && prefix < 1024 && kTable[prefix];
 }
 
 bool PatchScanner::Decode(int64_t token, Kind* kind) {
@@ -152,14 +150,18 @@ bool PatchScanner::Decode(int64_t token, Kind* kind) {
   }
   if (pending_ > 0 && (token & 0xC0) == 0x80) {
     code_point_ = (code_point_ << 6) | static_cast<int32_t>(token & 0x3F);
-    if (--pending_ > 0) return false;
-    Kind counted;
-    if (length_ == 2 && LeadByteKind(code_point_ >> 6, &counted)) return false;  // at its lead byte
+    if (--pending_ > 0) return pending_ == 1 && CountEarly(kind);
     const bool valid =
         (length_ == 2) ||
         (length_ == 3 && code_point_ >= 0x800 && (code_point_ < 0xD800 || code_point_ > 0xDFFF)) ||
         (length_ == 4 && code_point_ >= 0x10000 && code_point_ <= 0x10FFFF);
     *kind = valid ? KindOf(code_point_) : Kind::kBreak;
+    if (!CountsEarly(code_point_ >> 6)) return true;
+    // Counted a byte early as a letter: done, unless it is a break after all
+    // (Greek "·", Georgian "჻"), which then counts as what follows the
+    // character before it.
+    if (*kind != Kind::kBreak) return false;
+    previous_ = before_early_;
     return true;
   }
   // Anything else ends an open sequence: its bytes stay in the patch they
@@ -177,10 +179,19 @@ bool PatchScanner::Decode(int64_t token, Kind* kind) {
   }
   code_point_ = static_cast<int32_t>(token & (0x7F >> length_));
   pending_ = length_ - 1;
-  // Where the lead byte of a two-byte character settles its kind, the
-  // character counts here: a step on it lands just before the byte that
-  // says which letter it is, as under utf8.
-  return length_ == 2 && LeadByteKind(token, kind);
+  return pending_ == 1 && CountEarly(kind);
+}
+
+bool PatchScanner::CountsEarly(int32_t prefix) const {
+  // A three-byte prefix below 0x20 is an overlong encoding.
+  return (length_ == 2 || (length_ == 3 && prefix >= 0x20)) && IsAlphabetPrefix(prefix);
+}
+
+bool PatchScanner::CountEarly(Kind* kind) {
+  if (!CountsEarly(code_point_)) return false;
+  before_early_ = previous_;
+  *kind = Kind::kWord;
+  return true;
 }
 
 }  // namespace spacebyte::trainer

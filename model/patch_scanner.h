@@ -37,22 +37,33 @@ class PatchScanner {
 
   bool PushUtf8(int64_t token);
   bool PushMultilingual(int64_t token);
-  // The kind of the character this byte completes, or begins where it is a
-  // lead byte that settles the kind (LeadByteKind); false otherwise.
+  // The kind of the character this byte completes, or of the one it is
+  // about to complete where CountsEarly; false otherwise.
   bool Decode(int64_t token, Kind* kind);
   bool WantsBoundary(Kind kind, int64_t position) const;
   // The kind of a valid code point.
   static Kind KindOf(int32_t code_point);
-  // The kind every assigned character under a two-byte lead byte shares
-  // (Cyrillic's D0, D1, D3, D4; Latin Extended's C4-CA; DA), or false
-  // where they differ.
-  static bool LeadByteKind(int64_t lead, Kind* kind);
+  // Whether a character whose bytes so far give `prefix` (its code point >>
+  // 6) may count as a word letter one byte early: where every assigned
+  // character under the prefix is a cased letter (Lu, Ll, Lt), a modifier
+  // letter or a break, and one at least is cased. These are the alphabets
+  // (Latin C3-C5, Greek CE CF, Cyrillic D0 D1 D3, Armenian D5, Georgian
+  // E1 83), whose last byte names the letter, and the step belongs before it.
+  static bool IsAlphabetPrefix(int32_t prefix);
+  // Whether the open character, with bytes so far giving `prefix`, counts
+  // one byte early: at its byte before the last, never for four bytes.
+  bool CountsEarly(int32_t prefix) const;
+  // At the byte before the last of the open character: counts it as a word
+  // letter where CountsEarly.
+  bool CountEarly(Kind* kind);
 
   PatchMethod method_;
   int64_t context_, global_, period_, dense_bytes_, word_bytes_;
   int64_t position_ = 0, boundaries_ = 0, refused_ = 0, last_boundary_ = 0;
   bool previous_spacelike_ = false;  // utf8
   Kind previous_ = Kind::kWord;      // multilingual: last non-mark character
+  // previous_ before an early count, for a break that turns out to be one.
+  Kind before_early_ = Kind::kWord;
   // The open UTF-8 sequence: code point so far, bytes still due, its length.
   int32_t code_point_ = 0;
   int pending_ = 0, length_ = 0;

@@ -99,8 +99,8 @@ TEST(PatchingTest, PeriodicRule) {
 }
 
 // Multilingual positions below count the BOS at 0; a boundary sits on the
-// last byte of the character that opens the patch, or on its lead byte where
-// that byte alone settles what the character is (Cyrillic's D0 and D1).
+// last byte of the character that opens the patch, or on the byte before it
+// for the letters of an alphabet (Cyrillic's D0 and D1, Georgian's E1 83).
 std::vector<int64_t> Multilingual(const std::string& text) {
   return BoundaryPositions(text, MultilingualSpec(256, 64));
 }
@@ -158,10 +158,11 @@ TEST(MultilingualPatchingTest, LongWordsAreCutWhenAskedTo) {
   EXPECT_EQ(BoundaryPositions("hello world", cut), (std::vector<int64_t>{0, 6}));
 }
 
-TEST(MultilingualPatchingTest, ALeadByteThatSettlesTheLetterTakesTheStep) {
-  // One patch per letter: Cyrillic's lead bytes D0 and D1 hold only letters,
-  // so each step lands on the lead byte, just before the byte that names the
-  // letter, and "Привет мир" patches exactly as under utf8.
+TEST(MultilingualPatchingTest, AnAlphabetsLetterCountsAtItsByteBeforeTheLast) {
+  // One patch per letter. Under Cyrillic's lead bytes D0 and D1 every
+  // character is a cased letter, so each step lands on the lead byte, just
+  // before the byte that names the letter, and "Привет мир" patches exactly
+  // as under utf8.
   ModelSpec letters = MultilingualSpec(256, 64);
   letters.word_patch_bytes = 2;
   const std::string russian =
@@ -169,14 +170,24 @@ TEST(MultilingualPatchingTest, ALeadByteThatSettlesTheLetterTakesTheStep) {
   EXPECT_EQ(BoundaryPositions(russian, letters),
             (std::vector<int64_t>{0, 3, 5, 7, 9, 11, 13, 16, 18}));
   EXPECT_EQ(BoundaryPositions(russian, letters), BoundaryPositions(russian, Utf8Spec(256, 64)));
-  // Greek's lead bytes CE and CF also lead punctuation ("΄", ";"), so "αβγ"
-  // is cut on the last byte of β and γ.
-  EXPECT_EQ(BoundaryPositions("\xCE\xB1\xCE\xB2\xCE\xB3", letters), (std::vector<int64_t>{0, 4, 6}));
-  // Three-byte characters always count at their last byte: "中文字" at 3 bytes.
+  // Greek "αβγ" on the lead byte CE; Georgian "გამარ" (E1 83 xx) on the
+  // middle byte.
+  EXPECT_EQ(BoundaryPositions("\xCE\xB1\xCE\xB2\xCE\xB3", letters), (std::vector<int64_t>{0, 3, 5}));
+  EXPECT_EQ(BoundaryPositions("\xE1\x83\x92\xE1\x83\x90\xE1\x83\x9B\xE1\x83\x90\xE1\x83\xA0", letters),
+            (std::vector<int64_t>{0, 5, 8, 11, 14}));
+  // Uncased letters keep the last byte, whose earlier bytes tell syllables
+  // and ideographs apart: Hangul "한국어" and Han "中文字" at 3 bytes.
+  EXPECT_EQ(BoundaryPositions("\xED\x95\x9C\xEA\xB5\xAD\xEC\x96\xB4", letters),
+            (std::vector<int64_t>{0, 6, 9}));
   ModelSpec dense = MultilingualSpec(256, 64);
   dense.dense_patch_bytes = 3;
   EXPECT_EQ(BoundaryPositions("\xE4\xB8\xAD\xE6\x96\x87\xE5\xAD\x97", dense),
             (std::vector<int64_t>{0, 6, 9}));
+  // Punctuation under an alphabet's lead byte counts again at its last byte
+  // as a break: Greek "α·" + " β" ends its word at the ano teleia (CE 87),
+  // and in "α ·β" the space and the ano teleia open one patch.
+  EXPECT_EQ(Multilingual("\xCE\xB1\xCE\x87 \xCE\xB2"), (std::vector<int64_t>{0, 4}));
+  EXPECT_EQ(Multilingual("\xCE\xB1 \xCE\x87\xCE\xB2"), (std::vector<int64_t>{0, 3}));
 }
 
 TEST(MultilingualPatchingTest, MalformedUtf8IsCutLikePunctuation) {
@@ -186,10 +197,16 @@ TEST(MultilingualPatchingTest, MalformedUtf8IsCutLikePunctuation) {
   EXPECT_EQ(Multilingual("ab\xE4\xB8 cd"), (std::vector<int64_t>{0, 5}));
   EXPECT_EQ(Multilingual("ab\xC0\x80" "cd"), (std::vector<int64_t>{0, 3}));
   EXPECT_EQ(Multilingual("ab\xED\xA0\x80" "cd"), (std::vector<int64_t>{0, 5}));
-  // A lead byte that settled its letter and then lost its continuation
-  // byte stays that letter: in "ab," + D0 + " cd" the space after it opens
-  // a patch, as after any word.
+  // A letter counted a byte early that then lost its last byte stays that
+  // letter: in "ab," + D0 + " cd", and with Georgian's E1 83, the space
+  // after it opens a patch, as after any word.
   EXPECT_EQ(Multilingual("ab,\xD0 cd"), (std::vector<int64_t>{0, 3, 5}));
+  EXPECT_EQ(Multilingual("ab,\xE1\x83 cd"), (std::vector<int64_t>{0, 3, 6}));
+  // An overlong encoding of "а" (E0 90 B0) never counts early: with one
+  // patch per letter it is cut once, at its last byte, as a break.
+  ModelSpec letters = MultilingualSpec(256, 64);
+  letters.word_patch_bytes = 2;
+  EXPECT_EQ(BoundaryPositions("ab\xE0\x90\xB0" "cd", letters), (std::vector<int64_t>{0, 2, 5, 7}));
 }
 
 // Rows of random bytes (BOS included) and of dense word-and-space text.
