@@ -150,7 +150,7 @@ bool PatchScanner::Decode(int64_t token, Kind* kind) {
   }
   if (pending_ > 0 && (token & 0xC0) == 0x80) {
     code_point_ = (code_point_ << 6) | static_cast<int32_t>(token & 0x3F);
-    if (--pending_ > 0) return pending_ == 1 && CountEarly(kind);
+    if (--pending_ > 0) return CountEarly(kind);
     const bool valid =
         (length_ == 2) ||
         (length_ == 3 && code_point_ >= 0x800 && (code_point_ < 0xD800 || code_point_ > 0xDFFF)) ||
@@ -179,7 +179,7 @@ bool PatchScanner::Decode(int64_t token, Kind* kind) {
   }
   code_point_ = static_cast<int32_t>(token & (0x7F >> length_));
   pending_ = length_ - 1;
-  return pending_ == 1 && CountEarly(kind);
+  return CountEarly(kind);
 }
 
 bool PatchScanner::CountsEarly(int32_t prefix) const {
@@ -188,7 +188,7 @@ bool PatchScanner::CountsEarly(int32_t prefix) const {
 }
 
 bool PatchScanner::CountEarly(Kind* kind) {
-  if (!CountsEarly(code_point_)) return false;
+  if (pending_ != 1 || !CountsEarly(code_point_)) return false;
   before_early_ = previous_;
   *kind = Kind::kWord;
   return true;

@@ -47,14 +47,14 @@ class PatchScanner {
   // 6) may count as a word letter one byte early: where every assigned
   // character under the prefix is a cased letter (Lu, Ll, Lt), a modifier
   // letter or a break, and one at least is cased. These are the alphabets
-  // (Latin C3-C5, Greek CE CF, Cyrillic D0 D1 D3, Armenian D5, Georgian
+  // (Latin C3-C5, Greek CE CF, Cyrillic D0 D1 D3 D4, Armenian D5, Georgian
   // E1 83), whose last byte names the letter, and the step belongs before it.
   static bool IsAlphabetPrefix(int32_t prefix);
   // Whether the open character, with bytes so far giving `prefix`, counts
   // one byte early: at its byte before the last, never for four bytes.
   bool CountsEarly(int32_t prefix) const;
-  // At the byte before the last of the open character: counts it as a word
-  // letter where CountsEarly.
+  // Counts the open character as a word letter where this is its byte
+  // before the last and CountsEarly; false otherwise.
   bool CountEarly(Kind* kind);
 
   PatchMethod method_;
