@@ -124,7 +124,10 @@ torch::Tensor WindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
              with_previous(k).reshape({batch, heads * n, keys, d_key}),
              with_previous(v).reshape({batch, heads * n, keys, d_key}),
              allowed.unsqueeze(0).expand({heads, n, chunk, keys}).reshape({1, heads * n, chunk, keys}));
-  return out.view({batch, heads, n * chunk, d_key}).narrow(2, 0, length);
+  // reshape, not view: CUDA's memory-efficient kernel (fp32, as in evaluation)
+  // returns its output as a transposed [B, chunk, H n, d_key] buffer, where
+  // the chunk and head axes do not merge.
+  return out.reshape({batch, heads, n * chunk, d_key}).narrow(2, 0, length);
 }
 
 }  // namespace spacebyte::trainer

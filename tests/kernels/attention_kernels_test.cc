@@ -56,6 +56,32 @@ TEST(WindowedAttentionTest, LargerChunksMatchToo) {
   }
 }
 
+// On CUDA, as evaluation runs it: no gradient, q/k/v transposed views of the
+// [B, L, H, d_key] projections, fp32 (where SDPA picks the memory-efficient
+// kernel, whose output is a transposed buffer) and bf16.
+TEST(WindowedAttentionTest, MatchesOnCudaWithoutGradient) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(11);
+  torch::NoGradGuard no_grad;
+  for (int64_t length : {1024, 1100}) {
+    const torch::Tensor qkv = torch::randn({2, length, 3, 4, 32}, torch::Device(torch::kCUDA));
+    const std::vector<torch::Tensor> parts = qkv.unbind(2);
+    const torch::Tensor q = parts[0].transpose(1, 2), k = parts[1].transpose(1, 2),
+                        v = parts[2].transpose(1, 2);
+    const torch::Tensor expect = MaskedAttention(q.cpu().to(torch::kDouble),
+                                                 k.cpu().to(torch::kDouble),
+                                                 v.cpu().to(torch::kDouble), 256);
+    for (const auto& [dtype, tolerance] :
+         {std::pair{torch::kFloat, 1e-4}, std::pair{torch::kBFloat16, 3e-2}}) {
+      const torch::Tensor out =
+          WindowedAttention(q.to(dtype), k.to(dtype), v.to(dtype), 256).cpu().to(torch::kDouble);
+      EXPECT_TRUE(torch::allclose(out, expect, tolerance, tolerance))
+          << length << " " << dtype << ": max difference "
+          << (out - expect).abs().max().item<double>();
+    }
+  }
+}
+
 TEST(WindowedAttentionTest, WindowLimitsTheKeysSeen) {
   // A value spike at position 0 reaches query p only while p <= window.
   const int64_t length = 12, window = 4;
