@@ -42,10 +42,12 @@ std::optional<double> PeakCudaMemoryMb(int index) {
 }
 
 void ResetPeakCudaMemory(int index) { c10::cuda::CUDACachingAllocator::resetPeakStats(index); }
+void SynchronizeCuda() { cudaDeviceSynchronize(); }
 #else
 std::optional<CudaDeviceInfo> DescribeCudaDevice(int) { return std::nullopt; }
 std::optional<double> PeakCudaMemoryMb(int) { return std::nullopt; }
 void ResetPeakCudaMemory(int) {}
+void SynchronizeCuda() {}
 #endif
 
 }  // namespace spacebyte::trainer

@@ -22,6 +22,8 @@ std::optional<CudaDeviceInfo> DescribeCudaDevice(int index);
 // The caching allocator's peak of allocated bytes since the last reset, MiB.
 std::optional<double> PeakCudaMemoryMb(int index);
 void ResetPeakCudaMemory(int index);
+// Waits for all work queued on the current CUDA device.
+void SynchronizeCuda();
 
 // Dense bf16 peak of a card by its name (datasheet figures, without
 // sparsity); empty when unknown.

@@ -33,7 +33,13 @@ class PhaseTimer {
     int64_t calls = 0;
   };
 
-  static void Enable(bool on) { enabled_ = on; }
+  // `sync`, when given, runs as each scope opens and closes: on a GPU it
+  // waits for the queued kernels, so a phase holds the device time of its
+  // own work rather than whatever the host happened to wait for inside it.
+  static void Enable(bool on, void (*sync)() = nullptr) {
+    enabled_ = on;
+    sync_ = sync;
+  }
   static bool enabled() { return enabled_; }
   static void Reset();
   // Rows in first-seen order (parents before their children).
@@ -47,6 +53,7 @@ class PhaseTimer {
   static int Open(const char* name);
   static void Close(int row, double seconds, double cpu_seconds);
   static inline bool enabled_ = false;
+  static inline void (*sync_)() = nullptr;
 };
 
 // Adds the time between construction and destruction to phase `name`
@@ -56,11 +63,13 @@ class PhaseScope {
   explicit PhaseScope(const char* name)
       : row_(PhaseTimer::enabled() ? PhaseTimer::Open(name) : -1) {
     if (row_ < 0) return;
+    if (PhaseTimer::sync_ != nullptr) PhaseTimer::sync_();
     start_ = std::chrono::steady_clock::now();
     cpu_start_ = ProcessCpuSeconds();
   }
   ~PhaseScope() {
     if (row_ < 0) return;
+    if (PhaseTimer::sync_ != nullptr) PhaseTimer::sync_();
     PhaseTimer::Close(
         row_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(),
         ProcessCpuSeconds() - cpu_start_);
