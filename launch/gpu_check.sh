@@ -47,7 +47,8 @@ stage() {
 }
 
 bin=$build/bin/spacebyte
-mpirun_1() { mpirun --allow-run-as-root --oversubscribe -np 1 "$@"; }
+# An array, not a function, so that `timeout` can run it.
+mpirun_1=(mpirun --allow-run-as-root --oversubscribe -np 1)
 
 stage_env() {
   uname -a; cat /etc/os-release 2>/dev/null | head -2; nproc; free -g | head -2
@@ -68,9 +69,9 @@ stage_build() {
 }
 
 stage_tests() {
-  ctest --test-dir "$build" -L gpu --output-on-failure --timeout 300 &&
-    "$build/bin/batch_upload_test" &&
-    "$build/bin/attention_kernels_test"
+  ctest --test-dir "$build" -L gpu --output-on-failure --timeout 120 &&
+    timeout 60 "$build/bin/batch_upload_test" &&
+    timeout 60 "$build/bin/attention_kernels_test"
 }
 
 stage_train() {
@@ -78,13 +79,13 @@ stage_train() {
   rm -rf "$run"
   [ -f "$data/manifest.pbtxt" ] || "$bin" prep --input data/corpus/udhr \
     --language_from '([a-z]+)\.txt$' --separator blank --out "$data" || return 1
-  mpirun_1 "$bin" train --config launch/configs/tiny.textproto --run_dir "$run" \
+  timeout 120 "${mpirun_1[@]}" "$bin" train --config launch/configs/tiny.textproto --run_dir "$run" \
     --set data.path="$data" --set train.device=cuda --set train.steps=200 \
     --set train.eval_interval=100 || return 1
   cp "$run/metrics.jsonl" "$out/tiny_cuda_metrics.jsonl"
-  mpirun_1 "$bin" eval --checkpoint "$run" --data "$data" --split test --device cuda \
+  timeout 60 "${mpirun_1[@]}" "$bin" eval --checkpoint "$run" --data "$data" --split test --device cuda \
     > "$out/tiny_cuda_eval.json" || return 1
-  "$bin" sample --checkpoint "$run" --prompt "Article 1. " --max_bytes 120 --device cuda \
+  timeout 30 "$bin" sample --checkpoint "$run" --prompt "Article 1. " --max_bytes 120 --device cuda \
     --seed 1 > "$out/tiny_cuda_sample.txt"
 }
 
@@ -93,7 +94,7 @@ stage_precision() {
   for d in "cpu fp32" "cuda bf16"; do
     set -- $d
     rm -rf "$work/precision_$1"
-    mpirun_1 "$bin" train --config launch/configs/tiny.textproto --run_dir "$work/precision_$1" \
+    timeout 60 "${mpirun_1[@]}" "$bin" train --config launch/configs/tiny.textproto --run_dir "$work/precision_$1" \
       --set data.path="$data" --set train.device="$1" --set train.precision="$2" \
       --set train.steps=20 --set train.log_interval=1 --set train.eval_interval=0 \
       --set checkpoint.interval=0 || return 1
@@ -106,7 +107,7 @@ stage_bench() {
   local ok=0
   for preset in spacebyte_1e19 spacebyte_1e18; do
     for micro in 8 16; do
-      mpirun_1 "$bin" bench --config "launch/configs/$preset.textproto" --steps 5 \
+      timeout 75 "${mpirun_1[@]}" "$bin" bench --config "launch/configs/$preset.textproto" --steps 5 \
         --set train.device=cuda --set train.batch_size=64 \
         --set train.micro_batch_size=$micro --profile \
         > "$out/bench_${preset}_mb$micro.json" && ok=1
@@ -118,7 +119,7 @@ stage_bench() {
 stage_baseline() {
   local ok=0
   for mode in eager compile; do
-    timeout 300 "$python" launch/pytorch_baseline.py --device cuda --mode $mode \
+    timeout $([ $mode = eager ] && echo 90 || echo 180) "$python" launch/pytorch_baseline.py --device cuda --mode $mode \
       --config launch/configs/spacebyte_1e19.textproto --batch 64 --micro_batch 8 \
       --steps 5 --warmup 2 > "$out/baseline_spacebyte_1e19_$mode.json" && ok=1
   done
