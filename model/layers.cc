@@ -7,6 +7,7 @@
 #include "kernels/attention_kernels.h"
 #include "kernels/autocast.h"
 #include "kernels/band_attention_cpu.h"
+#include "kernels/flash_window_attention.h"
 #include "kernels/phase_timer.h"
 #include "parallel/tensor_parallel.h"
 
@@ -52,6 +53,20 @@ torch::Tensor NormImpl::Scaled(const torch::Tensor& x, const torch::Tensor& scal
   return x * torch::rsqrt(var + kNormEps) * scale;
 }
 
+namespace {
+
+// Local blocks on CUDA in half precision: FlashAttention's sliding window on
+// the [B, L, H, d_key] layout, when the kernel applies (see its header).
+std::optional<torch::Tensor> FlashWindow(const torch::Tensor& q, const torch::Tensor& k,
+                                         const torch::Tensor& v, int64_t window,
+                                         const KvCache* cache) {
+  if (cache != nullptr || window < 0 || !q.is_cuda()) return std::nullopt;
+  PhaseScope phase("attention kernel");
+  return FlashWindowedAttention(q, k, v, window);
+}
+
+}  // namespace
+
 AttentionImpl::AttentionImpl(int64_t width, const ModelSpec& spec, int64_t window)
     : d_key_(spec.d_key),
       window_(window),
@@ -86,6 +101,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, KvCache* cache) {
   if (cache == nullptr && BandAttentionCpuApplies(q)) {
     PhaseScope phase("attention kernel");
     out = BandAttentionCpu(q, k, parts[2], window_);
+  } else if (std::optional<torch::Tensor> flash = FlashWindow(q, k, parts[2], window_, cache)) {
+    out = *flash;
   } else {
     out = Attend(q.transpose(1, 2), k.transpose(1, 2), parts[2].transpose(1, 2), cache)
               .transpose(1, 2);

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "kernels/attention_kernels.h"
+#include "kernels/flash_window_attention.h"
 
 namespace spacebyte::trainer {
 namespace {
@@ -80,6 +81,46 @@ TEST(WindowedAttentionTest, MatchesOnCudaWithoutGradient) {
           << (out - expect).abs().max().item<double>();
     }
   }
+}
+
+// FlashAttention's sliding window on CUDA: its self-check passes, and at a
+// local block's shape it matches the dense-mask rule forward and backward.
+TEST(FlashWindowedAttentionTest, MatchesMaskedAttentionOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA, 0);
+  ASSERT_TRUE(FlashWindowedAttentionWorks(cuda));
+  torch::manual_seed(13);
+  const auto opts = torch::TensorOptions().device(cuda).dtype(torch::kBFloat16);
+  const torch::Tensor q = torch::randn({2, 1100, 4, 64}, opts).requires_grad_(true);
+  const torch::Tensor k = torch::randn({2, 1100, 4, 64}, opts).requires_grad_(true);
+  const torch::Tensor v = torch::randn({2, 1100, 4, 64}, opts).requires_grad_(true);
+  const torch::Tensor grad = torch::randn({2, 1100, 4, 64}, opts.dtype(torch::kFloat));
+  for (int64_t window : {1, 300, 768, 2000}) {
+    const std::optional<torch::Tensor> fast = FlashWindowedAttention(q, k, v, window);
+    ASSERT_TRUE(fast.has_value());
+    const auto fast_grads = torch::autograd::grad({fast->to(torch::kFloat)}, {q, k, v}, {grad});
+    auto heads_first = [](const torch::Tensor& x) { return x.to(torch::kFloat).transpose(1, 2); };
+    const torch::Tensor slow =
+        MaskedAttention(heads_first(q), heads_first(k), heads_first(v), window).transpose(1, 2);
+    const auto slow_grads = torch::autograd::grad({slow}, {q, k, v}, {grad});
+    EXPECT_LT((fast->to(torch::kFloat) - slow).abs().max().item<double>(), 3e-2) << window;
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_LT((fast_grads[i] - slow_grads[i]).to(torch::kFloat).abs().max().item<double>(), 1e-1)
+          << window << " gradient " << i;
+    }
+  }
+}
+
+// fp32 without autocast (evaluation) keeps the exact chunked path; CPU never
+// takes the kernel.
+TEST(FlashWindowedAttentionTest, AppliesToHalfPrecisionCudaOnly) {
+  const torch::Tensor cpu = torch::randn({1, 40, 2, 64}).to(torch::kBFloat16);
+  EXPECT_FALSE(FlashWindowedAttention(cpu, cpu, cpu, 8).has_value());
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Tensor fp32 = torch::randn({1, 40, 2, 64}, torch::Device(torch::kCUDA));
+  EXPECT_FALSE(FlashWindowedAttention(fp32, fp32, fp32, 8).has_value());
+  const torch::Tensor bf16 = fp32.to(torch::kBFloat16);
+  EXPECT_TRUE(FlashWindowedAttention(bf16, bf16, bf16, 8).has_value());
 }
 
 TEST(WindowedAttentionTest, WindowLimitsTheKeysSeen) {

@@ -1,0 +1,152 @@
+#include "kernels/flash_window_attention.h"
+
+#include <torch/version.h>
+
+// window_size_left is in the op from LibTorch 2.11 on at the latest (the
+// oldest 2.x we build and test against).
+#if defined(SPACEBYTE_WITH_CUDA) && \
+    (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 11))
+#define SPACEBYTE_FLASH_WINDOW 1
+#else
+#define SPACEBYTE_FLASH_WINDOW 0
+#endif
+
+#if SPACEBYTE_FLASH_WINDOW
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+
+#include <iostream>
+#include <map>
+#include <mutex>
+
+#include "kernels/attention_kernels.h"
+#endif
+
+namespace spacebyte::trainer {
+
+#if SPACEBYTE_FLASH_WINDOW
+namespace {
+
+// The window is FlashAttention's window_size_left: keys p - window .. p,
+// both ends included, with is_causal closing the right side.
+class FlashWindowFunction : public torch::autograd::Function<FlashWindowFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
+                               const torch::Tensor& k, const torch::Tensor& v, int64_t window) {
+    const int64_t length = q.size(1);
+    auto [out, logsumexp, rng_state, unused, debug] = at::_flash_attention_forward(
+        q, k, v, std::nullopt, std::nullopt, length, length, /*dropout_p=*/0.0,
+        /*is_causal=*/true, /*return_debug_mask=*/false, /*scale=*/std::nullopt, window,
+        /*window_size_right=*/0);
+    ctx->save_for_backward({q, k, v, out, logsumexp, rng_state, unused});
+    ctx->saved_data["window"] = window;
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const int64_t length = s[0].size(1), window = ctx->saved_data["window"].toInt();
+    auto [dq, dk, dv] = at::_flash_attention_backward(
+        grads[0].contiguous(), s[0], s[1], s[2], s[3], s[4], torch::Tensor(), torch::Tensor(),
+        length, length, /*dropout_p=*/0.0, /*is_causal=*/true, s[5], s[6],
+        /*scale=*/std::nullopt, window, /*window_size_right=*/0);
+    return {dq, dk, dv, torch::Tensor()};
+  }
+};
+
+torch::Tensor Flash(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                    int64_t window) {
+  return FlashWindowFunction::apply(q.contiguous(), k.contiguous(), v.contiguous(), window);
+}
+
+// Turns CUDA autocast off for the check's lifetime.
+class NoCudaAutocast {
+ public:
+  NoCudaAutocast() : was_on_(at::autocast::is_autocast_enabled(at::kCUDA)) {
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+  }
+  ~NoCudaAutocast() { at::autocast::set_autocast_enabled(at::kCUDA, was_on_); }
+
+ private:
+  bool was_on_;
+};
+
+// Flash against the dense-mask rule in fp32 on the same bf16 inputs,
+// forward and the three gradients. A window of 8 keys makes a key too many
+// or too few move the output by about a ninth: far above bf16 rounding.
+std::string CheckFailure(const torch::Device& device) {
+  NoCudaAutocast no_autocast;
+  torch::AutoGradMode grad(true);
+  at::Generator gen = at::detail::createCPUGenerator(/*seed_val=*/20261128);
+  const auto cpu = torch::TensorOptions().dtype(torch::kFloat);
+  auto input = [&] {
+    return at::randn({2, 200, 2, 64}, gen, cpu).to(device, torch::kBFloat16).requires_grad_(true);
+  };
+  const torch::Tensor q = input(), k = input(), v = input();
+  const torch::Tensor grad_out = at::randn({2, 200, 2, 64}, gen, cpu).to(device);
+  const int64_t window = 8;
+  const torch::Tensor fast = Flash(q, k, v, window).to(torch::kFloat);
+  const auto fast_grads = torch::autograd::grad({fast}, {q, k, v}, {grad_out});
+  auto heads_first = [](const torch::Tensor& x) { return x.to(torch::kFloat).transpose(1, 2); };
+  const torch::Tensor slow =
+      MaskedAttention(heads_first(q), heads_first(k), heads_first(v), window).transpose(1, 2);
+  const auto slow_grads = torch::autograd::grad({slow}, {q, k, v}, {grad_out});
+  std::vector<std::pair<std::string, torch::Tensor>> diffs = {{"output", fast - slow}};
+  for (int i = 0; i < 3; ++i) {
+    diffs.emplace_back(std::string("d") + "qkv"[i], fast_grads[i].to(torch::kFloat) - slow_grads[i]);
+  }
+  for (const auto& [name, diff] : diffs) {
+    const double worst = diff.abs().max().item<double>();
+    if (!(worst < 0.05)) return name + " differs by " + std::to_string(worst);
+  }
+  return "";
+}
+
+bool CheckedOk(const torch::Device& device) {
+  static std::mutex mutex;
+  static std::map<int, bool> checked;
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto found = checked.find(device.index());
+  if (found != checked.end()) return found->second;
+  std::string failure;
+  try {
+    failure = CheckFailure(device);
+  } catch (const std::exception& e) {
+    failure = e.what();
+    failure = failure.substr(0, failure.find('\n'));
+  }
+  if (!failure.empty()) {
+    std::cerr << "spacebyte: FlashAttention's sliding window failed its check on "
+              << device.str() << " (" << failure << "); using the chunked windowed attention\n";
+  }
+  return checked[device.index()] = failure.empty();
+}
+
+}  // namespace
+
+std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
+                                                    const torch::Tensor& v, int64_t window) {
+  if (!q.is_cuda() || q.size(-1) % 8 != 0 || q.size(-1) > 256) return std::nullopt;
+  at::ScalarType dtype = q.scalar_type();
+  if (at::autocast::is_autocast_enabled(at::kCUDA)) {
+    dtype = at::autocast::get_autocast_dtype(at::kCUDA);
+  }
+  if (dtype != torch::kBFloat16 && dtype != torch::kHalf) return std::nullopt;
+  if (!CheckedOk(q.device())) return std::nullopt;
+  return Flash(q.to(dtype), k.to(dtype), v.to(dtype), window);
+}
+
+bool FlashWindowedAttentionWorks(const torch::Device& device) {
+  return device.is_cuda() && CheckedOk(device);
+}
+#else
+std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor&, const torch::Tensor&,
+                                                    const torch::Tensor&, int64_t) {
+  return std::nullopt;
+}
+
+bool FlashWindowedAttentionWorks(const torch::Device&) { return false; }
+#endif
+
+}  // namespace spacebyte::trainer

@@ -1,0 +1,31 @@
+#ifndef SPACEBYTE_KERNELS_FLASH_WINDOW_ATTENTION_H_
+#define SPACEBYTE_KERNELS_FLASH_WINDOW_ATTENTION_H_
+
+// Windowed causal attention through FlashAttention-2's sliding window, which
+// LibTorch's CUDA build carries (at::_flash_attention_forward with
+// window_size_left): O(L * window) work, no mask, no copies of K and V, and
+// only the output and the log-sum-exp kept for backward. The op is private
+// to ATen, so each process checks it once against the dense-mask rule
+// (forward and gradients, on a small problem) before using it.
+
+#include <optional>
+
+#include <torch/torch.h>
+
+namespace spacebyte::trainer {
+
+// Query at position p attends keys p - window .. p, as WindowedAttention,
+// but on q, k, v laid out [B, L, heads, d_key] (the projection's own
+// layout). Empty where the kernel does not apply: not a CUDA build with
+// LibTorch >= 2.11, not CUDA tensors, neither half-precision inputs nor CUDA
+// autocast (fp32 evaluation keeps the exact path), d_key not a multiple of 8
+// up to 256, or the process's check failed (reported once on stderr).
+std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
+                                                    const torch::Tensor& v, int64_t window);
+
+// Whether the once-per-process check on `device` passed (false without CUDA).
+bool FlashWindowedAttentionWorks(const torch::Device& device);
+
+}  // namespace spacebyte::trainer
+
+#endif  // SPACEBYTE_KERNELS_FLASH_WINDOW_ATTENTION_H_
