@@ -102,14 +102,15 @@ stage_precision() {
   done
 }
 
-# One JSON line per (config, batch) on stdout of bench_NAME.json.
+# One JSON line per (config, batch) on stdout of bench_NAME.json; the
+# micro-batch 16 runs add a synchronized per-phase profile (bench.log).
 stage_bench() {
   local ok=0
   for preset in spacebyte_1e19 spacebyte_1e18; do
     for micro in 8 16; do
       timeout 75 "${mpirun_1[@]}" "$bin" bench --config "launch/configs/$preset.textproto" --steps 5 \
         --set train.device=cuda --set train.batch_size=64 \
-        --set train.micro_batch_size=$micro --profile \
+        --set train.micro_batch_size=$micro $([ "$micro" = 16 ] && echo --profile) \
         > "$out/bench_${preset}_mb$micro.json" && ok=1
     done
   done
