@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/cuda_info.h"
+#include "kernels/flash_window_attention.h"
 #include "kernels/matmul_peak.h"
 #include "kernels/phase_timer.h"
 #include "train/training_session.h"
@@ -62,6 +63,9 @@ void AddCudaFields(const TrainingSession& s, double achieved_gflops, nlohmann::j
   if (!info) return;
   (*j)["gpu"] = info->name;
   (*j)["gpu_memory_gb"] = info->memory_gb;
+  (*j)["local_attention"] =
+      s.spec.train.bf16 && FlashWindowedAttentionWorks(s.device) ? "flash sliding window"
+                                                                 : "chunked SDPA";
   if (info->peak_bf16_tflops) {
     const double peak_gflops = *info->peak_bf16_tflops * 1e3 * s.grid->world_size();
     (*j)["datasheet_bf16_tflops"] = *info->peak_bf16_tflops;

@@ -15,6 +15,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -103,6 +105,16 @@ std::string CheckFailure(const torch::Device& device) {
   return "";
 }
 
+// SPACEBYTE_FLASH_WINDOW=0 keeps the chunked path: for a side-by-side on
+// one card, or a way round a kernel that misbehaves despite the check.
+bool TurnedOff() {
+  static const bool off = [] {
+    const char* value = std::getenv("SPACEBYTE_FLASH_WINDOW");
+    return value != nullptr && std::strcmp(value, "0") == 0;
+  }();
+  return off;
+}
+
 bool CheckedOk(const torch::Device& device) {
   static std::mutex mutex;
   static std::map<int, bool> checked;
@@ -127,7 +139,9 @@ bool CheckedOk(const torch::Device& device) {
 
 std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
                                                     const torch::Tensor& v, int64_t window) {
-  if (!q.is_cuda() || q.size(-1) % 8 != 0 || q.size(-1) > 256) return std::nullopt;
+  if (!q.is_cuda() || q.size(-1) % 8 != 0 || q.size(-1) > 256 || TurnedOff()) {
+    return std::nullopt;
+  }
   at::ScalarType dtype = q.scalar_type();
   if (at::autocast::is_autocast_enabled(at::kCUDA)) {
     dtype = at::autocast::get_autocast_dtype(at::kCUDA);
@@ -138,7 +152,7 @@ std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor& q, cons
 }
 
 bool FlashWindowedAttentionWorks(const torch::Device& device) {
-  return device.is_cuda() && CheckedOk(device);
+  return device.is_cuda() && !TurnedOff() && CheckedOk(device);
 }
 #else
 std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor&, const torch::Tensor&,

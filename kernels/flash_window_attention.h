@@ -19,11 +19,13 @@ namespace spacebyte::trainer {
 // layout). Empty where the kernel does not apply: not a CUDA build with
 // LibTorch >= 2.11, not CUDA tensors, neither half-precision inputs nor CUDA
 // autocast (fp32 evaluation keeps the exact path), d_key not a multiple of 8
-// up to 256, or the process's check failed (reported once on stderr).
+// up to 256, SPACEBYTE_FLASH_WINDOW=0 in the environment, or the process's
+// check failed (reported once on stderr).
 std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
                                                     const torch::Tensor& v, int64_t window);
 
-// Whether the once-per-process check on `device` passed (false without CUDA).
+// Whether local blocks on `device` take the kernel in half precision: CUDA,
+// not turned off, and the once-per-process check passed.
 bool FlashWindowedAttentionWorks(const torch::Device& device);
 
 }  // namespace spacebyte::trainer

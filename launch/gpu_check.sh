@@ -114,6 +114,11 @@ stage_bench() {
         > "$out/bench_${preset}_mb$micro.json" && ok=1
     done
   done
+  # The same shapes through the chunked local attention, for a side-by-side.
+  SPACEBYTE_FLASH_WINDOW=0 timeout 75 "${mpirun_1[@]}" -x SPACEBYTE_FLASH_WINDOW "$bin" bench \
+    --config launch/configs/spacebyte_1e19.textproto --steps 5 --set train.device=cuda \
+    --set train.batch_size=64 --set train.micro_batch_size=16 \
+    > "$out/bench_spacebyte_1e19_mb16_chunked.json" || true
   [ $ok = 1 ]
 }
 
