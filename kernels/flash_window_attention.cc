@@ -30,36 +30,15 @@ namespace spacebyte::trainer {
 namespace {
 
 // The window is FlashAttention's window_size_left: keys p - window .. p,
-// both ends included, with is_causal closing the right side.
-class FlashWindowFunction : public torch::autograd::Function<FlashWindowFunction> {
- public:
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
-                               const torch::Tensor& k, const torch::Tensor& v, int64_t window) {
-    const int64_t length = q.size(1);
-    auto [out, logsumexp, rng_state, unused, debug] = at::_flash_attention_forward(
-        q, k, v, std::nullopt, std::nullopt, length, length, /*dropout_p=*/0.0,
-        /*is_causal=*/true, /*return_debug_mask=*/false, /*scale=*/std::nullopt, window,
-        /*window_size_right=*/0);
-    ctx->save_for_backward({q, k, v, out, logsumexp, rng_state, unused});
-    ctx->saved_data["window"] = window;
-    return out;
-  }
-
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grads) {
-    const auto s = ctx->get_saved_variables();
-    const int64_t length = s[0].size(1), window = ctx->saved_data["window"].toInt();
-    auto [dq, dk, dv] = at::_flash_attention_backward(
-        grads[0].contiguous(), s[0], s[1], s[2], s[3], s[4], torch::Tensor(), torch::Tensor(),
-        length, length, /*dropout_p=*/0.0, /*is_causal=*/true, s[5], s[6],
-        /*scale=*/std::nullopt, window, /*window_size_right=*/0);
-    return {dq, dk, dv, torch::Tensor()};
-  }
-};
-
+// both ends included, with is_causal closing the right side. The op's own
+// autograd formula (_flash_attention_backward) carries the window back.
 torch::Tensor Flash(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                     int64_t window) {
-  return FlashWindowFunction::apply(q.contiguous(), k.contiguous(), v.contiguous(), window);
+  const int64_t length = q.size(1);
+  return std::get<0>(at::_flash_attention_forward(
+      q.contiguous(), k.contiguous(), v.contiguous(), std::nullopt, std::nullopt, length, length,
+      /*dropout_p=*/0.0, /*is_causal=*/true, /*return_debug_mask=*/false,
+      /*scale=*/std::nullopt, window, /*window_size_right=*/0));
 }
 
 // Turns CUDA autocast off for the check's lifetime.

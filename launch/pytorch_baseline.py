@@ -13,9 +13,11 @@ stand-in for the reference if it computes the same numbers.
 Needs Debian's python3-torch (LibTorch 1.13, the same library as ours).
 
 With --device cuda it runs the way the reference trains on a GPU: bf16
-autocast, AdamW(fused=True), scaled_dot_product_attention (flash for the
-causal global blocks, a band mask for the local ones), patch gathering
-without per-row loops, and with --mode compile, torch.compile.
+autocast, AdamW(fused=True), flash attention (SDPA for the causal global
+blocks; for the local ones FlashAttention's sliding window, as the
+reference calls flash_attn with a window, here through the same kernel in
+PyTorch's build; --local_attention mask: SDPA with a band mask), patch
+gathering without per-row loops, and with --mode compile, torch.compile.
 """
 import argparse
 import json
@@ -55,6 +57,7 @@ class Attention(nn.Module):
     def __init__(self, width, cfg, window):
         super().__init__()
         self.d_key, self.window, self.rope = cfg["d_key"], window, cfg["rope"]
+        self.flash_window = cfg.get("local_attention", "flash") == "flash"
         self.layer_norm = Norm(width, cfg["layer_norm"])
         self.QKV_linear = nn.Linear(width, 3 * width, bias=False)
         self.Q_layer_norm = Norm(self.d_key, cfg["layer_norm"])
@@ -69,6 +72,14 @@ class Attention(nn.Module):
         q, k, v = self.Q_layer_norm(qkv[0]), self.K_layer_norm(qkv[1]), qkv[2]
         if self.rope:
             q, k = rope(q), rope(k)
+        if x.is_cuda and self.window is not None and self.flash_window:
+            # Keys p - window .. p, the spec's W + 1 (the reference's flash
+            # path passes W - 1 and sees W); [B, L, H, d_key] in bf16.
+            q, k, v = (t.transpose(1, 2).to(torch.bfloat16) for t in (q, k, v))
+            out = torch.ops.aten._flash_attention_forward(
+                q, k, v, None, None, length, length, 0.0, True, False,
+                window_size_left=self.window, window_size_right=0)[0]
+            return self.linear(out.reshape(batch, length, width))
         pos = torch.arange(length, device=x.device)
         offset = pos[:, None] - pos[None, :]
         allowed = offset >= 0
@@ -267,10 +278,11 @@ def read_config(path):
 
 
 def bench(config_path, steps, warmup, threads, device="cpu", mode="eager", batch=None,
-          micro_batch=None):
+          micro_batch=None, local_attention="flash"):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg, config_batch = read_config(config_path)
+    cfg["local_attention"] = local_attention
     batch = batch or config_batch
     micro_batch = micro_batch or batch
     T = cfg["context_size"]
@@ -315,6 +327,7 @@ def bench(config_path, steps, warmup, threads, device="cpu", mode="eager", batch
                step_s=round(wall / steps, 4), cpu_s_per_step=round(cpu / steps, 4),
                loss=round(loss, 4), params=params, torch=torch.__version__)
     if cuda:
+        row["local_attention"] = local_attention
         row["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         row["gpu"] = torch.cuda.get_device_name()
     print(json.dumps(row))
@@ -332,12 +345,15 @@ def main():
     parser.add_argument("--mode", default="eager", choices=["eager", "compile"])
     parser.add_argument("--batch", type=int, help="global batch [the config's]")
     parser.add_argument("--micro_batch", type=int, help="rows per forward [--batch]")
+    parser.add_argument("--local_attention", default="flash", choices=["flash", "mask"],
+                        help="CUDA local blocks: FlashAttention's sliding window or SDPA "
+                        "with a band mask")
     args = parser.parse_args()
     if args.check:
         check_golden(args.check)
     if args.config:
         bench(args.config, args.steps, args.warmup, args.threads, args.device, args.mode,
-              args.batch, args.micro_batch)
+              args.batch, args.micro_batch, args.local_attention)
 
 
 if __name__ == "__main__":
