@@ -77,9 +77,15 @@ std::string CheckFailure(const torch::Device& device) {
   for (int i = 0; i < 3; ++i) {
     diffs.emplace_back(std::string("d") + "qkv"[i], fast_grads[i].to(torch::kFloat) - slow_grads[i]);
   }
-  for (const auto& [name, diff] : diffs) {
-    const double worst = diff.abs().max().item<double>();
-    if (!(worst < 0.05)) return name + " differs by " + std::to_string(worst);
+  // bf16 rounding (of the output, the probabilities and the gradients)
+  // stays near 1% of the largest value.
+  const std::vector<torch::Tensor> expected = {slow, slow_grads[0], slow_grads[1], slow_grads[2]};
+  for (size_t i = 0; i < diffs.size(); ++i) {
+    const double worst = diffs[i].second.abs().max().item<double>();
+    const double bound = 0.02 + 0.02 * expected[i].abs().max().item<double>();
+    if (!(worst <= bound)) {
+      return diffs[i].first + " differs by " + std::to_string(worst) + " > " + std::to_string(bound);
+    }
   }
   return "";
 }

@@ -103,10 +103,14 @@ TEST(FlashWindowedAttentionTest, MatchesMaskedAttentionOnCuda) {
     const torch::Tensor slow =
         MaskedAttention(heads_first(q), heads_first(k), heads_first(v), window).transpose(1, 2);
     const auto slow_grads = torch::autograd::grad({slow}, {q, k, v}, {grad});
-    EXPECT_LT((fast->to(torch::kFloat) - slow).abs().max().item<double>(), 3e-2) << window;
+    // bf16 rounding: within 2% of the largest value, plus 0.02.
+    auto close = [](const torch::Tensor& got, const torch::Tensor& want) {
+      const double worst = (got.to(torch::kFloat) - want).abs().max().item<double>();
+      return worst <= 0.02 + 0.02 * want.abs().max().item<double>();
+    };
+    EXPECT_TRUE(close(*fast, slow)) << window;
     for (int i = 0; i < 3; ++i) {
-      EXPECT_LT((fast_grads[i] - slow_grads[i]).to(torch::kFloat).abs().max().item<double>(), 1e-1)
-          << window << " gradient " << i;
+      EXPECT_TRUE(close(fast_grads[i], slow_grads[i].to(torch::kFloat))) << window << " gradient " << i;
     }
   }
 }
