@@ -117,7 +117,9 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   PhaseTimer::Enable(false);
   double profile_s = seconds, profile_cpu_s = cpu_seconds;
-  if (options.profile && cuda) ProfileSynchronized(s, targets, options.steps, &profile_s, &profile_cpu_s);
+  if (options.profile && cuda) {
+    ProfileSynchronized(s, targets, options.steps, &profile_s, &profile_cpu_s);
+  }
   const std::vector<double> rss = PeakRssMbPerRank(s.grid->world());
   const std::vector<double> optimizer_mb =
       s.grid->world().AllGather(static_cast<double>(s.optimizer->StateBytes()) / (1 << 20));

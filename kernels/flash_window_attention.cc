@@ -75,7 +75,8 @@ std::string CheckFailure(const torch::Device& device) {
   const auto slow_grads = torch::autograd::grad({slow}, {q, k, v}, {grad_out});
   std::vector<std::pair<std::string, torch::Tensor>> diffs = {{"output", fast - slow}};
   for (int i = 0; i < 3; ++i) {
-    diffs.emplace_back(std::string("d") + "qkv"[i], fast_grads[i].to(torch::kFloat) - slow_grads[i]);
+    diffs.emplace_back(std::string("d") + "qkv"[i],
+                       fast_grads[i].to(torch::kFloat) - slow_grads[i]);
   }
   // bf16 rounding (of the output, the probabilities and the gradients)
   // stays near 1% of the largest value.
@@ -84,7 +85,8 @@ std::string CheckFailure(const torch::Device& device) {
     const double worst = diffs[i].second.abs().max().item<double>();
     const double bound = 0.02 + 0.02 * expected[i].abs().max().item<double>();
     if (!(worst <= bound)) {
-      return diffs[i].first + " differs by " + std::to_string(worst) + " > " + std::to_string(bound);
+      return diffs[i].first + " differs by " + std::to_string(worst) + " > " +
+             std::to_string(bound);
     }
   }
   return "";

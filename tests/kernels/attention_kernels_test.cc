@@ -110,7 +110,8 @@ TEST(FlashWindowedAttentionTest, MatchesMaskedAttentionOnCuda) {
     };
     EXPECT_TRUE(close(*fast, slow)) << window;
     for (int i = 0; i < 3; ++i) {
-      EXPECT_TRUE(close(fast_grads[i], slow_grads[i].to(torch::kFloat))) << window << " gradient " << i;
+      EXPECT_TRUE(close(fast_grads[i], slow_grads[i].to(torch::kFloat)))
+          << window << " gradient " << i;
     }
   }
 }
