@@ -46,7 +46,8 @@ def main():
         row = last(path)
         if row:
             keep = ("bytes_per_s", "step_s", "mfu", "mfu_basis", "achieved_gflops",
-                    "matmul_peak_gflops", "peak_gpu_memory_mb", "gpu", "model_flops_per_byte")
+                    "matmul_peak_gflops", "peak_gpu_memory_mb", "gpu", "model_flops_per_byte",
+                    "local_attention")
             bench[os.path.basename(path)[6:-5]] = {k: row[k] for k in keep if k in row}
     summary["bench"] = bench
 
@@ -91,10 +92,11 @@ def main():
     md += [f"| {k} | {v['result']} | {v['seconds']} |" for k, v in summary["stages"].items()]
     for title, rows in (("spacebyte bench", bench), ("PyTorch baseline", baseline)):
         if rows:
-            md += ["", f"| {title} | bytes/s | step s | MFU | peak GPU MiB |",
-                   "|---|---|---|---|---|"]
+            md += ["", f"| {title} | bytes/s | step s | MFU | peak GPU MiB | local attention |",
+                   "|---|---|---|---|---|---|"]
             md += [f"| {k} | {v.get('bytes_per_s', 0):.0f} | {v.get('step_s', 0):.3f} | "
-                   f"{v.get('mfu', 0):.3f} | {v.get('peak_gpu_memory_mb', 0):.0f} |"
+                   f"{v.get('mfu', 0):.3f} | {v.get('peak_gpu_memory_mb', 0):.0f} | "
+                   f"{v.get('local_attention', '')} |"
                    for k, v in rows.items()]
     if "precision" in summary:
         p = summary["precision"]
