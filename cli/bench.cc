@@ -74,19 +74,22 @@ void AddCudaFields(const TrainingSession& s, double achieved_gflops, nlohmann::j
   }
 }
 
-// `steps` more steps with the phase timer waiting for the device at each
-// phase's ends; their wall and CPU seconds go to `seconds` and `cpu_seconds`.
-void ProfileSynchronized(TrainingSession& s, const torch::Tensor& targets, int64_t steps,
-                         double* seconds, double* cpu_seconds) {
-  SynchronizeCuda();
-  PhaseTimer::Enable(true, &SynchronizeCuda);
+struct StepTimes {
+  double seconds = 0;      // wall, until every rank is done
+  double cpu_seconds = 0;  // this rank's process CPU
+};
+
+// Takes `steps` steps, with the device's queued work finished at the end.
+StepTimes TimeSteps(TrainingSession& s, const torch::Tensor& targets, int64_t steps) {
   const auto start = std::chrono::steady_clock::now();
   const double cpu_start = ProcessCpuSeconds();
   for (int64_t i = 0; i < steps; ++i) s.step->Take(targets, s.spec.train.lr);
-  SynchronizeCuda();
-  *cpu_seconds = ProcessCpuSeconds() - cpu_start;
-  *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  PhaseTimer::Enable(false);
+  if (s.device.is_cuda()) SynchronizeCuda();
+  StepTimes times;
+  times.cpu_seconds = ProcessCpuSeconds() - cpu_start;
+  s.grid->world().Barrier();
+  times.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return times;
 }
 
 }  // namespace
@@ -108,17 +111,14 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
   // slow the timed steps: it gets steps of its own after them.
   const bool cuda = s.device.is_cuda();
   PhaseTimer::Enable(options.profile && !cuda);
-  const auto start = std::chrono::steady_clock::now();
-  const double cpu_start = ProcessCpuSeconds();
-  for (int64_t i = 0; i < options.steps; ++i) s.step->Take(targets, t.lr);
-  const double cpu_seconds = ProcessCpuSeconds() - cpu_start;
-  s.grid->world().Barrier();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const StepTimes timed = TimeSteps(s, targets, options.steps);
+  const double seconds = timed.seconds, cpu_seconds = timed.cpu_seconds;
   PhaseTimer::Enable(false);
-  double profile_s = seconds, profile_cpu_s = cpu_seconds;
+  StepTimes profiled = timed;
   if (options.profile && cuda) {
-    ProfileSynchronized(s, targets, options.steps, &profile_s, &profile_cpu_s);
+    PhaseTimer::Enable(true, &SynchronizeCuda);
+    profiled = TimeSteps(s, targets, options.steps);
+    PhaseTimer::Enable(false);
   }
   const std::vector<double> rss = PeakRssMbPerRank(s.grid->world());
   const std::vector<double> optimizer_mb =
@@ -154,7 +154,7 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
   if (options.profile) {
     j["profile_ms"] = ProfileJson(options.steps);
     if (env.world_rank() == 0) {
-      std::cerr << PhaseTimer::Table(options.steps, profile_s, profile_cpu_s);
+      std::cerr << PhaseTimer::Table(options.steps, profiled.seconds, profiled.cpu_seconds);
     }
   }
   if (s.grid->dp() > 1) {
