@@ -41,7 +41,7 @@ torch::Tensor Flash(const torch::Tensor& q, const torch::Tensor& k, const torch:
       /*scale=*/std::nullopt, window, /*window_size_right=*/0));
 }
 
-// Turns CUDA autocast off for the check's lifetime.
+// Turns CUDA autocast off for a comparison's lifetime.
 class NoCudaAutocast {
  public:
   NoCudaAutocast() : was_on_(at::autocast::is_autocast_enabled(at::kCUDA)) {
@@ -53,43 +53,16 @@ class NoCudaAutocast {
   bool was_on_;
 };
 
-// Flash against the dense-mask rule in fp32 on the same bf16 inputs,
-// forward and the three gradients. A window of 8 keys makes a key too many
-// or too few move the output by about a ninth: far above bf16 rounding.
+// A window of 8 keys makes a key too many or too few move the output by
+// about a ninth: far above bf16 rounding.
 std::string CheckFailure(const torch::Device& device) {
-  NoCudaAutocast no_autocast;
-  torch::AutoGradMode grad(true);
   at::Generator gen = at::detail::createCPUGenerator(/*seed_val=*/20261128);
   const auto cpu = torch::TensorOptions().dtype(torch::kFloat);
   auto input = [&] {
     return at::randn({2, 200, 2, 64}, gen, cpu).to(device, torch::kBFloat16).requires_grad_(true);
   };
   const torch::Tensor q = input(), k = input(), v = input();
-  const torch::Tensor grad_out = at::randn({2, 200, 2, 64}, gen, cpu).to(device);
-  const int64_t window = 8;
-  const torch::Tensor fast = Flash(q, k, v, window).to(torch::kFloat);
-  const auto fast_grads = torch::autograd::grad({fast}, {q, k, v}, {grad_out});
-  auto heads_first = [](const torch::Tensor& x) { return x.to(torch::kFloat).transpose(1, 2); };
-  const torch::Tensor slow =
-      MaskedAttention(heads_first(q), heads_first(k), heads_first(v), window).transpose(1, 2);
-  const auto slow_grads = torch::autograd::grad({slow}, {q, k, v}, {grad_out});
-  std::vector<std::pair<std::string, torch::Tensor>> diffs = {{"output", fast - slow}};
-  for (int i = 0; i < 3; ++i) {
-    diffs.emplace_back(std::string("d") + "qkv"[i],
-                       fast_grads[i].to(torch::kFloat) - slow_grads[i]);
-  }
-  // bf16 rounding (of the output, the probabilities and the gradients)
-  // stays near 1% of the largest value.
-  const std::vector<torch::Tensor> expected = {slow, slow_grads[0], slow_grads[1], slow_grads[2]};
-  for (size_t i = 0; i < diffs.size(); ++i) {
-    const double worst = diffs[i].second.abs().max().item<double>();
-    const double bound = 0.02 + 0.02 * expected[i].abs().max().item<double>();
-    if (!(worst <= bound)) {
-      return diffs[i].first + " differs by " + std::to_string(worst) + " > " +
-             std::to_string(bound);
-    }
-  }
-  return "";
+  return FlashWindowMismatch(q, k, v, at::randn({2, 200, 2, 64}, gen, cpu).to(device), 8);
 }
 
 // SPACEBYTE_FLASH_WINDOW=0 keeps the chunked path: for a side-by-side on
@@ -124,6 +97,36 @@ bool CheckedOk(const torch::Device& device) {
 
 }  // namespace
 
+std::string FlashWindowMismatch(const torch::Tensor& q, const torch::Tensor& k,
+                                const torch::Tensor& v, const torch::Tensor& grad_out,
+                                int64_t window) {
+  NoCudaAutocast no_autocast;
+  torch::AutoGradMode grad(true);
+  const torch::Tensor fast = Flash(q, k, v, window).to(torch::kFloat);
+  const auto fast_grads = torch::autograd::grad({fast}, {q, k, v}, {grad_out});
+  auto heads_first = [](const torch::Tensor& x) { return x.to(torch::kFloat).transpose(1, 2); };
+  const torch::Tensor slow =
+      MaskedAttention(heads_first(q), heads_first(k), heads_first(v), window).transpose(1, 2);
+  const auto slow_grads = torch::autograd::grad({slow}, {q, k, v}, {grad_out});
+  const std::vector<std::tuple<const char*, torch::Tensor, torch::Tensor>> pairs = {
+      {"output", fast, slow},
+      {"dq", fast_grads[0], slow_grads[0]},
+      {"dk", fast_grads[1], slow_grads[1]},
+      {"dv", fast_grads[2], slow_grads[2]}};
+  for (const auto& [name, got, want] : pairs) {
+    // bf16 rounding (of the output, the probabilities and the gradients)
+    // stays near 1% of the largest value.
+    const double worst =
+        (got.to(torch::kFloat) - want.to(torch::kFloat)).abs().max().item<double>();
+    const double bound = 0.02 + 0.02 * want.abs().max().item<double>();
+    if (!(worst <= bound)) {
+      return std::string(name) + " differs by " + std::to_string(worst) + " > " +
+             std::to_string(bound);
+    }
+  }
+  return "";
+}
+
 std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
                                                     const torch::Tensor& v, int64_t window) {
   if (!q.is_cuda() || q.size(-1) % 8 != 0 || q.size(-1) > 256 || TurnedOff()) {
@@ -142,6 +145,11 @@ bool FlashWindowedAttentionWorks(const torch::Device& device) {
   return device.is_cuda() && !TurnedOff() && CheckedOk(device);
 }
 #else
+std::string FlashWindowMismatch(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
+                                const torch::Tensor&, int64_t) {
+  return "FlashAttention's sliding window is not in this build";
+}
+
 std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor&, const torch::Tensor&,
                                                     const torch::Tensor&, int64_t) {
   return std::nullopt;

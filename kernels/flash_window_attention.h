@@ -9,6 +9,7 @@
 // (forward and gradients, on a small problem) before using it.
 
 #include <optional>
+#include <string>
 
 #include <torch/torch.h>
 
@@ -23,6 +24,15 @@ namespace spacebyte::trainer {
 // check failed (reported once on stderr).
 std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
                                                     const torch::Tensor& v, int64_t window);
+
+// Empty where the kernel matches the dense-mask rule (MaskedAttention in fp32
+// on the same inputs) forward and in the three gradients against
+// `grad_out`, within bf16 rounding (2% of the largest value plus 0.02);
+// otherwise what differs. q, k, v: [B, L, heads, d_key] half-precision CUDA
+// leaves that require grad. The process's check runs it on a small problem.
+std::string FlashWindowMismatch(const torch::Tensor& q, const torch::Tensor& k,
+                                const torch::Tensor& v, const torch::Tensor& grad_out,
+                                int64_t window);
 
 // Whether local blocks on `device` take the kernel in half precision: CUDA,
 // not turned off, and the once-per-process check passed.

@@ -96,23 +96,7 @@ TEST(FlashWindowedAttentionTest, MatchesMaskedAttentionOnCuda) {
   const torch::Tensor v = torch::randn({2, 1100, 4, 64}, opts).requires_grad_(true);
   const torch::Tensor grad = torch::randn({2, 1100, 4, 64}, opts.dtype(torch::kFloat));
   for (int64_t window : {1, 300, 768, 2000}) {
-    const std::optional<torch::Tensor> fast = FlashWindowedAttention(q, k, v, window);
-    ASSERT_TRUE(fast.has_value());
-    const auto fast_grads = torch::autograd::grad({fast->to(torch::kFloat)}, {q, k, v}, {grad});
-    auto heads_first = [](const torch::Tensor& x) { return x.to(torch::kFloat).transpose(1, 2); };
-    const torch::Tensor slow =
-        MaskedAttention(heads_first(q), heads_first(k), heads_first(v), window).transpose(1, 2);
-    const auto slow_grads = torch::autograd::grad({slow}, {q, k, v}, {grad});
-    // bf16 rounding: within 2% of the largest value, plus 0.02.
-    auto close = [](const torch::Tensor& got, const torch::Tensor& want) {
-      const double worst = (got.to(torch::kFloat) - want).abs().max().item<double>();
-      return worst <= 0.02 + 0.02 * want.abs().max().item<double>();
-    };
-    EXPECT_TRUE(close(*fast, slow)) << window;
-    for (int i = 0; i < 3; ++i) {
-      EXPECT_TRUE(close(fast_grads[i], slow_grads[i].to(torch::kFloat)))
-          << window << " gradient " << i;
-    }
+    EXPECT_EQ(FlashWindowMismatch(q, k, v, grad, window), "") << window;
   }
 }
 
