@@ -225,8 +225,7 @@ int RunPrep(int argc, char** argv) {
 
 int RunDataPatches(int argc, char** argv) {
   std::string data, split = "train", method;
-  int64_t context = 0, global = 0, dense_patch_bytes = ModelSpec().dense_patch_bytes,
-          word_patch_bytes = ModelSpec().word_patch_bytes;
+  ModelSpec rule;  // T, TG and the multilingual settings, at their defaults
   FlagSet flags("data patches",
                 "How a patch rule cuts each language of a split, with no model: bytes per\n"
                 "patch, patches per T-byte window (mean, 99th percentile) and the share of\n"
@@ -234,18 +233,20 @@ int RunDataPatches(int argc, char** argv) {
   flags.String("data", &data, "dataset directory made by `spacebyte prep`");
   flags.String("split", &split, "train | validation | test");
   flags.String("patch_method", &method, "utf8 | periodic | multilingual");
-  flags.Int("context", &context, "T, bytes per window");
-  flags.Int("global_context", &global, "TG, patches the global blocks see per window");
-  flags.Int("dense_patch_bytes", &dense_patch_bytes,
+  flags.Int("context", &rule.context_size, "T, bytes per window");
+  flags.Int("global_context", &rule.global_context_size,
+            "TG, patches the global blocks see per window");
+  flags.Int("dense_patch_bytes", &rule.dense_patch_bytes,
             "multilingual: bytes per patch in scripts written without spaces");
-  flags.Int("word_patch_bytes", &word_patch_bytes,
+  flags.Int("word_patch_bytes", &rule.word_patch_bytes,
             "multilingual: longest patch inside a word of a script with spaces; 0 = no cap");
+  flags.Bool("fill_global_context", &rule.fill_global_context,
+             "multilingual: cut words while a window holds fewer than its even share of TG");
   for (const char* name : {"data", "patch_method", "context", "global_context"}) {
     flags.Require(name);
   }
   if (int code = ParseOrExit(flags, argc - 1, argv + 1); code >= 0) return code;
-  absl::StatusOr<ModelSpec> spec =
-      ResolvePatchRule(method, context, global, dense_patch_bytes, word_patch_bytes);
+  absl::StatusOr<ModelSpec> spec = ResolvePatchRule(method, rule);
   if (!spec.ok()) return Finish(spec.status());
   return Finish(WritePatchReport(data, split, *spec, std::cout));
 }
@@ -257,7 +258,8 @@ int RunData(int argc, char** argv) {
     std::cerr << "usage: spacebyte data inspect --data DIR --context T --batch B "
                  "--dp_size N --dp_rank R --steps K [--seed S] [--split train]\n"
                  "       spacebyte data patches --data DIR --patch_method M --context T "
-                 "--global_context TG [--split train] [--dense_patch_bytes N] [--word_patch_bytes N]\n";
+                 "--global_context TG [--split train] [--dense_patch_bytes N] [--word_patch_bytes N]\n"
+                 "       [--fill_global_context]\n";
     return 2;
   }
   data::InspectOptions o;

@@ -63,6 +63,9 @@ absl::Status ValidatePatchRule(const ModelSpec& s) {
     return Invalid(absl::StrCat("model.word_patch_bytes (", s.word_patch_bytes,
                                 ") must be 0 (no cap) or positive"));
   }
+  if (s.fill_global_context && s.patch_method != PatchMethod::kMultilingual) {
+    return Invalid("model.fill_global_context needs model.patch_method = multilingual");
+  }
   return absl::OkStatus();
 }
 
@@ -101,21 +104,16 @@ absl::Status Validate(const ModelSpec& s) {
 
 }  // namespace
 
-absl::StatusOr<ModelSpec> ResolvePatchRule(const std::string& method, int64_t context,
-                                           int64_t global, int64_t dense_patch_bytes,
-                                           int64_t word_patch_bytes) {
+absl::StatusOr<ModelSpec> ResolvePatchRule(const std::string& method, ModelSpec rule) {
   absl::StatusOr<PatchMethod> patch = ParsePatchMethod(method);
   if (!patch.ok()) return patch.status();
-  ModelSpec s;
-  s.patch_method = *patch;
-  s.context_size = context;
-  s.global_context_size = global;
-  s.dense_patch_bytes = dense_patch_bytes;
-  s.word_patch_bytes = word_patch_bytes;
-  if (absl::Status st = Positive("context_size", context); !st.ok()) return st;
-  if (absl::Status st = Positive("global_context_size", global); !st.ok()) return st;
-  if (absl::Status st = ValidatePatchRule(s); !st.ok()) return st;
-  return s;
+  rule.patch_method = *patch;
+  if (absl::Status st = Positive("context_size", rule.context_size); !st.ok()) return st;
+  if (absl::Status st = Positive("global_context_size", rule.global_context_size); !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = ValidatePatchRule(rule); !st.ok()) return st;
+  return rule;
 }
 
 absl::StatusOr<ModelSpec> ResolveModelConfig(const proto::ModelConfig& c) {
@@ -158,6 +156,7 @@ absl::StatusOr<ModelSpec> ResolveModelConfig(const proto::ModelConfig& c) {
         c.has_local_attention_window() ? c.local_attention_window() : s.d_local;
     if (c.has_dense_patch_bytes()) s.dense_patch_bytes = c.dense_patch_bytes();
     if (c.has_word_patch_bytes()) s.word_patch_bytes = c.word_patch_bytes();
+    s.fill_global_context = c.fill_global_context();
   }
   if (absl::Status st = Validate(s); !st.ok()) return st;
   return s;
@@ -197,6 +196,7 @@ proto::ModelConfig ToProto(const ModelSpec& s) {
     if (s.patch_method == PatchMethod::kMultilingual) {
       c.set_dense_patch_bytes(static_cast<int32_t>(s.dense_patch_bytes));
       c.set_word_patch_bytes(static_cast<int32_t>(s.word_patch_bytes));
+      c.set_fill_global_context(s.fill_global_context);
     }
   } else if (s.attention_window > 0) {
     c.set_attention_window(s.attention_window);

@@ -37,6 +37,7 @@ struct ModelSpec {
   PatchMethod patch_method = PatchMethod::kUtf8;
   int64_t dense_patch_bytes = 6;      // kMultilingual only
   int64_t word_patch_bytes = 0;       // kMultilingual only; 0 = no cap
+  bool fill_global_context = false;   // kMultilingual only
   Nonlinear nonlinear = Nonlinear::kReLU;
   NormKind norm = NormKind::kLayerNorm;
 
@@ -53,12 +54,11 @@ const char* PatchMethodName(PatchMethod method);
 // Fills defaults and validates; errors name the offending `model.*` field.
 absl::StatusOr<ModelSpec> ResolveModelConfig(const proto::ModelConfig& config);
 
-// A SpaceByte spec holding only what patch rules read (T, TG, the rule and
-// its setting), checked as ResolveModelConfig checks them: for measuring a
-// rule on a corpus before there is a model.
-absl::StatusOr<ModelSpec> ResolvePatchRule(const std::string& method, int64_t context,
-                                           int64_t global, int64_t dense_patch_bytes,
-                                           int64_t word_patch_bytes);
+// A SpaceByte spec holding only what patch rules read: `rule`'s T, TG and
+// multilingual settings, with the rule named by `method`, checked as
+// ResolveModelConfig checks them: for measuring a rule on a corpus before
+// there is a model.
+absl::StatusOr<ModelSpec> ResolvePatchRule(const std::string& method, ModelSpec rule);
 
 // The fully explicit config (every default written out), for manifests.
 proto::ModelConfig ToProto(const ModelSpec& spec);

@@ -50,7 +50,8 @@ PatchScanner::PatchScanner(const ModelSpec& spec)
       global_(spec.global_context_size),
       period_(global_ > 0 ? spec.context_size / global_ : 1),
       dense_bytes_(spec.dense_patch_bytes),
-      word_bytes_(spec.word_patch_bytes) {}
+      word_bytes_(spec.word_patch_bytes),
+      fill_(spec.fill_global_context) {}
 
 bool PatchScanner::Push(int64_t token) {
   bool boundary = false;
@@ -83,7 +84,7 @@ bool PatchScanner::PushUtf8(int64_t token) {
 bool PatchScanner::PushMultilingual(int64_t token) {
   Kind kind;
   if (!Decode(token, &kind)) return false;
-  const bool wanted = WantsBoundary(kind, position_);
+  const bool wanted = WantsBoundary(kind, position_) || Fills(kind);
   if (kind != Kind::kMark) previous_ = kind == Kind::kBos ? Kind::kBreak : kind;
   // The budget that keeps every target inside the global context. Half of
   // the TG boundaries (B) may go anywhere; the rest accrue evenly along the
@@ -113,6 +114,15 @@ bool PatchScanner::WantsBoundary(Kind kind, int64_t position) const {
       return false;
   }
   return false;
+}
+
+bool PatchScanner::Fills(Kind kind) const {
+  // The global blocks run TG slots per window whether patches fill them or
+  // not. Behind the even share t*TG/T, which the budget always grants, a
+  // letter cuts its word, at least 2 bytes after the last boundary.
+  constexpr int64_t kMinBytes = 2;
+  return fill_ && (kind == Kind::kWord || kind == Kind::kDense) &&
+         position_ - last_boundary_ >= kMinBytes && boundaries_ * context_ < position_ * global_;
 }
 
 PatchScanner::Kind PatchScanner::KindOf(int32_t code_point) {

@@ -41,6 +41,9 @@ class PatchScanner {
   // about to complete where CountsEarly; false otherwise.
   bool Decode(int64_t token, Kind* kind);
   bool WantsBoundary(Kind kind, int64_t position) const;
+  // model.fill_global_context: a letter behind the window's even share of
+  // patches opens one.
+  bool Fills(Kind kind) const;
   // The kind of a valid code point.
   static Kind KindOf(int32_t code_point);
   // Whether a character whose bytes so far give `prefix` (its code point >>
@@ -59,6 +62,7 @@ class PatchScanner {
 
   PatchMethod method_;
   int64_t context_, global_, period_, dense_bytes_, word_bytes_;
+  bool fill_;
   int64_t position_ = 0, boundaries_ = 0, refused_ = 0, last_boundary_ = 0;
   bool previous_spacelike_ = false;  // utf8
   Kind previous_ = Kind::kWord;      // multilingual: last non-mark character

@@ -82,7 +82,8 @@ absl::Status WritePatchReport(const std::string& data_dir, const std::string& sp
                          spec.global_context_size,
                          spec.patch_method == PatchMethod::kMultilingual
                              ? absl::StrCat(", dense_patch_bytes ", spec.dense_patch_bytes,
-                                            ", word_patch_bytes ", spec.word_patch_bytes)
+                                            ", word_patch_bytes ", spec.word_patch_bytes,
+                                            spec.fill_global_context ? ", fill_global_context" : "")
                              : "",
                          split)
       << absl::StrFormat("%-16s %12s %11s %11s %11s %9s %9s\n", "language", "bytes",

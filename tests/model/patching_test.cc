@@ -158,6 +158,34 @@ TEST(MultilingualPatchingTest, LongWordsAreCutWhenAskedTo) {
   EXPECT_EQ(BoundaryPositions("hello world", cut), (std::vector<int64_t>{0, 6}));
 }
 
+TEST(MultilingualPatchingTest, FillingTheGlobalContextCutsWordsBehindTheEvenShare) {
+  // One word of 255 letters: one patch by default. Filled, a letter opens a
+  // patch whenever the window holds fewer than t*TG/T = t/4 patches: every
+  // 4 bytes from 5 on, 64 patches in all, the whole global context.
+  const std::string word(255, 'a');
+  EXPECT_EQ(Multilingual(word), (std::vector<int64_t>{0}));
+  ModelSpec fill = MultilingualSpec(256, 64);
+  fill.fill_global_context = true;
+  std::vector<int64_t> every_fourth = {0};
+  for (int64_t t = 5; t < 256; t += 4) every_fourth.push_back(t);
+  EXPECT_EQ(BoundaryPositions(word, fill), every_fourth);
+  // Words shorter than T/TG keep the window ahead of its share: nothing added.
+  const std::string short_words = "ab cd, ef gh ij. kl mn op qr st uv wx yz";
+  EXPECT_EQ(BoundaryPositions(short_words, fill), Multilingual(short_words));
+  // Never inside a character, nor on a combining mark: "на́ш" (with an acute)
+  // repeated, one word, at T/TG = 2 is cut only at letters' lead bytes.
+  std::string marked;
+  for (int i = 0; i < 8; ++i) marked += "\xD0\xBD\xD0\xB0\xCC\x81\xD1\x88";
+  ModelSpec dense = MultilingualSpec(64, 32);
+  dense.fill_global_context = true;
+  const std::vector<int64_t> cuts = BoundaryPositions(marked, dense);
+  EXPECT_GT(cuts.size(), 8u);
+  for (size_t i = 1; i < cuts.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(marked[cuts[i] - 1]);
+    EXPECT_TRUE(byte == 0xD0 || byte == 0xD1) << "cut at " << cuts[i];
+  }
+}
+
 TEST(MultilingualPatchingTest, AnAlphabetsLetterCountsAtItsByteBeforeTheLast) {
   // One patch per letter. Under Cyrillic's lead bytes D0 and D1 every
   // character is a cased letter, so each step lands on the lead byte, just
@@ -228,9 +256,12 @@ std::vector<torch::Tensor> HostileRows(int64_t length) {
 TEST(MultilingualPatchingTest, NoTargetIsEverPastTheGlobalContext) {
   for (const auto& [context, global] : {std::pair<int64_t, int64_t>{64, 8}, {256, 64}, {96, 7}}) {
     int64_t most = 0;
+    ModelSpec filled = MultilingualSpec(context, global);
+    filled.fill_global_context = true;
     for (const torch::Tensor& tokens : HostileRows(context)) {
       const Patches p = FindPatches(tokens, MultilingualSpec(context, global));
       EXPECT_FALSE(p.overflow.any().item<bool>()) << context << "/" << global;
+      EXPECT_FALSE(FindPatches(tokens, filled).overflow.any().item<bool>()) << "filled";
       most = std::max(most, p.global_T.max().item<int64_t>());
       // The utf8 rule overflows on the same rows, which is what this rule fixes.
       if (global == 8) EXPECT_TRUE(FindPatches(tokens, Utf8Spec(context, global)).overflow.any().item<bool>());

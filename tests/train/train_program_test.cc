@@ -124,10 +124,10 @@ TEST_F(MultilingualProgramTest, TrainsWithoutIgnoringATargetWhereUtf8IgnoresMany
 }
 
 TEST_F(MultilingualProgramTest, DataPatchesMeasuresARuleWithoutAModel) {
-  auto patches = [&](const std::string& method, int global) {
+  auto patches = [&](const std::string& method, int global, const std::string& more = "") {
     return RunCommand(std::string(SPACEBYTE_BIN) + " data patches --data " + data_ +
                           " --patch_method " + method + " --context 64 --global_context " +
-                          std::to_string(global) + " --dense_patch_bytes 3",
+                          std::to_string(global) + " --dense_patch_bytes 3" + more,
                       /*with_stderr=*/false);
   };
   // A language row's cell under `column` in the header line.
@@ -160,6 +160,19 @@ TEST_F(MultilingualProgramTest, DataPatchesMeasuresARuleWithoutAModel) {
   const double tight = cell(multilingual.output, "cmn", "refused");
   EXPECT_GT(tight, 0.05) << multilingual.output;
   EXPECT_LT(cell(wide.output, "cmn", "refused"), tight / 2) << wide.output;
+  // Filling the global context cuts English words down to about T/TG bytes.
+  const CommandResult filled = patches("multilingual", 16, " --fill_global_context");
+  ASSERT_EQ(filled.status, 0) << filled.output;
+  EXPECT_GT(cell(multilingual.output, "eng", "bytes/patch"), 5.0) << multilingual.output;
+  EXPECT_LT(cell(filled.output, "eng", "bytes/patch"), 4.5) << filled.output;
+  EXPECT_EQ(cell(filled.output, "all", "ignored"), 0.0) << filled.output;
+  const CommandResult not_multilingual =
+      RunCommand(std::string(SPACEBYTE_BIN) + " data patches --data " + data_ +
+                 " --patch_method utf8 --context 64 --global_context 16 --fill_global_context");
+  EXPECT_EQ(not_multilingual.status, 1);
+  EXPECT_NE(not_multilingual.output.find("needs model.patch_method = multilingual"),
+            std::string::npos)
+      << not_multilingual.output;
   const CommandResult bad = RunCommand(std::string(SPACEBYTE_BIN) + " data patches --data " +
                                        data_ + " --patch_method utf8 --context 8 --global_context 16");
   EXPECT_EQ(bad.status, 1);
