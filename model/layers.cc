@@ -29,12 +29,16 @@ torch::nn::Embedding MakeEmbedding(int64_t width) {
 
 torch::Tensor ApplyRope(const torch::Tensor& x, int64_t offset) {
   const int64_t length = x.size(1), d_key = x.size(-1);
-  const auto opts = x.options();
+  // Angles in fp32 whatever x holds: bf16 keeps integers exact only up to
+  // 256, so positions and angles formed in it are off by radians within the
+  // first few hundred bytes. Only cos and sin take x's dtype.
+  const auto opts = x.options().dtype(torch::kFloat);
   const torch::Tensor inv_freq =
       torch::pow(10000.0, -torch::arange(0, d_key, 2, opts) / static_cast<double>(d_key));
   const torch::Tensor pos = torch::arange(offset, offset + length, opts);
   const torch::Tensor angle = torch::outer(pos, inv_freq).unsqueeze(1);  // [L, 1, d_key/2]
-  const torch::Tensor cos = angle.cos(), sin = angle.sin();
+  const torch::Tensor cos = angle.cos().to(x.scalar_type()),
+                      sin = angle.sin().to(x.scalar_type());
   const torch::Tensor pairs = x.unflatten(-1, {d_key / 2, 2});
   const torch::Tensor even = pairs.select(-1, 0), odd = pairs.select(-1, 1);
   return torch::stack({even * cos - odd * sin, even * sin + odd * cos}, -1).flatten(-2);
