@@ -224,14 +224,17 @@ class BandAttentionFunction : public torch::autograd::Function<BandAttentionFunc
 
 }  // namespace
 
-bool BandAttentionCpuApplies(const torch::Tensor& q) {
-  return q.device().is_cpu() &&
-         (q.scalar_type() == torch::kFloat || q.scalar_type() == torch::kDouble);
+bool BandAttentionCpuApplies(const torch::Tensor& q, const torch::Tensor& k,
+                             const torch::Tensor& v) {
+  const auto type = q.scalar_type();
+  return q.device().is_cpu() && (type == torch::kFloat || type == torch::kDouble) &&
+         k.scalar_type() == type && v.scalar_type() == type;
 }
 
 torch::Tensor BandAttentionCpu(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, int64_t window) {
-  TORCH_CHECK(BandAttentionCpuApplies(q), "BandAttentionCpu takes CPU float or double tensors");
+  TORCH_CHECK(BandAttentionCpuApplies(q, k, v),
+              "BandAttentionCpu takes CPU tensors, all float or all double");
   TORCH_CHECK(q.dim() == 4 && q.sizes() == k.sizes() && q.sizes() == v.sizes(),
               "BandAttentionCpu takes q, k, v of one shape [B, L, H, d_key], got ", q.sizes(), ", ",
               k.sizes(), ", ", v.sizes());

@@ -19,8 +19,11 @@
 
 namespace spacebyte::trainer {
 
-// Whether BandAttentionCpu can take these tensors: CPU, float or double.
-bool BandAttentionCpuApplies(const torch::Tensor& q);
+// Whether BandAttentionCpu can take these tensors: CPU, all float or all
+// double. Under CPU autocast with RMSNorm, q and k come out of their norms
+// in float while v stays bfloat16; those go to SDPA, which casts.
+bool BandAttentionCpuApplies(const torch::Tensor& q, const torch::Tensor& k,
+                             const torch::Tensor& v);
 
 // q, k, v: [B, L, H, d_key], the last dimension contiguous (any other
 // strides, so views into a fused QKV output work). Returns [B, L, H, d_key]

@@ -102,7 +102,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, KvCache* cache) {
     k = ApplyRope(k, offset);
   }
   torch::Tensor out;
-  if (cache == nullptr && BandAttentionCpuApplies(q)) {
+  if (cache == nullptr && BandAttentionCpuApplies(q, k, parts[2])) {
     PhaseScope phase("attention kernel");
     out = BandAttentionCpu(q, k, parts[2], window_);
   } else if (std::optional<torch::Tensor> flash = FlashWindow(q, k, parts[2], window_, cache)) {

@@ -2,15 +2,18 @@
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <torch/version.h>
+
+#include "kernels/autocast.h"
 
 namespace spacebyte::trainer {
 namespace {
 
-// In bf16 (autocast, or RMSNorm under autocast, hands RoPE half-precision
-// queries) integers are exact only up to 256, so positions and angles must
-// not be formed in x's dtype: at the 1e19 shapes' 6,144 bytes they would be
-// off by tens of radians. The result may differ from the fp32 one only by
-// bf16 rounding of the output.
+// Under CPU autocast the Q/K LayerNorms return bf16, so RoPE gets bf16
+// queries. bf16 holds integers exactly only up to 256, so positions and
+// angles must not be formed in x's dtype: at the 1e19 shapes' 6,144 bytes
+// they would be off by radians. The result may differ from the fp32 one
+// only by bf16 rounding of the output.
 TEST(RopeTest, HalfPrecisionInputGetsFullPrecisionAngles) {
   torch::manual_seed(0);
   const torch::Tensor x = torch::randn({1, 6144, 2, 16});
@@ -37,6 +40,33 @@ TEST(RopeTest, RotatesPairsByPosition) {
   const double angle = std::atan2(y[0][1][0][1].item<double>(), y[0][1][0][0].item<double>()) -
                        std::atan2(x[0][1][0][1].item<double>(), x[0][1][0][0].item<double>());
   EXPECT_NEAR(std::remainder(angle, 2 * M_PI), 1.0, 1e-5);
+}
+
+// Windowed attention with RoPE under CPU bf16 autocast, with either norm,
+// against the same layer in fp32. Under autocast RMSNorm returns float
+// queries and keys beside bfloat16 values, which the float-only band
+// kernel must not take.
+TEST(AttentionTest, RunsUnderCpuAutocastWithEitherNorm) {
+  if (TORCH_VERSION_MAJOR < 2) GTEST_SKIP() << "bf16 autocast needs LibTorch >= 2";
+  for (const NormKind norm : {NormKind::kLayerNorm, NormKind::kRMSNorm}) {
+    ModelSpec spec;
+    spec.d_key = 16;
+    spec.rope = true;
+    spec.norm = norm;
+    torch::manual_seed(2);
+    Attention attention(64, spec, /*window=*/24);
+    const torch::Tensor x = torch::randn({2, 300, 64});
+    torch::NoGradGuard no_grad;
+    const torch::Tensor exact = attention(x);
+    torch::Tensor half;
+    {
+      Autocast autocast(torch::kCPU, true);
+      half = attention(x);
+    }
+    const double scale = exact.abs().max().item<double>();
+    EXPECT_LT((half.to(torch::kFloat) - exact).abs().max().item<double>(), 0.05 * scale)
+        << (norm == NormKind::kRMSNorm ? "rmsnorm" : "layernorm");
+  }
 }
 
 }  // namespace
