@@ -1,20 +1,34 @@
 #include "parallel/mpi_collectives.h"
 
+#include <functional>
 #include <utility>
+#include <vector>
 
 namespace spacebyte::parallel {
 namespace {
 
+// MPI has no 16-bit floats. Sums widen them to float first (Widened below),
+// so a 16-bit type reaches MpiType only to be moved, as raw 16-bit words.
 MPI_Datatype MpiType(const torch::Tensor& t) {
   switch (t.scalar_type()) {
     case torch::kFloat: return MPI_FLOAT;
     case torch::kDouble: return MPI_DOUBLE;
     case torch::kInt: return MPI_INT32_T;
     case torch::kLong: return MPI_INT64_T;
+    case torch::kBFloat16:
+    case torch::kHalf: return MPI_UINT16_T;
     default:
       TORCH_CHECK(false, "MPI collectives do not support ", t.scalar_type());
   }
 }
+
+bool IsHalf(const torch::Tensor& t) {
+  return t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf;
+}
+
+// What a sum runs on: `t` itself, or a float copy of a 16-bit tensor (bf16
+// activations under CPU autocast with tp > 1), rounded back once at the end.
+torch::Tensor Widened(const torch::Tensor& t) { return IsHalf(t) ? t.to(torch::kFloat) : t; }
 
 void CheckBuffer(const torch::Tensor& t) {
   TORCH_CHECK(t.device().is_cpu(), "MPI collectives need CPU tensors, got ",
@@ -32,21 +46,37 @@ void CheckThread(int level) {
 
 class MpiPending : public PendingCollective {
  public:
-  MpiPending(MPI_Request request, torch::Tensor tensor, torch::Tensor other = {})
-      : request_(request), tensor_(std::move(tensor)), other_(std::move(other)) {}
-  ~MpiPending() override {
-    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+  // `buffers` stay alive while MPI reads and writes them; `result` is the
+  // tensor the caller waits on and `wide` the float buffer MPI summed into
+  // for it, when the two differ (copied back once the request completes).
+  MpiPending(MPI_Request request, std::vector<torch::Tensor> buffers, torch::Tensor result = {},
+             torch::Tensor wide = {})
+      : request_(request),
+        buffers_(std::move(buffers)),
+        result_(std::move(result)),
+        wide_(std::move(wide)) {}
+  ~MpiPending() override { Wait(); }
+  void Wait() override {
+    MPI_Wait(&request_, MPI_STATUS_IGNORE);
+    Finish();
   }
-  void Wait() override { MPI_Wait(&request_, MPI_STATUS_IGNORE); }
   bool Done() override {
     int done = 0;
     MPI_Test(&request_, &done, MPI_STATUS_IGNORE);
+    if (done) Finish();
     return done;
   }
 
  private:
+  void Finish() {
+    if (!result_.defined() || result_.is_same(wide_)) return;
+    result_.copy_(wide_);
+    result_ = torch::Tensor();
+  }
+
   MPI_Request request_;
-  torch::Tensor tensor_, other_;  // kept alive while MPI reads and writes them
+  std::vector<torch::Tensor> buffers_;
+  torch::Tensor result_, wide_;
 };
 
 class MpiCollectives : public Collectives {
@@ -66,10 +96,12 @@ class MpiCollectives : public Collectives {
       torch::Tensor tensor) override {
     CheckBuffer(tensor);
     CheckThread(thread_level_);
+    torch::Tensor wide = Widened(tensor);
     MPI_Request request;
-    MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), tensor.numel(),
-                   MpiType(tensor), MPI_SUM, comm_, &request);
-    return std::make_unique<MpiPending>(request, std::move(tensor));
+    MPI_Iallreduce(MPI_IN_PLACE, wide.data_ptr(), wide.numel(), MpiType(wide), MPI_SUM, comm_,
+                   &request);
+    return std::make_unique<MpiPending>(request, std::vector<torch::Tensor>{wide},
+                                        std::move(tensor), wide);
   }
 
   std::unique_ptr<PendingCollective> StartReduceScatterSum(torch::Tensor full,
@@ -77,10 +109,15 @@ class MpiCollectives : public Collectives {
     CheckBuffer(full);
     CheckBuffer(chunk);
     CheckThread(thread_level_);
+    torch::Tensor wide_full = Widened(full);
+    torch::Tensor wide_chunk =
+        IsHalf(chunk) ? torch::empty_like(chunk, chunk.options().dtype(torch::kFloat)) : chunk;
     MPI_Request request;
-    MPI_Ireduce_scatter_block(full.data_ptr(), chunk.data_ptr(), chunk.numel(), MpiType(full),
-                              MPI_SUM, comm_, &request);
-    return std::make_unique<MpiPending>(request, std::move(full), std::move(chunk));
+    MPI_Ireduce_scatter_block(wide_full.data_ptr(), wide_chunk.data_ptr(), wide_chunk.numel(),
+                              MpiType(wide_full), MPI_SUM, comm_, &request);
+    return std::make_unique<MpiPending>(
+        request, std::vector<torch::Tensor>{std::move(full), wide_full, wide_chunk},
+        std::move(chunk), wide_chunk);
   }
 
   std::unique_ptr<PendingCollective> StartAllGather(torch::Tensor full) override {
@@ -89,7 +126,7 @@ class MpiCollectives : public Collectives {
     MPI_Request request;
     MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, full.data_ptr(), full.numel() / size(),
                    MpiType(full), comm_, &request);
-    return std::make_unique<MpiPending>(request, std::move(full));
+    return std::make_unique<MpiPending>(request, std::vector<torch::Tensor>{std::move(full)});
   }
 
  private:
