@@ -1,7 +1,12 @@
 #include "checkpoint/reference_checkpoint.h"
 
+#include <caffe2/serialize/in_memory_adapter.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/import_read.h>
+
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -89,6 +94,18 @@ absl::StatusOr<ModelSpec> SpecFromReference(const std::string& path,
   return spec;
 }
 
+// torch.save's zip archive, every storage on the CPU. torch::pickle_load puts
+// each where its location tag says, and the reference saves from the GPU it
+// trained on ("cuda:0"): a CPU build, or a node without that GPU, could not
+// read it at all. This is torch.load(map_location="cpu").
+IValue LoadOnCpu(const std::vector<char>& bytes) {
+  caffe2::serialize::PyTorchStreamReader reader(
+      std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(), bytes.size()));
+  return torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
+                                           /*type_resolver=*/{}, /*obj_loader=*/{},
+                                           at::Device(at::kCPU), reader);
+}
+
 }  // namespace
 
 absl::StatusOr<ReferenceCheckpoint> ReadReferenceCheckpoint(const std::string& path) {
@@ -97,7 +114,7 @@ absl::StatusOr<ReferenceCheckpoint> ReadReferenceCheckpoint(const std::string& p
   const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
   IValue root;
   try {
-    root = torch::pickle_load(bytes);
+    root = LoadOnCpu(bytes);
   } catch (const std::exception& e) {
     return absl::DataLossError(
         absl::StrCat(path, ": not a readable torch.save checkpoint (truncated or corrupt)"));

@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include <caffe2/serialize/in_memory_adapter.h>
+#include <caffe2/serialize/inline_container.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -116,6 +118,53 @@ TEST(ReferenceCheckpointTest, UnsupportedOptionIsNamed) {
   const absl::Status status = ReadReferenceCheckpoint(path).status();
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("tie_embedding"), std::string::npos) << status;
+}
+
+// `contents` as torch.save writes it on a GPU: every storage tagged
+// "cuda:0". Rewrites the location string in the pickle of a CPU save.
+void WriteAsSavedOnGpu(const c10::impl::GenericDict& contents, const std::string& path) {
+  const std::vector<char> cpu = torch::pickle_save(contents);
+  caffe2::serialize::PyTorchStreamReader reader(
+      std::make_shared<caffe2::serialize::MemoryReadAdapter>(cpu.data(), cpu.size()));
+  caffe2::serialize::PyTorchStreamWriter writer(path);
+  for (const std::string& name : reader.getAllRecords()) {
+    // The writer adds its own version and byte-order records.
+    if (name == ".data/version" || name == "version" || name == "byteorder" ||
+        name == ".data/serialization_id") {
+      continue;
+    }
+    const auto [data, size] = reader.getRecord(name);
+    std::string record(static_cast<const char*>(data.get()), size);
+    if (name == "data.pkl") {
+      // BINUNICODE "cpu" -> "cuda:0"; the pickle memoizes it, so once is all.
+      const std::string from("X\x03\0\0\0cpu", 8), to("X\x06\0\0\0cuda:0", 11);
+      const size_t at = record.find(from);
+      ASSERT_NE(at, std::string::npos);
+      record.replace(at, from.size(), to);
+    }
+    writer.writeRecord(name, record.data(), record.size());
+  }
+  writer.writeEndOfFile();
+}
+
+// The reference saves from the GPU it trained on. Reading that on a CPU
+// (our default build, or a node without that GPU) is torch.load with
+// map_location="cpu": every tensor lands on the CPU, equal to the original.
+TEST(ReferenceCheckpointTest, GpuSavedCheckpointLoadsOnTheCpu) {
+  absl::StatusOr<ReferenceCheckpoint> ref = ReadReferenceCheckpoint(GoldenPath("spacebyte_tiny"));
+  ASSERT_TRUE(ref.ok());
+  const std::string path = ::testing::TempDir() + "/saved_on_gpu.pt";
+  WriteAsSavedOnGpu(ref->contents, path);
+  absl::StatusOr<ReferenceCheckpoint> gpu = ReadReferenceCheckpoint(path);
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  ASSERT_EQ(gpu->state_dict.size(), ref->state_dict.size());
+  for (size_t i = 0; i < ref->state_dict.size(); ++i) {
+    EXPECT_TRUE(gpu->state_dict[i].second.device().is_cpu());
+    EXPECT_TRUE(torch::equal(gpu->state_dict[i].second, ref->state_dict[i].second));
+  }
+  const std::string out = ::testing::TempDir() + "/saved_on_gpu_run";
+  std::filesystem::remove_all(out);
+  Checked(std::string(SPACEBYTE_BIN) + " convert --from_reference " + path + " --out " + out);
 }
 
 // Fields of the wrong type, as a hand-made or foreign .pt file has them:
