@@ -47,9 +47,13 @@ double GradientAllReduceSeconds(const TrainingSession& s, int64_t reps) {
   for (const torch::Tensor& p : s.model->parameters()) numel += p.numel();
   torch::Tensor flat = torch::ones({numel}, torch::TensorOptions().device(s.device));
   s.dp->AllReduceSum(flat);  // warm-up
+  // On CUDA, AllReduceSum only orders the stream: wait for the device at
+  // both ends, or the clock times the launches.
+  if (s.device.is_cuda()) SynchronizeCuda();
   s.grid->world().Barrier();
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < reps; ++i) s.dp->AllReduceSum(flat);
+  if (s.device.is_cuda()) SynchronizeCuda();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / reps;
 }
 

@@ -158,7 +158,7 @@ absl::StatusOr<std::unique_ptr<Collectives>> MakeNcclCollectives(MPI_Comm comm,
         "ncclCommInitRank on device ", device, ": ", ncclGetErrorString(r)));
   }
   cudaStream_t stream;
-  if (cudaError_t e = cudaStreamCreateWithFlags(&stream, cudaStreamDefault);
+  if (cudaError_t e = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
       e != cudaSuccess) {
     ncclCommDestroy(nccl);
     return absl::UnavailableError(

@@ -16,11 +16,11 @@ namespace spacebyte::parallel {
 // MpiEnv::local_rank() modulo the device count) over the ranks of `comm`.
 // Rank 0 of `comm` creates the NCCL unique id and broadcasts it over MPI.
 //
-// Work is queued on a stream created with default flags, which synchronises
-// with the legacy default stream where LibTorch runs kernels unless told
-// otherwise; so inputs are ready when a collective starts and results are
-// visible to later kernels without c10 CUDA stream APIs (absent from the
-// CPU LibTorch this project builds against).
+// Work is queued on NCCL's own non-blocking stream, so it overlaps the
+// compute stream (LibTorch's current stream, by default the legacy one,
+// with which a stream of default flags would serialise). Events order the
+// two: a collective starts after the compute stream has written its
+// tensors, and Wait makes the compute stream wait for the result.
 absl::StatusOr<std::unique_ptr<Collectives>> MakeNcclCollectives(MPI_Comm comm,
                                                                  int device);
 
