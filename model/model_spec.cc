@@ -206,9 +206,10 @@ proto::ModelConfig ToProto(const ModelSpec& s) {
 
 namespace {
 
-// One block of width w over a sequence of L with attention window V.
-double BlockMultiplyAdds(double w, double length, double window) {
-  return length * (4 * w * w + 2 * w * window) + length * 8 * w * w;
+// One block of width w over a sequence of L with attention window V. The
+// spec's L·8w² is the feed-forward's two w × 4w products at d_ff_mult 4.
+double BlockMultiplyAdds(double w, double length, double window, double ff_mult) {
+  return length * (4 * w * w + 2 * w * window) + length * 2 * ff_mult * w * w;
 }
 
 }  // namespace
@@ -217,11 +218,13 @@ double MultiplyAddsPerSample(const ModelSpec& s) {
   const double T = s.context_size;
   if (s.kind == ModelKind::kTransformer) {
     const double window = s.attention_window > 0 ? s.attention_window : T;
-    return s.n_layers * BlockMultiplyAdds(s.d_model, T, window) + T * s.d_model * kVocabSize;
+    return s.n_layers * BlockMultiplyAdds(s.d_model, T, window, s.d_ff_mult) +
+           T * s.d_model * kVocabSize;
   }
   const double TG = s.global_context_size;
-  return s.n_layers * BlockMultiplyAdds(s.d_model, TG, TG) +
-         s.n_local_layers * BlockMultiplyAdds(s.d_local, T, s.local_attention_window) +
+  return s.n_layers * BlockMultiplyAdds(s.d_model, TG, TG, s.d_ff_mult) +
+         s.n_local_layers *
+             BlockMultiplyAdds(s.d_local, T, s.local_attention_window, s.d_ff_mult) +
          T * s.d_local * kVocabSize;
 }
 

@@ -85,6 +85,11 @@ TEST(ModelSpecTest, FlopCountFollowsTheSpec) {
   const double local = 64 * (4 * 32 * 32 + 2 * 32 * 16) + 64 * 8 * 32 * 32;
   EXPECT_DOUBLE_EQ(MultiplyAddsPerSample(s), 2 * global + 2 * local + 64 * 32 * 256);
   EXPECT_DOUBLE_EQ(TrainingFlopsPerByte(s), 6 * MultiplyAddsPerSample(s) / 64);
+  // A narrower feed-forward (d_ff_mult 2) costs L·4w² per block, not L·8w².
+  const double at_four = MultiplyAddsPerSample(s);
+  s.d_ff_mult = 2;
+  EXPECT_DOUBLE_EQ(at_four - MultiplyAddsPerSample(s),
+                   2 * 16 * 4 * 64 * 64 + 2 * 64 * 4 * 32 * 32);
 }
 
 }  // namespace
