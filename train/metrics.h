@@ -23,11 +23,13 @@ namespace spacebyte::trainer {
 struct TrainMetrics {
   int64_t step = 0, steps = 0;  // step counts completed steps
   double loss = 0, lr = 0, grad_norm = 0;  // loss: nats per scored byte
+  // Over the log interval's training steps: evaluations and saves inside it
+  // are left out.
   double bytes_per_s = 0, flops_per_s = 0;
   std::optional<double> mfu;
   double ignored_fraction = 0;  // targets past the global context
   int64_t bytes_seen = 0;
-  double elapsed_s = 0;
+  double elapsed_s = 0;  // wall seconds since this process began training
 
   double bits_per_byte() const;
 };

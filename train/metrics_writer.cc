@@ -40,9 +40,14 @@ void TruncateAfter(const std::string& path, int64_t step) {
 
 }  // namespace
 
+double EtaSeconds(double elapsed_s, int64_t first_step, int64_t step, int64_t steps) {
+  if (step <= first_step) return 0;
+  return elapsed_s * static_cast<double>(steps - step) / static_cast<double>(step - first_step);
+}
+
 MetricsWriter::MetricsWriter(const std::string& path, bool active, int64_t resume_step,
                              const std::string& tensorboard_dir)
-    : path_(path), active_(active), terminal_(isatty(STDERR_FILENO)) {
+    : path_(path), active_(active), terminal_(isatty(STDERR_FILENO)), first_step_(resume_step) {
   if (!active_) return;
   if (resume_step > 0) {
     TruncateAfter(path, resume_step);
@@ -103,7 +108,7 @@ void MetricsWriter::Train(const TrainMetrics& m) {
   if (terminal_ && m.steps > 0) {
     const double done = static_cast<double>(m.step) / m.steps;
     const int width = 30, filled = static_cast<int>(done * width);
-    const double eta = done > 0 ? m.elapsed_s * (1 - done) / done : 0;
+    const double eta = EtaSeconds(m.elapsed_s, first_step_, m.step, m.steps);
     std::cerr << "[" << std::string(filled, '#') << std::string(width - filled, '.') << "] "
               << absl::StrFormat("%3.0f%% ETA %s", 100 * done, Duration(eta)) << std::flush;
   }

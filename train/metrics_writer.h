@@ -21,6 +21,10 @@
 
 namespace spacebyte::trainer {
 
+// Seconds left at `step` of `steps`, from the pace of this process: it began
+// at `first_step` (a resume's step, else 0) and has run `elapsed_s`.
+double EtaSeconds(double elapsed_s, int64_t first_step, int64_t step, int64_t steps);
+
 class MetricsWriter {
  public:
   // `resume_step` > 0 drops lines (and events) of a crashed run past that
@@ -47,6 +51,7 @@ class MetricsWriter {
   std::string path_;
   bool active_;
   bool terminal_;
+  int64_t first_step_;
   std::ofstream out_;
   std::unique_ptr<TensorBoardWriter> tensorboard_;
   absl::Status tensorboard_status_;

@@ -183,6 +183,7 @@ absl::Status Trainer::Train(bool insist_on_resume) {
   const int64_t bytes_per_step = t.batch_size * s_.spec.model.context_size;
   const auto start = Clock::now();
   auto window_start = start;
+  Clock::duration window_paused{};  // evaluations and saves: not training
   int64_t window_steps = 0;
   double window_ignored = 0;
   int64_t step = progress_.step;
@@ -197,7 +198,8 @@ absl::Status Trainer::Train(bool insist_on_resume) {
     window_ignored += r.ignored_fraction;
     if (step % t.log_interval == 0 || step == t.steps) {
       const auto now = Clock::now();
-      const double seconds = std::chrono::duration<double>(now - window_start).count();
+      const double seconds =
+          std::chrono::duration<double>(now - window_start - window_paused).count();
       TrainMetrics m;
       m.step = step;
       m.steps = t.steps;
@@ -213,9 +215,11 @@ absl::Status Trainer::Train(bool insist_on_resume) {
       log_->Train(m);
       if (absl::Status st = Agree(log_->status()); !st.ok()) return st;
       window_start = now;
+      window_paused = {};
       window_steps = 0;
       window_ignored = 0;
     }
+    const auto paused = Clock::now();
     if (t.eval_interval > 0 && step % t.eval_interval == 0 && step < t.steps) {
       if (absl::Status st = Agree(Evaluate("validation", step)); !st.ok()) return st;
     }
@@ -223,6 +227,7 @@ absl::Status Trainer::Train(bool insist_on_resume) {
     if (interval > 0 && step % interval == 0 && step < t.steps) {
       if (absl::Status st = Save(); !st.ok()) return st;
     }
+    window_paused += Clock::now() - paused;
   }
   // The final evaluations come before the final save, so a run whose last
   // checkpoint is committed has logged them, and rerunning it adds nothing.

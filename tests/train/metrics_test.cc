@@ -2,6 +2,7 @@
 // one reader gives back, and a broken line is named by file and line.
 
 #include "train/metrics.h"
+#include "train/metrics_writer.h"
 
 #include <cmath>
 #include <filesystem>
@@ -121,6 +122,15 @@ TEST(MetricsTest, BrokenLinesAreNamedByFileAndLine) {
   }
   EXPECT_EQ(ReadMetricsLog(::testing::TempDir() + "/no_such.jsonl").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// The ETA comes from this process's pace. Resumed at step 5000 of 10000,
+// 100 steps in 60 s leave 4900 steps: 2940 s, not the 58 s that counting
+// the resumed steps as done in 60 s would give.
+TEST(MetricsWriterTest, EtaAfterAResumeCountsOnlyThisProcessSteps) {
+  EXPECT_DOUBLE_EQ(EtaSeconds(60, 5000, 5100, 10000), 2940);
+  EXPECT_DOUBLE_EQ(EtaSeconds(60, 0, 100, 200), 60);
+  EXPECT_DOUBLE_EQ(EtaSeconds(0, 5000, 5000, 10000), 0);  // nothing run yet
 }
 
 }  // namespace
