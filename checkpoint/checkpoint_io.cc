@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "data/crc32c.h"
+#include "data/file_read.h"
 #include "checkpoint/save_fault.h"
 
 namespace spacebyte::trainer {
@@ -80,12 +81,6 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
   if (!s.ok()) return s;
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename", tmp);
   return FsyncPath(fs::path(path).parent_path().string(), true);
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // Size and CRC32C of a file, read in fixed-size chunks so that verifying a
@@ -258,11 +253,12 @@ absl::Status PruneCheckpoints(const std::string& checkpoints_dir, int keep,
 
 absl::StatusOr<CheckpointReader> OpenStepDir(const std::string& step_dir, bool verify) {
   const std::string manifest_path = (fs::path(step_dir) / kManifestName).string();
-  absl::StatusOr<std::string> bytes = ReadFile(manifest_path);
-  if (!bytes.ok()) {
+  absl::StatusOr<std::string> bytes = data::ReadWholeFile(manifest_path);
+  if (absl::IsNotFound(bytes.status())) {
     return absl::NotFoundError(absl::StrCat(step_dir, " is not a complete checkpoint (no ",
                                             kManifestName, ")"));
   }
+  if (!bytes.ok()) return bytes.status();
   absl::StatusOr<proto::CheckpointManifest> manifest = ParseManifest(manifest_path, *bytes);
   if (!manifest.ok()) return manifest.status();
   if (verify) {

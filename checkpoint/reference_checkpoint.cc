@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "data/file_read.h"
 
 namespace spacebyte::trainer {
 namespace {
@@ -109,9 +110,9 @@ IValue LoadOnCpu(const std::vector<char>& bytes) {
 }  // namespace
 
 absl::StatusOr<ReferenceCheckpoint> ReadReferenceCheckpoint(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+  absl::StatusOr<std::string> file = data::ReadWholeFile(path);
+  if (!file.ok()) return file.status();
+  const std::vector<char> bytes(file->begin(), file->end());
   IValue root;
   try {
     root = LoadOnCpu(bytes);

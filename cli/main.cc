@@ -412,7 +412,17 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   for (const auto& sub : kSubcommands) {
-    if (!std::strcmp(argv[1], sub.name)) return sub.run(argc, argv);
+    if (std::strcmp(argv[1], sub.name) != 0) continue;
+    // The one place an exception outside RunUnderMpi (sample, eval --bytes,
+    // convert: a failed tensor check, out of memory) becomes one line and
+    // exit 1, never an abort with a backtrace.
+    try {
+      return sub.run(argc, argv);
+    } catch (const c10::Error& e) {
+      return spacebyte::trainer::Finish(absl::InternalError(e.what_without_backtrace()));
+    } catch (const std::exception& e) {
+      return spacebyte::trainer::Finish(absl::InternalError(e.what()));
+    }
   }
   std::cerr << "spacebyte: unknown subcommand '" << argv[1] << "' (see spacebyte --help)\n";
   return 2;

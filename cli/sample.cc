@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cmath>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -27,7 +28,11 @@ ByteChooser::ByteChooser(double temperature, int64_t top_k, uint64_t seed)
 
 int64_t ByteChooser::Choose(const torch::Tensor& logits) {
   torch::Tensor l = logits.detach().to(torch::kCPU, torch::kDouble).reshape({kVocabSize});
+  TORCH_CHECK(l.isfinite().all().item<bool>(),
+              "the model's next-byte logits are not finite (NaN or Inf weights in the checkpoint?)");
   if (temperature_ == 0) return l.argmax().item<int64_t>();
+  // From the largest logit down, so a tiny temperature gives 0 and -inf, not inf / inf.
+  l = l - l.max();
   if (top_k_ > 0 && top_k_ < kVocabSize) {
     const torch::Tensor kth = std::get<0>(l.topk(top_k_)).select(0, top_k_ - 1);
     l = l.masked_fill(l.lt(kth), -std::numeric_limits<double>::infinity());
@@ -90,9 +95,9 @@ Sampler::Sampler(ByteLm& model, SampleOptions options)
     : model_(model), options_(std::move(options)) {}
 
 absl::Status Sampler::Validate(const std::string& prompt) const {
-  if (options_.temperature < 0) {
+  if (!(std::isfinite(options_.temperature) && options_.temperature >= 0)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--temperature must be >= 0, got ", options_.temperature));
+        absl::StrCat("--temperature must be a number >= 0, got ", options_.temperature));
   }
   if (options_.top_k < 0) {
     return absl::InvalidArgumentError(absl::StrCat("--top_k must be >= 0, got ", options_.top_k));

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "data/file_read.h"
 #include "data/hash64.h"
 #include "data/shard_index.h"
 #include "google/protobuf/text_format.h"
@@ -26,12 +27,13 @@ absl::Status WriteManifest(const std::string& dir, const proto::DatasetManifest&
 
 absl::StatusOr<proto::DatasetManifest> ReadManifest(const std::string& dir, bool allow_truncated) {
   const std::string path = ManifestPath(dir);
-  std::ifstream in(path);
-  if (!in) {
+  absl::StatusOr<std::string> read = ReadWholeFile(path);
+  if (absl::IsNotFound(read.status())) {
     return absl::NotFoundError(absl::StrCat("cannot open ", path,
                                             " (is ", dir, " made by `spacebyte prep`?)"));
   }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!read.ok()) return read.status();
+  const std::string& text = *read;
   proto::DatasetManifest manifest;
   if (!google::protobuf::TextFormat::ParseFromString(text, &manifest)) {
     return absl::DataLossError(absl::StrCat("cannot parse ", path));

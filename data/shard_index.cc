@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "data/crc32c.h"
+#include "data/file_read.h"
 #include "data/little_endian.h"
 
 namespace spacebyte::data {
@@ -30,10 +31,12 @@ absl::Status WriteShardIndex(const std::string& path,
 }
 
 absl::StatusOr<std::vector<uint64_t>> ReadShardIndex(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open shard index ", path));
-  return ParseShardIndex(
-      path, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
+  absl::StatusOr<std::string> bytes = ReadWholeFile(path);
+  if (absl::IsNotFound(bytes.status())) {
+    return absl::NotFoundError(absl::StrCat("cannot open shard index ", path));
+  }
+  if (!bytes.ok()) return bytes.status();
+  return ParseShardIndex(path, *bytes);
 }
 
 absl::StatusOr<std::vector<uint64_t>> ParseShardIndex(const std::string& path,

@@ -1,5 +1,6 @@
 #include "train/config_file.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -32,6 +33,9 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
 }  // namespace
 
 absl::StatusOr<proto::RunConfig> ReadRunConfig(const std::string& path) {
+  if (std::filesystem::is_directory(path)) {
+    return absl::InvalidArgumentError(absl::StrCat("config ", path, " is a directory, not a file"));
+  }
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open config ", path));
   std::stringstream text;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "data/eval_stream.h"
+#include "data/file_read.h"
 #include "train/patch_stats.h"
 
 namespace spacebyte::trainer {
@@ -126,9 +127,9 @@ EvalResult Evaluator::Evaluate(ByteLm& model, int64_t step, parallel::Collective
 
 absl::StatusOr<EvalResult> EvaluateBytesFile(ByteLm& model, const std::string& path,
                                              int64_t max_windows, int64_t batch_size) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  absl::StatusOr<std::string> file = data::ReadWholeFile(path);
+  if (!file.ok()) return file.status();
+  const std::string& bytes = *file;
   const int64_t context = model.spec().context_size;
   int64_t windows = static_cast<int64_t>(bytes.size()) / context;
   if (windows == 0) {

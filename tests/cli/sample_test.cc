@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <ostream>
 #include <string>
 
@@ -157,9 +159,26 @@ TEST(SamplerTest, PromptOutsideTheContextIsAnError) {
       Sampler(*model, {}).Generate("a b c d e f g h", [](char) {}).status();
   EXPECT_NE(too_many_words.message().find("global context of 6"), std::string::npos)
       << too_many_words;
-  SampleOptions negative;
-  negative.temperature = -1;
-  EXPECT_FALSE(Sampler(*model, negative).Generate("a", [](char) {}).ok());
+  for (const double bad : {-1.0, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    SampleOptions options;
+    options.temperature = bad;
+    EXPECT_FALSE(Sampler(*model, options).Generate("a", [](char) {}).ok()) << bad;
+  }
+}
+
+// A temperature too small to divide by still samples (the largest logit
+// wins); logits that are not finite are an error, not a crash in
+// multinomial.
+TEST(ByteChooserTest, TinyTemperatureIsGreedyAndNonFiniteLogitsAreNamed) {
+  const torch::Tensor logits = torch::randn({256}, torch::kDouble);
+  EXPECT_EQ(ByteChooser(1e-310, 0, 1).Choose(logits), logits.argmax().item<int64_t>());
+  const torch::Tensor broken = logits.clone().index_fill_(0, torch::tensor({7}), std::nan(""));
+  try {
+    ByteChooser(1.0, 0, 1).Choose(broken);
+    ADD_FAILURE() << "NaN logits were sampled";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what_without_backtrace()).find("not finite"), std::string::npos);
+  }
 }
 
 TEST(SamplerTest, TopOneIsGreedy) {

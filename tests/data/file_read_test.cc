@@ -1,0 +1,37 @@
+#include "data/file_read.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace spacebyte::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Where a file belongs, a directory, a pipe or a device gets an error naming
+// the path, never an exception, a block or an endless read.
+TEST(ReadWholeFileTest, OnlyRegularFilesAreRead) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "read_whole_file";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "sub");
+  std::ofstream(dir / "bytes", std::ios::binary) << std::string("a\0b", 3);
+  absl::StatusOr<std::string> bytes = ReadWholeFile((dir / "bytes").string());
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(*bytes, std::string("a\0b", 3));
+
+  EXPECT_TRUE(absl::IsNotFound(ReadWholeFile((dir / "missing").string()).status()));
+  const absl::Status directory = ReadWholeFile((dir / "sub").string()).status();
+  EXPECT_NE(directory.message().find("sub is a directory"), std::string::npos) << directory;
+  ASSERT_EQ(mkfifo((dir / "pipe").c_str(), 0600), 0);
+  const absl::Status pipe = ReadWholeFile((dir / "pipe").string()).status();
+  EXPECT_NE(pipe.message().find("pipe is not a regular file"), std::string::npos) << pipe;
+  const absl::Status device = ReadWholeFile("/dev/zero").status();
+  EXPECT_NE(device.message().find("/dev/zero is not a regular file"), std::string::npos) << device;
+}
+
+}  // namespace
+}  // namespace spacebyte::data
