@@ -3,6 +3,7 @@
 #include <caffe2/serialize/in_memory_adapter.h>
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/import_read.h>
+#include <torch/csrc/jit/serialization/storage_context.h>
 
 #include <fstream>
 #include <map>
@@ -99,12 +100,47 @@ absl::StatusOr<ModelSpec> SpecFromReference(const std::string& path,
 // each where its location tag says, and the reference saves from the GPU it
 // trained on ("cuda:0"): a CPU build, or a node without that GPU, could not
 // read it at all. This is torch.load(map_location="cpu").
+//
+// Each storage comes from its record at the record's real size: the
+// unpickler would size it by the element count the pickle states, and a
+// larger count would read past the record.
 IValue LoadOnCpu(const std::vector<char>& bytes) {
   caffe2::serialize::PyTorchStreamReader reader(
       std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(), bytes.size()));
-  return torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
-                                           /*type_resolver=*/{}, /*obj_loader=*/{},
-                                           at::Device(at::kCPU), reader);
+  auto storages = std::make_shared<torch::jit::DeserializationStorageContext>();
+  for (const std::string& name : reader.getAllRecords()) {
+    if (name.rfind("data/", 0) != 0) continue;
+    auto [data, size] = reader.getRecord(name);
+    storages->addStorage(name.substr(5), c10::Storage(c10::Storage::use_byte_size_t(), size,
+                                                      std::move(data), /*allocator=*/nullptr,
+                                                      /*resizable=*/false));
+  }
+  return torch::jit::readArchiveAndTensors(
+      "data", /*pickle_prefix=*/"", /*tensor_prefix=*/"", /*type_resolver=*/{},
+      /*obj_loader=*/{}, at::Device(at::kCPU), reader, torch::jit::Unpickler::defaultTypeParser,
+      storages);
+}
+
+// Whether every element of `t` lies inside its storage. The unpickler sets
+// sizes, strides and offset as the file says, unchecked; a hostile offset
+// would have LibTorch read other memory, or crash.
+bool InsideStorage(const at::Tensor& t) {
+  int64_t last = t.storage_offset();
+  if (last < 0) return false;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    if (t.size(d) < 0 || t.stride(d) < 0) return false;
+    if (t.size(d) == 0) return true;  // no elements to read
+  }
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    int64_t span = 0;
+    if (__builtin_mul_overflow(t.size(d) - 1, t.stride(d), &span) ||
+        __builtin_add_overflow(last, span, &last)) {
+      return false;
+    }
+  }
+  int64_t end = 0;
+  return !__builtin_mul_overflow(last + 1, static_cast<int64_t>(t.element_size()), &end) &&
+         static_cast<uint64_t>(end) <= t.storage().nbytes();
 }
 
 }  // namespace
@@ -142,6 +178,10 @@ absl::StatusOr<ReferenceCheckpoint> ReadReferenceCheckpoint(const std::string& p
         !at::isFloatingType(kv.value().toTensor().scalar_type())) {
       return absl::DataLossError(absl::StrCat(path, ": state_dict entry ", Show(kv.key()),
                                               " is not a floating-point tensor"));
+    }
+    if (!InsideStorage(kv.value().toTensor())) {
+      return absl::DataLossError(absl::StrCat(path, ": state_dict entry ", Show(kv.key()),
+                                              " lies outside its stored data"));
     }
     ckpt.state_dict.emplace_back(kv.key().toStringRef(), kv.value().toTensor());
   }

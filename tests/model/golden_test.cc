@@ -167,6 +167,28 @@ TEST(ReferenceCheckpointTest, GpuSavedCheckpointLoadsOnTheCpu) {
   Checked(std::string(SPACEBYTE_BIN) + " convert --from_reference " + path + " --out " + out);
 }
 
+// A hostile .pt can put a tensor's view past its stored bytes; LibTorch's
+// unpickler sets the offset unchecked, and copying from it read other memory
+// or crashed. The reader refuses such a tensor by name.
+TEST(ReferenceCheckpointTest, TensorOutsideItsStoredDataIsRefused) {
+  absl::StatusOr<ReferenceCheckpoint> ref = ReadReferenceCheckpoint(GoldenPath("spacebyte_tiny"));
+  ASSERT_TRUE(ref.ok());
+  auto state = ref->contents.at("state_dict").toGenericDict();
+  const torch::Tensor original = state.at("token_embedding.weight").toTensor();
+  for (const int64_t offset : {int64_t{1} << 24, int64_t{100}}) {
+    torch::Tensor weight = original.clone();
+    weight.unsafeGetTensorImpl()->set_storage_offset(offset);
+    state.insert_or_assign("token_embedding.weight", weight);
+    const std::string path = ::testing::TempDir() + "/outside.pt";
+    const std::vector<char> bytes = torch::pickle_save(ref->contents);
+    std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
+    const absl::Status status = ReadReferenceCheckpoint(path).status();
+    EXPECT_NE(status.message().find("token_embedding.weight lies outside its stored data"),
+              std::string::npos)
+        << offset << ": " << status;
+  }
+}
+
 // Fields of the wrong type, as a hand-made or foreign .pt file has them:
 // each is one error naming the file, not an assertion inside LibTorch.
 TEST(ReferenceCheckpointTest, WrongTypedFieldsAreNamed) {
