@@ -1,6 +1,7 @@
 #include "train/train.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -81,6 +82,18 @@ class Trainer {
   absl::Status Save();
   bool ShouldStop(int64_t step, Clock::time_point start);
   absl::Status Agree(const absl::Status& mine) const { return s_.grid->world().Agree(mine); }
+
+  // A NaN or Inf loss or gradient norm (the same on every rank: both are
+  // global) has already reached the weights. Stop before a save could
+  // replace a good checkpoint with them, or pruning remove the last one.
+  absl::Status NonFinite(int64_t step, const StepResult& r) const {
+    return absl::AbortedError(absl::StrCat(
+        "step ", step, ": loss ", r.loss, ", gradient norm ", r.grad_norm,
+        "; stopped without saving (",
+        saved_step_ > 0 ? absl::StrCat("the last checkpoint, step ", saved_step_, ", is kept")
+                        : std::string("no checkpoint was saved"),
+        "). Lower train.lr, lengthen the warm-up or set train.grad_clip"));
+  }
 
   TrainingSession& s_;
   std::string run_dir_;
@@ -193,6 +206,7 @@ absl::Status Trainer::Train(bool insist_on_resume) {
     const double lr = LearningRateAt(step, t.steps, t.lr, t.warmup_fraction);
     const StepResult r = s_.step->Take(UploadBatch(*batch, s_.device), lr);
     ++step;
+    if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)) return NonFinite(step, r);
     progress_ = {step, progress_.bytes_seen + bytes_per_step, batch->state_after};
     ++window_steps;
     window_ignored += r.ignored_fraction;
