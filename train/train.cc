@@ -141,10 +141,17 @@ absl::Status Trainer::Evaluate(const std::string& split, int64_t step) {
   if (it == evaluators_.end()) {
     absl::StatusOr<std::unique_ptr<Evaluator>> v = Evaluator::Open(
         s_.spec.data.path, split, s_.spec.model, s_.spec.train.eval_windows);
+    // The training split opened, so NotFound is an empty split (a corpus
+    // prepared with --validation_fraction 0): its evaluations are skipped.
+    // Failing instead would stop the run before its final save, every time.
+    if (absl::IsNotFound(v.status())) {
+      log_->Message(absl::StrCat(v.status().message(), ": its evaluations are skipped"));
+      v = std::unique_ptr<Evaluator>();
+    }
     if (!v.ok()) return v.status();
     it = evaluators_.emplace(split, std::move(*v)).first;
   }
-  if (it->second->windows() == 0) return absl::OkStatus();
+  if (it->second == nullptr || it->second->windows() == 0) return absl::OkStatus();
   log_->Eval(it->second->Evaluate(*s_.model, step, *s_.dp, s_.spec.train.micro_batch_size));
   return log_->status();
 }

@@ -233,6 +233,27 @@ TEST_F(TrainProgramTest, NonFiniteLossStopsWithoutSaving) {
   EXPECT_EQ(newest, stopped - 1) << "the last save is the step before the non-finite loss";
 }
 
+// A corpus prepared with no validation or test split: training skips those
+// evaluations with a line each and still saves its final checkpoint.
+// Before, the final evaluation failed and the run ended without it, on
+// every rerun.
+TEST_F(TrainProgramTest, CorpusWithoutEvaluationSplitsStillSavesTheRun) {
+  const std::string corpus = std::string(SPACEBYTE_TESTDATA) + "/../../data/corpus/udhr/eng.txt";
+  const std::string data = dir_ + "/train_only";
+  const CommandResult prep = RunCommand(
+      std::string(SPACEBYTE_BIN) + " prep --out " + data + " --input " + corpus +
+      " --separator blank --language_from '([a-z]+)\\.txt$' --validation_fraction 0 "
+      "--test_fraction 0");
+  ASSERT_EQ(prep.status, 0) << prep.output;
+  const std::string run = dir_ + "/run";
+  const CommandResult r = Train(WriteTinyConfig(dir_, data, 4), run, {"train.eval_interval=2"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("no records in split 'validation': its evaluations are skipped"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/step_00000004")) << r.output;
+}
+
 struct BadConfig {
   const char* name;
   std::vector<std::string> sets;  // applied to the tiny config
