@@ -10,8 +10,21 @@ namespace spacebyte::data {
 namespace {
 constexpr uint64_t kLanguageChoiceStream = 0x6c616e67;  // "lang"
 
+// A batch lives in memory: these bounds keep rows · T from wrapping, and a
+// mistyped size from an allocation that aborts.
+constexpr int64_t kMaxContext = int64_t{1} << 24;
+constexpr int64_t kMaxGlobalBatch = int64_t{1} << 24;
+constexpr int64_t kMaxRankBytes = int64_t{1} << 32;
+
 absl::Status CheckOptions(const LoaderOptions& o) {
-  if (o.context <= 0) return absl::InvalidArgumentError("context must be positive");
+  if (o.context <= 0 || o.context > kMaxContext) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("context ", o.context, " is not in [1, ", kMaxContext, "]"));
+  }
+  if (o.global_batch > kMaxGlobalBatch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("global batch ", o.global_batch, " exceeds ", kMaxGlobalBatch));
+  }
   if (o.dp_size <= 0 || o.dp_rank < 0 || o.dp_rank >= o.dp_size) {
     return absl::InvalidArgumentError(
         absl::StrCat("dp_rank ", o.dp_rank, " is not in [0, dp_size=", o.dp_size, ")"));
@@ -19,6 +32,11 @@ absl::Status CheckOptions(const LoaderOptions& o) {
   if (o.global_batch <= 0 || o.global_batch % o.dp_size != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "global batch ", o.global_batch, " is not a positive multiple of dp_size ", o.dp_size));
+  }
+  if (o.global_batch / o.dp_size * o.context > kMaxRankBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a batch of ", o.global_batch / o.dp_size, " rows of ", o.context,
+        " bytes per rank exceeds ", kMaxRankBytes, " bytes"));
   }
   return absl::OkStatus();
 }

@@ -1,6 +1,9 @@
 #include "data/prefetch_loader.h"
 
 #include <algorithm>
+#include <exception>
+
+#include "absl/strings/str_cat.h"
 
 namespace spacebyte::data {
 
@@ -26,7 +29,7 @@ void PrefetchLoader::Run() {
       cv_.wait(lock, [&] { return stop_ || queue_.size() < depth; });
       if (stop_) return;
     }
-    absl::StatusOr<Batch> batch = loader_->Next();
+    absl::StatusOr<Batch> batch = NextOrError();
     const bool failed = !batch.ok();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -34,6 +37,14 @@ void PrefetchLoader::Run() {
     }
     cv_.notify_all();
     if (failed) return;  // the error is handed out; nothing follows it
+  }
+}
+
+absl::StatusOr<Batch> PrefetchLoader::NextOrError() {
+  try {
+    return loader_->Next();
+  } catch (const std::exception& e) {
+    return absl::ResourceExhaustedError(absl::StrCat("reading a batch: ", e.what()));
   }
 }
 

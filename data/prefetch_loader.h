@@ -29,6 +29,9 @@ class PrefetchLoader {
 
  private:
   void Run();
+  // The loader's next batch; an exception (out of memory) as its error, since
+  // one escaping this thread would abort the process.
+  absl::StatusOr<Batch> NextOrError();
 
   std::unique_ptr<Loader> loader_;
   std::string state_;

@@ -1,6 +1,8 @@
 #include "model/model_spec.h"
 
+#include <algorithm>
 #include <string>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -29,6 +31,20 @@ absl::StatusOr<Enum> ParseChoice(
 absl::Status Positive(const char* field, int64_t value) {
   if (value > 0) return absl::OkStatus();
   return Invalid(absl::StrCat("model.", field, " must be positive, got ", value));
+}
+
+// Upper bounds far past any model one would train, so that a hostile or
+// mistyped config (d_model 2^30 in a .pt, a manifest, --set) is one line,
+// not an allocation that aborts or a loop that never ends.
+constexpr int64_t kMaxWidth = int64_t{1} << 16;
+constexpr int64_t kMaxContext = int64_t{1} << 24;
+constexpr int64_t kMaxLayers = 1024;
+constexpr int64_t kMaxFfMult = 64;
+constexpr double kMaxParameters = 1e12;
+
+absl::Status AtMost(const char* field, int64_t value, int64_t limit) {
+  if (value <= limit) return absl::OkStatus();
+  return Invalid(absl::StrCat("model.", field, " = ", value, " exceeds ", limit));
 }
 
 absl::Status MultipleOf(const char* field, int64_t value, int64_t d_key) {
@@ -76,6 +92,21 @@ absl::Status Validate(const ModelSpec& s) {
                           {"d_key", s.d_key},
                           {"d_ff_mult", s.d_ff_mult}}) {
     if (absl::Status st = Positive(field, v); !st.ok()) return st;
+  }
+  for (auto [field, v, limit] : {std::tuple{"d_model", s.d_model, kMaxWidth},
+                                 {"d_local", s.d_local, kMaxWidth},
+                                 {"context_size", s.context_size, kMaxContext},
+                                 {"n_layers", s.n_layers, kMaxLayers},
+                                 {"n_local_layers", s.n_local_layers, kMaxLayers},
+                                 {"d_ff_mult", s.d_ff_mult, kMaxFfMult}}) {
+    if (absl::Status st = AtMost(field, v, limit); !st.ok()) return st;
+  }
+  const double block = 4.0 + 2.0 * s.d_ff_mult;  // weights per w² of a block
+  const double parameters = block * (static_cast<double>(s.n_layers) * s.d_model * s.d_model +
+                                     static_cast<double>(s.n_local_layers) * s.d_local * s.d_local);
+  if (parameters > kMaxParameters) {
+    return Invalid(absl::StrCat("the model would hold ", parameters, " weights, more than ",
+                                kMaxParameters));
   }
   if (s.d_key % 2 != 0 && s.rope) return Invalid("model.rope needs an even model.d_key");
   if (absl::Status st = MultipleOf("d_model", s.d_model, s.d_key); !st.ok()) return st;
@@ -206,10 +237,12 @@ proto::ModelConfig ToProto(const ModelSpec& s) {
 
 namespace {
 
-// One block of width w over a sequence of L with attention window V. The
-// spec's L·8w² is the feed-forward's two w × 4w products at d_ff_mult 4.
+// One block of width w over a sequence of L with attention window V (no
+// query sees more than L keys, whatever the window). The spec's L·8w² is
+// the feed-forward's two w × 4w products at d_ff_mult 4.
 double BlockMultiplyAdds(double w, double length, double window, double ff_mult) {
-  return length * (4 * w * w + 2 * w * window) + length * 2 * ff_mult * w * w;
+  const double seen = std::min(window, length);
+  return length * (4 * w * w + 2 * w * seen) + length * 2 * ff_mult * w * w;
 }
 
 }  // namespace

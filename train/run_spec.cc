@@ -177,7 +177,11 @@ absl::Status CheckTrainNumbers(const TrainSpec& t) {
 absl::StatusOr<TrainSpec> ResolveTrain(const proto::TrainConfig& c, const ModelSpec& model,
                                        const ParallelSpec& p) {
   TrainSpec t;
-  if (c.batch_size() <= 0) return Invalid("train.batch_size must be positive");
+  constexpr int64_t kMaxBatch = int64_t{1} << 24;  // as the loader allows
+  if (c.batch_size() <= 0 || c.batch_size() > kMaxBatch) {
+    return Invalid(absl::StrCat("train.batch_size = ", c.batch_size(), " must be in [1, ",
+                                kMaxBatch, "]"));
+  }
   t.batch_size = c.batch_size();
   if (t.batch_size % p.dp != 0) {
     return Invalid(absl::StrCat("train.batch_size = ", t.batch_size,

@@ -54,6 +54,19 @@ class LoaderTest : public ::testing::Test {
 };
 std::string* LoaderTest::dataset_ = nullptr;
 
+// Sizes whose batch cannot fit in memory, or whose rows · T wraps around
+// (`data inspect --context 2^62` overflowed the heap), are refused by Open.
+TEST_F(LoaderTest, BatchesTooLargeToHoldAreRefused) {
+  for (const auto& [context, batch] :
+       {std::pair<int64_t, int64_t>{int64_t{1} << 62, 4}, {4611686018427387905, 4},
+        {int64_t{1} << 24, int64_t{1} << 10}, {97, int64_t{1} << 31}}) {
+    LoaderOptions o = Options();
+    o.context = context;
+    o.global_batch = batch;
+    EXPECT_TRUE(absl::IsInvalidArgument(Loader::Open(o).status())) << context << " x " << batch;
+  }
+}
+
 TEST_F(LoaderTest, RanksPartitionTheSingleRankStream) {
   constexpr int kSteps = 40;  // enough to wrap around the smaller languages
   const std::vector<std::string> single = Rows(Options(), kSteps);
