@@ -20,19 +20,25 @@ absl::StatusOr<std::vector<double>> MixingProbabilities(
     }
   }
   std::vector<double> p;
-  double total = 0;
+  double total = 0, largest = 1;
+  for (const auto& entry : bytes) largest = std::max(largest, static_cast<double>(entry.second));
   for (const auto& [language, size] : bytes) {
     double w = 0;
     if (!weights.empty()) {
       auto it = weights.find(language);
       w = it == weights.end() ? 0 : it->second;
     } else {
-      w = std::pow(static_cast<double>(size), alpha.value_or(1.0));
+      // Relative to the largest language: bytes^alpha itself is inf for
+      // alpha 100, and inf / inf made every probability NaN.
+      w = std::pow(static_cast<double>(size) / largest, alpha.value_or(1.0));
     }
     p.push_back(w);
     total += w;
   }
   if (!(total > 0)) return absl::InvalidArgumentError("all language weights are zero");
+  if (!std::isfinite(total)) {
+    return absl::InvalidArgumentError("the language weights sum past the largest double");
+  }
   for (double& x : p) x /= total;
   return p;
 }

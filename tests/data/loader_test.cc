@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -169,6 +170,19 @@ TEST_F(LoaderTest, MixingFollowsWeightsAndTemperature) {
   for (const char* language : {"de", "en", "fr"}) {
     EXPECT_NEAR(unimax_share.at(language), 0.273, 0.03) << language;
   }
+}
+
+// Temperature mixing at the top of data.alpha's range: bytes^100 overflows a
+// double, which made every probability NaN and the draw always pick the
+// last language. Relative sizes keep it finite: the largest takes nearly all.
+TEST(MixingTest, LargeAlphaStaysFinite) {
+  const std::map<std::string, int64_t> bytes = {{"a", 20000}, {"b", 60000}, {"c", 30000}};
+  auto p = MixingProbabilities(bytes, {}, 100.0);
+  ASSERT_TRUE(p.ok()) << p.status();
+  for (double x : *p) EXPECT_TRUE(std::isfinite(x));
+  EXPECT_NEAR((*p)[1], 1.0, 1e-12);
+  auto linear = MixingProbabilities(bytes, {}, 1.0);
+  EXPECT_DOUBLE_EQ((*linear)[0], 20000.0 / 110000);
 }
 
 TEST(MixingTest, UniMaxSharesTheBudgetEvenlyUpToTheEpochCap) {
