@@ -330,8 +330,28 @@ bool CheckpointReader::Has(const std::string& name) const {
   return false;
 }
 
+// Elements in a box of these extents (validated: no overflow).
+int64_t Volume(const google::protobuf::RepeatedField<int64_t>& extents) {
+  int64_t n = 1;
+  for (int64_t e : extents) n *= e;
+  return n;
+}
+
 absl::StatusOr<torch::Tensor> CheckpointReader::Read(const std::string& name) const {
   // The manifest was validated: every slice lies inside its tensor and file.
+  // Before allocating the tensor, its slices must add up to its size, so that
+  // the allocation is bounded by bytes the files hold: a re-signed shape of
+  // 2^40 × 64 with small slices tried to allocate 281 TB and aborted.
+  int64_t volume = -1, sliced = 0;
+  for (const proto::TensorSlice& e : manifest_.tensors()) {
+    if (e.name() != name) continue;
+    if (volume < 0) volume = Volume(e.global_shape());
+    sliced += Volume(e.slice_extent());
+  }
+  if (volume >= 0 && sliced != volume) {
+    return absl::DataLossError(absl::StrCat(dir_, "/", kManifestName, ": the slices of ", name,
+                                            " do not cover it"));
+  }
   torch::Tensor full, covered;
   for (const proto::TensorSlice& e : manifest_.tensors()) {
     if (e.name() != name) continue;

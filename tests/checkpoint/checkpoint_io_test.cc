@@ -228,6 +228,13 @@ INSTANTIATE_TEST_SUITE_P(
                       m.mutable_tensors()->RemoveLast();
                       m.mutable_files()->RemoveLast();
                     },
+                    "do not cover it", true},
+        // A shape far past what the slices hold: refused before the whole
+        // tensor (here 2^40 × 2 floats) is allocated.
+        HostileEdit{"ShapeFarLargerThanItsSlices",
+                    [](auto& m) {
+                      for (auto& t : *m.mutable_tensors()) t.set_global_shape(0, int64_t{1} << 40);
+                    },
                     "do not cover it", true}),
     [](const ::testing::TestParamInfo<HostileEdit>& info) { return info.param.name; });
 
