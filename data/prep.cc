@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -217,15 +218,43 @@ absl::Status CheckReplaceable(const std::string& out) {
       ": not a dataset of `spacebyte prep`, so it is left alone; choose another --out"));
 }
 
+std::filesystem::path Canonical(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path p = std::filesystem::weakly_canonical(path, ec);
+  return ec ? std::filesystem::path(path) : p;
+}
+
+// Whether `inner` is `outer` or lies below it.
+bool Within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  auto i = inner.begin();
+  for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+    if (o->empty() && std::next(o) == outer.end()) break;  // a trailing '/'
+    if (i == inner.end() || *i != *o) return false;
+  }
+  return true;
+}
+
 absl::Status CheckOptions(const PrepOptions& o) {
   if (o.inputs.empty()) return absl::InvalidArgumentError("give at least one --input");
   if (o.out.empty()) return absl::InvalidArgumentError("--out is required");
   if (o.shard_bytes <= 0 || o.threads <= 0) {
     return absl::InvalidArgumentError("--shard_bytes and --threads must be positive");
   }
-  if (o.validation_fraction < 0 || o.test_fraction < 0 ||
-      o.validation_fraction + o.test_fraction >= 1) {
+  // Written so that NaN fails too.
+  if (!(o.validation_fraction >= 0 && o.test_fraction >= 0 &&
+        o.validation_fraction + o.test_fraction < 1)) {
     return absl::InvalidArgumentError("split fractions must be >= 0 and sum below 1");
+  }
+  // An input inside the dataset being replaced, or the dataset inside an
+  // input directory, would have prep read its own shard files as documents.
+  const std::filesystem::path out = Canonical(o.out);
+  for (const std::string& input : o.inputs) {
+    const size_t eq = input.rfind('=');
+    const std::filesystem::path in = Canonical(eq == std::string::npos ? input : input.substr(0, eq));
+    if (Within(in, out) || Within(out, in)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--input ", input, " and --out ", o.out, " overlap: prep would read its own shards"));
+    }
   }
   return absl::OkStatus();
 }

@@ -171,6 +171,11 @@ absl::Status CheckTrainNumbers(const TrainSpec& t) {
     return Invalid(
         "train.stop_at_step, eval_interval, eval_windows and threads must not be negative");
   }
+  // More threads than any machine has cores only starves it (100000 hung
+  // for minutes and ignored SIGTERM).
+  if (t.threads > 1024) {
+    return Invalid(absl::StrCat("train.threads = ", t.threads, " exceeds 1024"));
+  }
   return absl::OkStatus();
 }
 

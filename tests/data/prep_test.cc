@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -321,6 +322,27 @@ TEST(PrepTest, DistinctLanguageTagsGetDistinctShards) {
   EXPECT_EQ(by_language.at("en-US").second, 2);
   EXPECT_EQ(by_language.at("en_US").second, 1);
   EXPECT_NE(by_language.at("en-US").first, by_language.at("en_US").first);
+}
+
+// An input inside the dataset prep replaces, or the dataset inside an input
+// directory, would be read back as documents: refused, and the dataset left
+// as it was. So is a NaN split fraction.
+TEST(PrepTest, InputAndOutputThatOverlapAreRefused) {
+  const std::string dir = testing::FreshDir("prep_overlap");
+  Write(dir + "/a.txt", "alpha\nbeta\n");
+  std::ostringstream sink;
+  ASSERT_TRUE(RunPrep(Options(dir + "/a.txt=aa", dir + "/out"), sink, sink).ok()) << sink.str();
+  const std::string before = WholeDatasetManifest(dir + "/out");
+  for (const auto& [input, out] : {std::pair{dir + "/out", dir + "/out"},
+                                   {dir + "/out/", dir + "/out"},
+                                   {dir, dir + "/out"}}) {
+    const absl::Status s = RunPrep(Options(input, out), sink, sink);
+    EXPECT_NE(s.message().find("overlap"), std::string::npos) << input << " -> " << out << s;
+  }
+  EXPECT_EQ(WholeDatasetManifest(dir + "/out"), before);
+  PrepOptions nan = Options(dir + "/a.txt=aa", dir + "/other");
+  nan.validation_fraction = std::nan("");
+  EXPECT_FALSE(RunPrep(nan, sink, sink).ok());
 }
 
 TEST(PrepTest, RerunReplacesTheDatasetWholeAndLeavesOtherDirectoriesAlone) {
