@@ -255,12 +255,16 @@ int RunDataPatches(int argc, char** argv) {
 int RunData(int argc, char** argv) {
   if (argc >= 3 && std::strcmp(argv[2], "patches") == 0) return RunDataPatches(argc, argv);
   if (argc < 3 || std::strcmp(argv[2], "inspect") != 0) {
-    std::cerr << "usage: spacebyte data inspect --data DIR --context T --batch B "
-                 "--dp_size N --dp_rank R --steps K [--seed S] [--split train]\n"
-                 "       spacebyte data patches --data DIR --patch_method M --context T "
-                 "--global_context TG [--split train] [--dense_patch_bytes N] [--word_patch_bytes N]\n"
-                 "       [--fill_global_context]\n";
-    return 2;
+    // `data --help` asks for this, so it goes to stdout with exit 0.
+    const bool help = argc >= 3 && (!std::strcmp(argv[2], "--help") || !std::strcmp(argv[2], "-h"));
+    (help ? std::cout : std::cerr)
+        << "usage: spacebyte data inspect --data DIR --context T --batch B "
+           "--dp_size N --dp_rank R --steps K [--seed S] [--split train]\n"
+           "       spacebyte data patches --data DIR --patch_method M --context T "
+           "--global_context TG [--split train] [--dense_patch_bytes N] [--word_patch_bytes N]\n"
+           "       [--fill_global_context]\n"
+           "(spacebyte data inspect --help, spacebyte data patches --help)\n";
+    return help ? 0 : 2;
   }
   data::InspectOptions o;
   FlagSet flags("data inspect", "Prints `step position_in_global_batch hash` per sample of one rank.");

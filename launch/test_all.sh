@@ -78,6 +78,7 @@ for leg in $legs; do
   esac
 done
 
-printf '%s\n' "${summary[@]}"
+# The per-leg lines come last: what CI and users read.
 echo "all legs: $total_passed passed, $total_failed failed"
+printf '%s\n' "${summary[@]}"
 [ "$total_failed" -eq 0 ]
