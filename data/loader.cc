@@ -10,10 +10,6 @@ namespace spacebyte::data {
 namespace {
 constexpr uint64_t kLanguageChoiceStream = 0x6c616e67;  // "lang"
 
-// A batch lives in memory: these bounds keep rows · T from wrapping, and a
-// mistyped size from an allocation that aborts.
-constexpr int64_t kMaxContext = int64_t{1} << 24;
-constexpr int64_t kMaxGlobalBatch = int64_t{1} << 24;
 constexpr int64_t kMaxRankBytes = int64_t{1} << 32;
 
 absl::Status CheckOptions(const LoaderOptions& o) {

@@ -20,6 +20,12 @@
 
 namespace spacebyte::data {
 
+// A batch lives in memory: these bounds keep rows · T from wrapping, and a
+// mistyped size from an allocation that aborts. Configs check against them
+// before any loader exists.
+inline constexpr int64_t kMaxContext = int64_t{1} << 24;
+inline constexpr int64_t kMaxGlobalBatch = int64_t{1} << 24;
+
 struct LoaderOptions {
   std::string data_dir;
   std::string split = "train";

@@ -37,7 +37,6 @@ absl::Status Positive(const char* field, int64_t value) {
 // mistyped config (d_model 2^30 in a .pt, a manifest, --set) is one line,
 // not an allocation that aborts or a loop that never ends.
 constexpr int64_t kMaxWidth = int64_t{1} << 16;
-constexpr int64_t kMaxContext = int64_t{1} << 24;
 constexpr int64_t kMaxLayers = 1024;
 constexpr int64_t kMaxFfMult = 64;
 constexpr double kMaxParameters = 1e12;
@@ -95,7 +94,7 @@ absl::Status Validate(const ModelSpec& s) {
   }
   for (auto [field, v, limit] : {std::tuple{"d_model", s.d_model, kMaxWidth},
                                  {"d_local", s.d_local, kMaxWidth},
-                                 {"context_size", s.context_size, kMaxContext},
+                                 {"context_size", s.context_size, kMaxModelContext},
                                  {"n_layers", s.n_layers, kMaxLayers},
                                  {"n_local_layers", s.n_local_layers, kMaxLayers},
                                  {"d_ff_mult", s.d_ff_mult, kMaxFfMult}}) {

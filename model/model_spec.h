@@ -19,6 +19,9 @@ enum class NormKind { kLayerNorm, kRMSNorm };
 
 inline constexpr int64_t kVocabSize = 256;
 inline constexpr int64_t kBos = 255;
+// The longest context a config may name: far past any model one would
+// train, so a hostile T is one line rather than an allocation that aborts.
+inline constexpr int64_t kMaxModelContext = int64_t{1} << 24;
 
 struct ModelSpec {
   ModelKind kind = ModelKind::kSpaceByte;

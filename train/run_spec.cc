@@ -9,10 +9,15 @@
 #include <torch/version.h>
 
 #include "absl/strings/str_cat.h"
+#include "data/loader.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 
 namespace spacebyte::trainer {
+
+// Every context a model config accepts, the loader accepts too.
+static_assert(kMaxModelContext <= data::kMaxContext);
+
 namespace {
 
 using google::protobuf::FieldDescriptor;
@@ -182,10 +187,9 @@ absl::Status CheckTrainNumbers(const TrainSpec& t) {
 absl::StatusOr<TrainSpec> ResolveTrain(const proto::TrainConfig& c, const ModelSpec& model,
                                        const ParallelSpec& p) {
   TrainSpec t;
-  constexpr int64_t kMaxBatch = int64_t{1} << 24;  // as the loader allows
-  if (c.batch_size() <= 0 || c.batch_size() > kMaxBatch) {
+  if (c.batch_size() <= 0 || c.batch_size() > data::kMaxGlobalBatch) {
     return Invalid(absl::StrCat("train.batch_size = ", c.batch_size(), " must be in [1, ",
-                                kMaxBatch, "]"));
+                                data::kMaxGlobalBatch, "]"));
   }
   t.batch_size = c.batch_size();
   if (t.batch_size % p.dp != 0) {
