@@ -204,6 +204,13 @@ absl::Status LoadNamedTensors(ByteLm& model, const NamedTensors& tensors,
           source, ": tensor ", p.key(), " has shape ", c10::str(it->second.sizes()),
           ", the model wants ", c10::str(p.value().sizes())));
     }
+    // copy_ converts any dtype: integer or byte data in a manifest would
+    // load as silently wrong weights.
+    if (!it->second.is_floating_point()) {
+      return absl::DataLossError(absl::StrCat(source, ": tensor ", p.key(), " is ",
+                                              c10::toString(it->second.scalar_type()),
+                                              ", not floating point"));
+    }
     p.value().copy_(it->second);
     given.erase(it);
   }

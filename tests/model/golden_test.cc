@@ -189,6 +189,21 @@ TEST(ReferenceCheckpointTest, TensorOutsideItsStoredDataIsRefused) {
   }
 }
 
+// Our own manifests may store int64 and uint8 tensors; as weights they are
+// refused by name rather than converted into other numbers.
+TEST(ReferenceCheckpointTest, IntegerWeightsAreRefusedByName) {
+  absl::StatusOr<ReferenceCheckpoint> ref = ReadReferenceCheckpoint(GoldenPath("spacebyte_tiny"));
+  ASSERT_TRUE(ref.ok());
+  std::shared_ptr<ByteLm> model = MakeModel(ref->spec);
+  for (auto& [name, tensor] : ref->state_dict) {
+    if (name == "token_embedding.weight") tensor = tensor.to(torch::kLong);
+  }
+  const absl::Status status = LoadNamedTensors(*model, ref->state_dict, "ckpt");
+  EXPECT_NE(status.message().find("ckpt: tensor token_embedding.weight is Long, not floating"),
+            std::string::npos)
+      << status;
+}
+
 // Fields of the wrong type, as a hand-made or foreign .pt file has them:
 // each is one error naming the file, not an assertion inside LibTorch.
 TEST(ReferenceCheckpointTest, WrongTypedFieldsAreNamed) {
