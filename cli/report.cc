@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/svg_plot.h"
+#include "data/file_read.h"
 
 namespace spacebyte::trainer {
 namespace {
@@ -150,16 +151,13 @@ absl::StatusOr<std::string> WriteRunReport(const std::string& run_dir) {
   const std::filesystem::path dir(run_dir);
   absl::StatusOr<MetricsLog> log = ReadMetricsLog((dir / "metrics.jsonl").string());
   if (!log.ok()) return log.status();
-  std::string config_text;
-  if (std::ifstream config(dir / "config.textproto"); config) {
-    std::ostringstream text;
-    text << config.rdbuf();
-    config_text = text.str();
-  }
+  absl::StatusOr<std::string> config_text = data::ReadWholeFile((dir / "config.textproto").string());
+  if (absl::IsNotFound(config_text.status())) config_text = "";
+  if (!config_text.ok()) return config_text.status();
   const std::string path = (dir / "report.html").string();
   std::ofstream out(path);
   out << RenderReport(*log, "Run " + std::filesystem::absolute(dir).lexically_normal().string(),
-                      config_text);
+                      *config_text);
   if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", path));
   return path;
 }

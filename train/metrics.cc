@@ -1,11 +1,12 @@
 #include "train/metrics.h"
 
 #include <cmath>
-#include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "data/file_read.h"
 
 namespace spacebyte::trainer {
 
@@ -125,8 +126,10 @@ absl::Status ParseLine(const std::string& text, MetricsLog& log) {
 }  // namespace
 
 absl::StatusOr<MetricsLog> ReadMetricsLog(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  // A directory or a pipe in its place is an error, not an empty log.
+  absl::StatusOr<std::string> contents = data::ReadWholeFile(path);
+  if (!contents.ok()) return contents.status();
+  std::istringstream in(*contents);
   MetricsLog log;
   std::string text;
   for (int64_t number = 1; std::getline(in, text); ++number) {

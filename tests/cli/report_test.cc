@@ -102,6 +102,21 @@ TEST(ReportTest, MissingLogIsNamed) {
   EXPECT_NE(status.message().find(dir + "/metrics.jsonl"), std::string::npos) << status;
 }
 
+// A directory where the log or the config belongs is named, not read as
+// an empty file into an empty report.
+TEST(ReportTest, DirectoryInPlaceOfAFileIsNamed) {
+  for (const char* name : {"metrics.jsonl", "config.textproto"}) {
+    const std::string dir = MakeRunDir(std::string("dir_") + name, R"({"step":1,"loss":2})");
+    std::filesystem::remove(dir + "/" + name);
+    std::filesystem::create_directories(dir + "/" + name);
+    const absl::Status status = WriteRunReport(dir).status();
+    EXPECT_NE(status.message().find(dir + "/" + name + " is a directory, not a file"),
+              std::string::npos)
+        << status;
+    EXPECT_FALSE(std::filesystem::exists(dir + "/report.html"));
+  }
+}
+
 TEST(SvgPlotTest, PointsLandInsideTheFrameAndTicksAreRound) {
   const std::string svg = LinePlotSvg({{"a", {{0, 1.0}, {100, 3.0}}}}, {"t", "step", "y"});
   // x from 0 to 100 spans the frame's 64..490; y 1..3 spans 256..30.
