@@ -137,15 +137,17 @@ absl::StatusOr<EvalResult> EvaluateBytesFile(ByteLm& model, const std::string& p
         path, " has ", bytes.size(), " bytes, fewer than one window of ", context));
   }
   if (max_windows > 0) windows = std::min(windows, max_windows);
+  // Widened to int64 a batch at a time: the whole file as int64 held eight
+  // times its size on the device.
   const torch::Tensor all =
-      torch::from_blob(const_cast<char*>(bytes.data()), {windows, context}, torch::kUInt8)
-          .to(model.parameters().front().device(), torch::kLong);
+      torch::from_blob(const_cast<char*>(bytes.data()), {windows, context}, torch::kUInt8);
+  const torch::Device device = model.parameters().front().device();
   torch::NoGradGuard no_grad;
   model.eval();
   double loss_sum = 0, ignored_sum = 0;
   for (int64_t start = 0; start < windows; start += batch_size) {
     const int64_t rows = std::min(batch_size, windows - start);
-    const torch::Tensor targets = all.narrow(0, start, rows);
+    const torch::Tensor targets = all.narrow(0, start, rows).to(device, torch::kLong);
     const LossOutput loss = ComputeLoss(model.Forward(TokensFromTargets(targets)), targets);
     loss_sum += loss.per_sample.to(torch::kDouble).sum().item<double>();
     ignored_sum += loss.ignored_fraction.item<double>() * static_cast<double>(rows);
