@@ -212,7 +212,7 @@ absl::Status CommitCheckpoint(const std::string& tmp_dir, const std::string& fin
 }
 
 absl::Status PruneCheckpoints(const std::string& checkpoints_dir, int keep,
-                              int64_t newest_step) {
+                              int64_t newest_step, std::set<int64_t>* verified) {
   std::vector<std::pair<int64_t, std::string>> steps;  // (step, name), every step dir
   std::vector<std::string> stale;                      // saves that never committed
   std::error_code ec;
@@ -238,8 +238,14 @@ absl::Status PruneCheckpoints(const std::string& checkpoints_dir, int keep,
       stale.push_back(name);
       continue;
     }
-    absl::StatusOr<CheckpointReader> reader = OpenStepDir(dir, /*verify=*/false);
-    if (reader.ok() && FilesHaveManifestSizes(dir, reader->manifest())) ++valid;
+    // A size check is enough for a checkpoint this process has verified;
+    // any other is checked as resume checks it (CRC), or a damaged newer
+    // one would count as valid and cost a complete older one.
+    const bool known = verified->count(step) > 0;
+    absl::StatusOr<CheckpointReader> reader = OpenStepDir(dir, /*verify=*/!known);
+    if (!reader.ok() || (known && !FilesHaveManifestSizes(dir, reader->manifest()))) continue;
+    verified->insert(step);
+    ++valid;
   }
   for (const std::string& name : stale) {
     fs::remove_all(fs::path(checkpoints_dir) / name, ec);

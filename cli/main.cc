@@ -410,7 +410,13 @@ void PrintUsage() {
 
 int main(int argc, char** argv) {
   using spacebyte::trainer::kSubcommands;
+  // Stop signals wait through start-up (both loads of the libraries around
+  // the re-exec) until train has its handlers; any other subcommand gets
+  // the default action, as before.
+  spacebyte::trainer::HoldStopSignals();
   spacebyte::trainer::ReexecWithPassiveWaiting(argv);
+  if (argc >= 2 && !std::strcmp(argv[1], "train")) spacebyte::trainer::CatchStopSignals();
+  spacebyte::trainer::ReleaseStopSignals();
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     spacebyte::trainer::PrintUsage();
     return argc < 2 ? 2 : 0;

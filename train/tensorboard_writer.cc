@@ -52,15 +52,15 @@ absl::StatusOr<std::unique_ptr<TensorBoardWriter>> TensorBoardWriter::Open(const
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
-  if (resume_step > 0) {
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name.rfind(kPrefix, 0) != 0 || name.size() < 4 ||
-          name.compare(name.size() - 4, 4, ".tmp") == 0) {
-        continue;
-      }
-      if (absl::Status s = DropEventsAfter(entry.path().string(), resume_step); !s.ok()) return s;
+  // At step 0 too: a run that died before its first checkpoint left events
+  // that its restart writes again (metrics.jsonl is rewritten the same way).
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kPrefix, 0) != 0 || name.size() < 4 ||
+        name.compare(name.size() - 4, 4, ".tmp") == 0) {
+      continue;
     }
+    if (absl::Status s = DropEventsAfter(entry.path().string(), resume_step); !s.ok()) return s;
   }
   char host[256] = {};
   ::gethostname(host, sizeof(host) - 1);

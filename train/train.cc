@@ -77,6 +77,7 @@ class Trainer {
   int stop_signal() const { return stop_signal_; }
 
  private:
+  absl::Status RunSteps(bool insist_on_resume);
   absl::Status Resume(bool insist);
   absl::Status Evaluate(const std::string& split, int64_t step);
   absl::Status Save();
@@ -182,7 +183,19 @@ bool Trainer::ShouldStop(int64_t step, Clock::time_point start) {
   return !s_.grid->world().AllOk(elapsed < t.max_time);
 }
 
+// Every early return of RunSteps is agreed by all ranks, so the collective
+// commit here is safe: a save still in flight holds a good step's state
+// (it was copied before the failure) and must not be lost with the run.
 absl::Status Trainer::Train(bool insist_on_resume) {
+  const absl::Status status = RunSteps(insist_on_resume);
+  if (status.ok() || checkpointer_ == nullptr) return status;
+  if (absl::Status committed = checkpointer_->Finish(); !committed.ok()) {
+    return absl::Status(status.code(), absl::StrCat(status.message(), "; ", committed.message()));
+  }
+  return status;
+}
+
+absl::Status Trainer::RunSteps(bool insist_on_resume) {
   const TrainSpec& t = s_.spec.train;
   absl::StatusOr<proto::DatasetManifest> dataset = data::ReadManifest(s_.spec.data.path, true);
   if (absl::Status st = Agree(dataset.status()); !st.ok()) return st;
@@ -274,7 +287,6 @@ absl::Status Trainer::Train(bool insist_on_resume) {
 
 absl::Status Train(const TrainOptions& options, const parallel::MpiEnv& env,
                    bool* preempted) {
-  CatchStopSignals();
   absl::StatusOr<std::unique_ptr<TrainingSession>> session =
       StartSession(options.config, options.overrides, env);
   if (!session.ok()) return session.status();
