@@ -7,6 +7,7 @@
 // last and records every file's size and CRC32C, so a directory with a valid
 // manifest whose files match it is complete.
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,14 +41,16 @@ absl::StatusOr<proto::CheckpointFile> WriteTensorFile(
 absl::Status CommitCheckpoint(const std::string& tmp_dir, const std::string& final_dir,
                               const proto::CheckpointManifest& manifest);
 
-// Keeps the newest `keep` (at least 1) valid step directories (manifest
-// intact, files of the recorded sizes) up to `newest_step`, the one just
-// committed; removes every older step directory and every unfinished
-// step_N.tmp/. Directories of later steps (left by a run that resumed from
-// an earlier checkpoint because they were damaged) are left for that step's
-// next save to replace.
+// Keeps the newest `keep` (at least 1) valid step directories up to
+// `newest_step`, the one just committed; removes every older step directory
+// and every unfinished step_N.tmp/. Valid is what resume accepts: steps in
+// `verified` (written or resumed from by this process) need only files of
+// the recorded sizes; any other is verified in full once and added to it.
+// Directories of later steps (left by a run that resumed from an earlier
+// checkpoint because they were damaged) are left for that step's next save
+// to replace.
 absl::Status PruneCheckpoints(const std::string& checkpoints_dir, int keep,
-                              int64_t newest_step);
+                              int64_t newest_step, std::set<int64_t>* verified);
 
 // A verified checkpoint: every file's size and CRC matched the manifest.
 class CheckpointReader {

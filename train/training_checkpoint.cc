@@ -167,7 +167,10 @@ absl::Status TrainingCheckpointer::Commit(PendingWrite& write) {
         for (const proto::CheckpointFile& f : part.files()) manifest.AddFile(f, part.tensors());
       }
       absl::Status s = CommitCheckpoint(write.tmp_dir, write.final_dir, manifest.manifest());
-      if (s.ok()) s = PruneCheckpoints(checkpoints_dir(), keep_, write.progress.step);
+      if (s.ok()) {
+        verified_steps_.insert(write.progress.step);
+        s = PruneCheckpoints(checkpoints_dir(), keep_, write.progress.step, &verified_steps_);
+      }
       if (!s.ok()) outcome = std::string(s.message());
     }
   }
@@ -317,6 +320,8 @@ absl::StatusOr<TrainingProgress> TrainingCheckpointer::Restore(const CheckpointR
   // Nothing is changed until everything has been read and checked.
   for (auto& [param, value] : weights) param.copy_(value);
   optimizer_.LoadState(moments, steps.value_or(0));
+  // Rank 0, which alone prunes, verified it before resuming.
+  verified_steps_.insert(m.step());
   return TrainingProgress{m.step(), m.bytes_seen(), m.loader_state()};
 }
 

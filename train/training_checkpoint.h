@@ -25,6 +25,7 @@
 // Crashes can be injected at each point of a save for tests: save_fault.h.
 
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -87,6 +88,9 @@ class TrainingCheckpointer {
   int keep_;
   bool async_;
   std::unique_ptr<PendingWrite> pending_;
+  // Steps known to be complete (written or resumed from here): retention
+  // need not read them again.
+  std::set<int64_t> verified_steps_;
 };
 
 // Names the config fields that differ and may not change on resume, e.g.

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -85,10 +86,32 @@ TEST(CheckpointIoTest, PruneKeepsNewest) {
   const std::string root = ::testing::TempDir() + "/ckpt_d";
   fs::remove_all(root);
   for (int step : {1, 2, 3}) SaveSplit(root, step, torch::ones({2, 2}));
-  ASSERT_TRUE(PruneCheckpoints(root, 2, 3).ok());
+  std::set<int64_t> verified = {3};
+  ASSERT_TRUE(PruneCheckpoints(root, 2, 3, &verified).ok());
+  EXPECT_EQ(verified, (std::set<int64_t>{2, 3})) << "step 2 was verified once";
   EXPECT_FALSE(fs::exists(root + "/step_00000001"));
   EXPECT_TRUE(fs::exists(root + "/step_00000002"));
   EXPECT_TRUE(fs::exists(root + "/step_00000003"));
+}
+
+// A newer checkpoint damaged without a change of size (a flipped byte)
+// is what resume skips; retention must not count it in place of a
+// complete older one.
+TEST(CheckpointIoTest, PruneCountsOnlyCheckpointsThatPassTheirChecksum) {
+  const std::string root = ::testing::TempDir() + "/ckpt_k";
+  fs::remove_all(root);
+  for (int step : {1, 2, 3}) SaveSplit(root, step, torch::ones({2, 2}));
+  {
+    std::fstream f(root + "/step_00000002/rank_00000.bin",
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(3);
+    f.put('\x7f');
+  }
+  std::set<int64_t> verified = {3};
+  ASSERT_TRUE(PruneCheckpoints(root, 2, 3, &verified).ok());
+  EXPECT_TRUE(fs::exists(root + "/step_00000001")) << "the second complete checkpoint";
+  EXPECT_TRUE(fs::exists(root + "/step_00000003"));
+  EXPECT_EQ(verified, (std::set<int64_t>{1, 3}));
 }
 
 // A run that resumed from step 1 (step 3 being damaged) and just saved step
@@ -97,7 +120,8 @@ TEST(CheckpointIoTest, PruneNeverRemovesTheCheckpointJustCommitted) {
   const std::string root = ::testing::TempDir() + "/ckpt_e";
   fs::remove_all(root);
   for (int step : {1, 3, 2}) SaveSplit(root, step, torch::ones({2, 2}));
-  ASSERT_TRUE(PruneCheckpoints(root, 1, 2).ok());
+  std::set<int64_t> verified = {2};
+  ASSERT_TRUE(PruneCheckpoints(root, 1, 2, &verified).ok());
   EXPECT_FALSE(fs::exists(root + "/step_00000001"));
   EXPECT_TRUE(fs::exists(root + "/step_00000002"));
   EXPECT_TRUE(fs::exists(root + "/step_00000003"));
@@ -246,7 +270,8 @@ TEST(CheckpointIoTest, PruneKeepsValidCheckpointsAndClearsUnfinishedSaves) {
   for (int step : {1, 2, 3}) SaveSplit(root, step, torch::ones({2, 2}));
   fs::resize_file(root + "/step_00000002/rank_00000.bin", 3);
   fs::create_directories(root + "/step_00000001.tmp");
-  ASSERT_TRUE(PruneCheckpoints(root, 2, 3).ok());
+  std::set<int64_t> verified = {3};
+  ASSERT_TRUE(PruneCheckpoints(root, 2, 3, &verified).ok());
   EXPECT_TRUE(fs::exists(root + "/step_00000001")) << "one of the two valid ones";
   EXPECT_TRUE(fs::exists(root + "/step_00000003"));
   EXPECT_FALSE(fs::exists(root + "/step_00000001.tmp"));
@@ -261,7 +286,8 @@ TEST(CheckpointIoTest, StepsPastEightDigitsAreFoundAndPruned) {
   absl::StatusOr<CheckpointReader> latest = FindLatestCheckpoint(root, &skipped);
   ASSERT_TRUE(latest.ok()) << latest.status();
   EXPECT_EQ(latest->manifest().step(), 123456789);
-  ASSERT_TRUE(PruneCheckpoints(root, 1, 123456789).ok());
+  std::set<int64_t> verified = {123456789};
+  ASSERT_TRUE(PruneCheckpoints(root, 1, 123456789, &verified).ok());
   EXPECT_FALSE(fs::exists(root + "/step_99999999"));
   EXPECT_EQ(StepOfDirName("step_0000012"), std::nullopt);
   EXPECT_EQ(StepOfDirName("step_000000012"), std::nullopt) << "one name per step";
