@@ -16,6 +16,15 @@ void OnStopSignal(int signal) {
   pending = signal;
 }
 
+constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGUSR1};
+
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : kStopSignals) sigaddset(&set, signal);
+  return set;
+}
+
 }  // namespace
 
 void CatchStopSignals() {
@@ -23,7 +32,17 @@ void CatchStopSignals() {
   action.sa_handler = OnStopSignal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;  // a read or write in flight goes on
-  for (int signal : {SIGTERM, SIGINT, SIGUSR1}) sigaction(signal, &action, nullptr);
+  for (int signal : kStopSignals) sigaction(signal, &action, nullptr);
+}
+
+void HoldStopSignals() {
+  const sigset_t set = StopSignals();
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+}
+
+void ReleaseStopSignals() {
+  const sigset_t set = StopSignals();
+  sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 int PendingStopSignal() { return pending; }

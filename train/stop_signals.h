@@ -12,8 +12,16 @@ namespace spacebyte::trainer {
 // the same command again to continue (launch/slurm.sbatch requeues on it).
 inline constexpr int kExitPreempted = 75;
 
-// Installs the handlers (once per process).
+// Holds the stop signals back (blocked: they wait, they do not kill) while
+// the process starts. The mask survives exec, so a signal sent while
+// libraries load for the second time after a re-exec waits for the handlers
+// instead of killing a job that SLURM would then not requeue.
+void HoldStopSignals();
+// Installs the handlers. Call before ReleaseStopSignals to catch a held one.
 void CatchStopSignals();
+// Lets held signals through: to the handlers if installed, else the default
+// action (the process ends, as any other subcommand should).
+void ReleaseStopSignals();
 
 // The signal that asked this process to stop, or 0.
 int PendingStopSignal();

@@ -18,7 +18,8 @@ struct TrainOptions {
 
 // `spacebyte train`: the whole run on every rank of the job. A run directory
 // that already holds a complete checkpoint resumes from it. A stop signal
-// (stop_signals.h) ends it early with a checkpoint and sets *preempted.
+// (stop_signals.h; main installs the handlers) ends it early with a
+// checkpoint and sets *preempted.
 absl::Status Train(const TrainOptions& options, const parallel::MpiEnv& env,
                    bool* preempted);
 

@@ -4,10 +4,12 @@
 // mid-save, damaged or mismatched checkpoints named, conversion to the
 // reference layout, and asynchronous saves writing the same bytes.
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -223,6 +225,36 @@ TEST_F(CheckpointResumeTest, SigusrToMpirunCheckpointsAndResumesExactly) {
 
 TEST_F(CheckpointResumeTest, SigtermCheckpointsAndResumesExactly) {
   ExpectSignalStopsAndResumesExactly(Fresh("signal_straight1"), Fresh("term"), 1, "TERM", "15");
+}
+
+// A SIGTERM sent while the program starts (loading its libraries, before
+// main, and again after it re-executes itself) waits for the handlers: the
+// run stops at step 0 with a checkpoint and exit code 75. It used to kill
+// the process, and SLURM requeues only on 75. Here the signal is pending
+// and blocked from the program's first instruction, as start-up holds it.
+TEST_F(CheckpointResumeTest, SignalDuringStartUpStopsWithACheckpoint) {
+  const std::string run = Fresh("startup_signal");
+  const std::string config = Root() + "/config.textproto", out = run + ".out";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    raise(SIGTERM);
+    const int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(SPACEBYTE_BIN, SPACEBYTE_BIN, "train", "--config", config.c_str(), "--run_dir",
+          run.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "ended by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 75) << ReadAll(out);
+  EXPECT_TRUE(Contains(ReadAll(out), "by signal 15")) << ReadAll(out);
+  EXPECT_TRUE(OpenStepDir(Step(run, 0)).ok()) << ReadAll(out);
 }
 
 // train.max_time: every rank stops at the same step once the time is up,
