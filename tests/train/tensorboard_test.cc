@@ -84,6 +84,26 @@ TEST_F(TensorBoardTest, EveryScalarOnceAcrossACrashAndResume) {
   EXPECT_TRUE(tb.count("validation/coverage"));
 }
 
+// Killed while saving its first checkpoint (steps 1 and 2 logged, nothing
+// to resume), then run again from step 0: the dead run's events go, as its
+// metrics.jsonl lines do.
+TEST_F(TensorBoardTest, EveryScalarOnceAfterACrashBeforeTheFirstCheckpoint) {
+  const std::string config = WriteTinyConfig(dir_, PrepCorpus(dir_), 4);
+  const std::string run = dir_ + "/run";
+  const CommandResult killed =
+      Train(config, run, {"checkpoint.interval=2"}, "SPACEBYTE_TEST_KILL_AT=files:2");
+  ASSERT_NE(killed.status, 0) << killed.output;
+  const CommandResult again = Train(config, run, {"checkpoint.interval=2"});
+  ASSERT_EQ(again.status, 0) << again.output;
+  ASSERT_EQ(again.output.find("resumed"), std::string::npos) << again.output;
+  const Scalars tb = ReadWithTensorBoard(run + "/tensorboard");
+  ASSERT_TRUE(tb.count("train/loss"));
+  EXPECT_EQ(tb.at("train/loss").size(), 4u);
+  for (const auto& [step, values] : tb.at("train/loss")) {
+    EXPECT_EQ(values.size(), 1u) << "train/loss repeated at step " << step;
+  }
+}
+
 TEST_F(TensorBoardTest, SwitchedOffWritesNoEventFiles) {
   const std::string config = WriteTinyConfig(dir_, PrepCorpus(dir_), 1);
   const CommandResult r = Train(config, dir_ + "/off", {"log.tensorboard=false"});
