@@ -230,8 +230,14 @@ absl::StatusOr<TrainSpec> ResolveTrain(const proto::TrainConfig& c, const ModelS
   }
   t.bf16 = c.precision().empty() ? t.cuda : c.precision() == "bf16";
   if (t.bf16 && TORCH_VERSION_MAJOR < 2) {
+    // bf16 by default means CUDA was asked for: name the device, not a
+    // precision the user never chose.
+    if (c.precision().empty()) {
+      return Invalid(absl::StrCat("train.device = cuda needs a CUDA LibTorch >= 2; this build has ",
+                                  TORCH_VERSION, " (docs/launch.md: building on a GPU node)"));
+    }
     return Invalid(absl::StrCat("train.precision = bf16 needs LibTorch >= 2; this build has ",
-                                TORCH_VERSION, (t.cuda ? "" : " (set train.precision: \"fp32\")")));
+                                TORCH_VERSION, " (set train.precision: \"fp32\")"));
   }
   if (t.log_interval <= 0) return Invalid("train.log_interval must be positive");
   if (absl::Status s = CheckTrainNumbers(t); !s.ok()) return s;

@@ -91,7 +91,12 @@ TEST(RunSpecTest, BackendAndPrecisionFollowTheDevice) {
     EXPECT_EQ(cuda->parallel.backend, "nccl");
     EXPECT_TRUE(cuda->train.bf16);
   } else {
-    EXPECT_NE(std::string(cuda.status().message()).find("bf16 needs LibTorch >= 2"),
+    EXPECT_NE(std::string(cuda.status().message()).find("train.device = cuda needs a CUDA "
+                                                          "LibTorch >= 2"),
+              std::string::npos)
+        << "the device the user chose, not the precision it implied";
+    absl::StatusOr<RunSpec> bf16 = ResolveRunConfig(Config("steps: 5 precision: \"bf16\""), 1);
+    EXPECT_NE(std::string(bf16.status().message()).find("train.precision = bf16 needs LibTorch"),
               std::string::npos);
   }
   absl::StatusOr<RunSpec> fp32 =
