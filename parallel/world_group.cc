@@ -1,5 +1,8 @@
 #include "parallel/world_group.h"
 
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+
 namespace spacebyte::parallel {
 
 WorldGroup::WorldGroup() {
@@ -11,7 +14,29 @@ bool WorldGroup::AllOk(bool ok) const { return Min(ok ? 1 : 0) == 1; }
 
 absl::Status WorldGroup::Agree(const absl::Status& mine) const {
   if (AllOk(mine.ok())) return absl::OkStatus();
-  return mine.ok() ? absl::AbortedError("another rank failed; see its message") : mine;
+  const int first = Min(mine.ok() ? size_ : rank_);
+  // One byte of status code (0 to 16), then the message.
+  const std::string shared = Broadcast(
+      rank_ == first ? absl::StrCat(std::string(1, static_cast<char>(mine.code())), mine.message())
+                     : "",
+      first);
+  const auto code = static_cast<absl::StatusCode>(shared[0]);
+  const std::string message = shared.substr(1);
+  return Agreed(
+      absl::Status(code, first == 0 ? message : absl::StrCat("rank ", first, ": ", message)));
+}
+
+namespace {
+constexpr char kAgreedUrl[] = "spacebyte/agreed";
+}  // namespace
+
+absl::Status Agreed(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kAgreedUrl, absl::Cord("1"));
+  return status;
+}
+
+bool IsAgreed(const absl::Status& status) {
+  return status.GetPayload(kAgreedUrl).has_value();
 }
 
 int WorldGroup::Min(int value) const {

@@ -26,9 +26,10 @@ class WorldGroup {
 
   // True on every rank iff `ok` is true on every rank.
   bool AllOk(bool ok) const;
-  // A status one rank saw becomes, on every rank, either its own error or
-  // a pointer to the rank that failed; nobody is left waiting in a
-  // collective.
+  // A status one rank saw becomes, on every rank, the error of the lowest
+  // failing rank R (its message prefixed "rank R: " when R is not 0),
+  // marked Agreed; nobody is left waiting in a collective, and the error
+  // needs printing only once.
   absl::Status Agree(const absl::Status& mine) const;
   // The smallest of every rank's `value`, on every rank.
   int Min(int value) const;
@@ -44,6 +45,11 @@ class WorldGroup {
   MPI_Comm comm_ = MPI_COMM_WORLD;
   int rank_ = 0, size_ = 1;
 };
+
+// `status`, marked as the same on every rank (Agree's result, or a status
+// every rank computed from the same agreed figures).
+absl::Status Agreed(absl::Status status);
+bool IsAgreed(const absl::Status& status);
 
 }  // namespace spacebyte::parallel
 

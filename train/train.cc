@@ -11,6 +11,7 @@
 #include "data/loader.h"
 #include "data/manifest.h"
 #include "data/prefetch_loader.h"
+#include "parallel/world_group.h"
 #include "google/protobuf/text_format.h"
 #include "kernels/matmul_peak.h"
 #include "train/batch_upload.h"
@@ -88,12 +89,12 @@ class Trainer {
   // global) has already reached the weights. Stop before a save could
   // replace a good checkpoint with them, or pruning remove the last one.
   absl::Status NonFinite(int64_t step, const StepResult& r) const {
-    return absl::AbortedError(absl::StrCat(
+    return parallel::Agreed(absl::AbortedError(absl::StrCat(
         "step ", step, ": loss ", r.loss, ", gradient norm ", r.grad_norm,
         "; stopped without saving (",
         saved_step_ > 0 ? absl::StrCat("the last checkpoint, step ", saved_step_, ", is kept")
                         : std::string("no checkpoint was saved"),
-        "). Lower train.lr, lengthen the warm-up or set train.grad_clip"));
+        "). Lower train.lr, lengthen the warm-up or set train.grad_clip")));
   }
 
   TrainingSession& s_;
@@ -142,14 +143,18 @@ absl::Status Trainer::Evaluate(const std::string& split, int64_t step) {
   if (it == evaluators_.end()) {
     absl::StatusOr<std::unique_ptr<Evaluator>> v = Evaluator::Open(
         s_.spec.data.path, split, s_.spec.model, s_.spec.train.eval_windows);
+    // Agreed before Evaluate's collectives: a shard that fails on one rank
+    // left the others waiting in them.
+    const absl::Status opened = Agree(v.status());
     // The training split opened, so NotFound is an empty split (a corpus
     // prepared with --validation_fraction 0): its evaluations are skipped.
     // Failing instead would stop the run before its final save, every time.
-    if (absl::IsNotFound(v.status())) {
-      log_->Message(absl::StrCat(v.status().message(), ": its evaluations are skipped"));
+    if (absl::IsNotFound(opened)) {
+      log_->Message(absl::StrCat(opened.message(), ": its evaluations are skipped"));
       v = std::unique_ptr<Evaluator>();
+    } else if (!opened.ok()) {
+      return opened;
     }
-    if (!v.ok()) return v.status();
     it = evaluators_.emplace(split, std::move(*v)).first;
   }
   if (it->second == nullptr || it->second->windows() == 0) return absl::OkStatus();
@@ -190,7 +195,8 @@ absl::Status Trainer::Train(bool insist_on_resume) {
   const absl::Status status = RunSteps(insist_on_resume);
   if (status.ok() || checkpointer_ == nullptr) return status;
   if (absl::Status committed = checkpointer_->Finish(); !committed.ok()) {
-    return absl::Status(status.code(), absl::StrCat(status.message(), "; ", committed.message()));
+    return parallel::Agreed(
+        absl::Status(status.code(), absl::StrCat(status.message(), "; ", committed.message())));
   }
   return status;
 }
@@ -291,8 +297,8 @@ absl::Status Train(const TrainOptions& options, const parallel::MpiEnv& env,
       StartSession(options.config, options.overrides, env);
   if (!session.ok()) return session.status();
   TrainingSession& s = **session;
-  if (s.spec.data.path.empty()) {
-    return absl::InvalidArgumentError("run config: data.path is not set");
+  if (s.spec.data.path.empty()) {  // the config is agreed, so every rank sees this
+    return parallel::Agreed(absl::InvalidArgumentError("run config: data.path is not set"));
   }
   const std::string run_dir = options.run_dir.empty() ? DefaultRunDir(options.config)
                                                       : options.run_dir;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "parallel/world_group.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/text_format.h"
 #include "checkpoint/save_fault.h"
@@ -175,7 +176,7 @@ absl::Status TrainingCheckpointer::Commit(PendingWrite& write) {
     }
   }
   outcome = grid_.world().Broadcast(outcome, 0);
-  return outcome.empty() ? absl::OkStatus() : absl::InternalError(outcome);
+  return outcome.empty() ? absl::OkStatus() : parallel::Agreed(absl::InternalError(outcome));
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include "kernels/heap_reuse.h"
 #ifdef SPACEBYTE_WITH_NCCL
 #include "parallel/nccl_collectives.h"
+#include "parallel/world_group.h"
 #endif
 
 namespace spacebyte::trainer {
@@ -35,26 +36,45 @@ absl::StatusOr<torch::Device> ComputeDevice(bool cuda, int local_rank) {
                                          local_rank % torch::cuda::device_count()));
 }
 
-absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(
-    const std::string& config_path, const std::vector<std::string>& overrides,
-    const parallel::MpiEnv& env) {
-  auto s = std::make_unique<TrainingSession>();
+namespace {
+
+// The config, its resolution and the device: this rank's alone.
+absl::Status ResolveOnThisRank(const std::string& config_path,
+                               const std::vector<std::string>& overrides,
+                               const parallel::MpiEnv& env, TrainingSession& s) {
   absl::StatusOr<proto::RunConfig> config = LoadRunConfig(config_path, overrides);
   if (!config.ok()) return config.status();
   absl::StatusOr<RunSpec> spec = ResolveRunConfig(*config, env.world_size());
   if (!spec.ok()) return spec.status();
-  s->spec = *spec;
-  s->config = ResolvedConfig(*config, s->spec);
-  const ModelSpec& m = s->spec.model;
+  s.spec = *spec;
+  s.config = ResolvedConfig(*config, s.spec);
+  const ModelSpec& m = s.spec.model;
   if (absl::Status st = parallel::CheckHeadsDivisible(
           m.kind == ModelKind::kSpaceByte ? "global blocks" : "blocks", m.d_model, m.d_key,
-          s->spec.parallel.tp);
+          s.spec.parallel.tp);
       !st.ok()) {
     return st;
   }
-  absl::StatusOr<torch::Device> device = ComputeDevice(s->spec.train.cuda, env.local_rank());
+  absl::StatusOr<torch::Device> device = ComputeDevice(s.spec.train.cuda, env.local_rank());
   if (!device.ok()) return device.status();
-  s->device = *device;
+  s.device = *device;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(
+    const std::string& config_path, const std::vector<std::string>& overrides,
+    const parallel::MpiEnv& env) {
+  auto s = std::make_unique<TrainingSession>();
+  // Agreed before the first collective: a config file missing on one node
+  // would otherwise leave the other ranks waiting in it, and an error every
+  // rank sees is printed once.
+  if (absl::Status st = parallel::WorldGroup().Agree(
+          ResolveOnThisRank(config_path, overrides, env, *s));
+      !st.ok()) {
+    return st;
+  }
   SetCpuThreads(env.IntraOpThreads(s->spec.train.threads));
   ReuseFreedHeapMemory();
 
@@ -72,7 +92,7 @@ absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(
   // Same seed on every rank: replicas start equal, and shards are cut from
   // the same full weights.
   torch::manual_seed(s->spec.train.seed);
-  s->model = MakeModel(m);
+  s->model = MakeModel(s->spec.model);
   const std::map<std::string, double> multipliers = LearningRateMultipliers(*s->model);
   s->plan = ApplyTensorParallel(*s->model, *s->tp);
   s->model->to(s->device);

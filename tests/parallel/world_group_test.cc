@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace spacebyte::parallel {
 namespace {
 
@@ -16,15 +18,21 @@ TEST(WorldGroupTest, OneFailingRankReachesEveryRank) {
   EXPECT_TRUE(world.AllOk(true));
   EXPECT_FALSE(world.AllOk(world.rank() != world.size() - 1));
   EXPECT_TRUE(world.Agree(absl::OkStatus()).ok());
-  const bool failing = world.rank() == 1;
-  const absl::Status agreed =
-      world.Agree(failing ? absl::DataLossError("shard 7 is corrupt") : absl::OkStatus());
-  if (failing) {
-    EXPECT_EQ(agreed.message(), "shard 7 is corrupt");
-  } else {
-    EXPECT_EQ(agreed.code(), absl::StatusCode::kAborted);
-    EXPECT_EQ(agreed.message(), "another rank failed; see its message");
-  }
+  // Every rank gets the lowest failing rank's error, named, so that one
+  // rank (rank 0) prints it and the rest stay quiet.
+  const absl::Status agreed = world.Agree(world.rank() >= 1
+                                              ? absl::DataLossError(absl::StrCat(
+                                                    "shard ", world.rank(), " is corrupt"))
+                                              : absl::OkStatus());
+  EXPECT_EQ(agreed.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(agreed.message(), "rank 1: shard 1 is corrupt");
+  EXPECT_TRUE(IsAgreed(agreed));
+  // An error every rank sees alike is rank 0's, unprefixed.
+  const absl::Status alike = world.Agree(absl::NotFoundError("no such config"));
+  EXPECT_EQ(alike.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(alike.message(), "no such config");
+  EXPECT_TRUE(IsAgreed(alike));
+  EXPECT_FALSE(IsAgreed(absl::NotFoundError("no such config")));
 }
 
 TEST(WorldGroupTest, MinAndAllGatherSeeEveryRank) {

@@ -4,6 +4,7 @@
 // hang (every mpirun here runs under `timeout`).
 
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -12,10 +13,13 @@
 namespace spacebyte::trainer {
 namespace {
 
-std::string Mpirun(int np) {
+// mpirun under a timeout, before its program (or programs, with " : ").
+std::string MpirunPrefix() {
   return "timeout -k 5 120 " + std::string(SPACEBYTE_MPIEXEC) +
-         " --allow-run-as-root --oversubscribe -np " + std::to_string(np);
+         " --allow-run-as-root --oversubscribe ";
 }
+
+std::string Mpirun(int np) { return MpirunPrefix() + "-np " + std::to_string(np); }
 
 size_t Count(const std::string& text, const std::string& needle) {
   size_t n = 0;
@@ -127,6 +131,48 @@ TEST_F(TrainMpiProgramTest, RankThatCannotWriteMetricsMidRunEndsTheJob) {
   std::filesystem::create_directories(run);
   std::filesystem::create_symlink("/dev/full", run + "/metrics.jsonl");
   ExpectJobFails(2, {}, "cannot write " + run + "/metrics.jsonl", run);
+}
+
+// A validation shard that fails its checksum on rank 1 only (as a
+// node-local copy can): rank 0 was already waiting in the evaluation's
+// all-reduce while rank 1 went to agree on its error, and both hung. The
+// open is agreed first; the error is printed once, by rank 0, naming rank 1.
+TEST_F(TrainMpiProgramTest, ShardFailingOnOneRankDuringEvaluationEndsTheJob) {
+  const std::string good = dir_ + "/data", bad = dir_ + "/data_bad";
+  std::filesystem::copy(good, bad, std::filesystem::copy_options::recursive);
+  std::string shard;
+  for (const auto& entry : std::filesystem::directory_iterator(bad)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("validation-", 0) == 0 && entry.path().extension() == ".tfrecord") {
+      shard = entry.path().string();
+    }
+  }
+  ASSERT_FALSE(shard.empty());
+  {
+    std::fstream f(shard, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(30);
+    f.put('\x5a');
+  }
+  const auto rank = [&](const std::string& data, const std::string& command) {
+    return "-np 1 " + std::string(SPACEBYTE_BIN) + " " + command + " --set data.path=" + data;
+  };
+  const std::string train = "train --config " + config_ + " --run_dir " + dir_ + "/run";
+  const CommandResult r = RunCommand(MpirunPrefix() + rank(good, train) + " : " + rank(bad, train));
+  EXPECT_NE(r.status, 124) << "mpirun timed out (a rank hung)\n" << r.output;
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_EQ(Count(r.output, "spacebyte: rank 1: " + shard), 1u) << r.output;
+  EXPECT_EQ(Count(r.output, "spacebyte:"), 1u) << r.output;
+
+  // `spacebyte eval --data` under mpirun, the same way.
+  ASSERT_EQ(Train(config_, dir_ + "/trained", {}).status, 0);
+  const auto eval = [&](const std::string& data) {
+    return "-np 1 " + std::string(SPACEBYTE_BIN) + " eval --checkpoint " + dir_ +
+           "/trained --split validation --data " + data;
+  };
+  const CommandResult e = RunCommand(MpirunPrefix() + eval(good) + " : " + eval(bad));
+  EXPECT_NE(e.status, 124) << "mpirun timed out (a rank hung)\n" << e.output;
+  EXPECT_NE(e.status, 0) << e.output;
+  EXPECT_EQ(Count(e.output, "spacebyte: rank 1: " + shard), 1u) << e.output;
 }
 
 }  // namespace
