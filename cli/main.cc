@@ -3,6 +3,7 @@
 // plain option structs.
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <algorithm>
 #include <chrono>
@@ -27,6 +28,7 @@
 #include "kernels/cpu_threads.h"
 #include "parallel/mpi_collectives.h"
 #include "parallel/mpi_env.h"
+#include "parallel/world_group.h"
 #include "torch/version.h"
 #include "train/config_file.h"
 #include "train/evaluator.h"
@@ -62,7 +64,24 @@ struct Subcommand {
   const char* name;
   const char* summary;
   int (*run)(int argc, char** argv);
+  bool several_ranks = false;  // runs as one job under mpirun
 };
+
+// Started by mpirun with more than one rank? Every rank of a one-process
+// subcommand would do the whole job, printing it N times or racing on its
+// output directory. Rank 0 says so; the others exit 1 quietly.
+int RefuseSeveralRanks(const std::string& what) {
+  for (const auto& [size_var, rank_var] : {std::pair{"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"},
+                                           std::pair{"PMI_SIZE", "PMI_RANK"}}) {
+    const char* size = std::getenv(size_var);
+    if (size == nullptr || std::atoi(size) <= 1) continue;
+    const char* rank = std::getenv(rank_var);
+    if (rank != nullptr && std::atoi(rank) != 0) return 1;
+    return Finish(absl::InvalidArgumentError(absl::StrCat(
+        what, " runs as one process; start it without mpirun (", size_var, "=", size, ")")));
+  }
+  return -1;
+}
 
 int RunVersion(int argc, char** argv) {
   FlagSet flags("version", "Prints the program and LibTorch versions.");
@@ -87,8 +106,9 @@ int RunInfo(int argc, char** argv) {
   return 0;
 }
 
-// Runs `job` inside MPI (alone, or as one rank of an mpirun job). Errors every
-// rank sees alike are printed once, by rank 0.
+// Runs `job` inside MPI (alone, or as one rank of an mpirun job). An agreed
+// error (parallel::Agree: the same on every rank) is printed once, by rank
+// 0; any other error by the rank that has it.
 template <typename Job>
 int RunUnderMpi(int* argc, char*** argv, Job job) {
   absl::StatusOr<parallel::MpiEnv> env = parallel::MpiEnv::Init(argc, argv);
@@ -104,8 +124,7 @@ int RunUnderMpi(int* argc, char*** argv, Job job) {
   } catch (const std::exception& e) {
     parallel::AbortAll(absl::InternalError(e.what()));
   }
-  const bool quiet = env->world_rank() != 0 &&
-                     (absl::IsInvalidArgument(status) || absl::IsAborted(status));
+  const bool quiet = env->world_rank() != 0 && parallel::IsAgreed(status);
   return quiet ? (status.ok() ? 0 : 1) : Finish(status);
 }
 
@@ -143,8 +162,13 @@ int RunEval(int argc, char** argv) {
   if (device != "cpu" && device != "cuda") {
     return Finish(absl::InvalidArgumentError("--device must be cpu or cuda"));
   }
-  batch_size = std::max<int64_t>(batch_size, 1);
+  if (max_windows < 0 || batch_size < 1) {
+    return Finish(absl::InvalidArgumentError(absl::StrCat(
+        "--max_windows must be 0 (all) or more and --batch_size at least 1; got ", max_windows,
+        " and ", batch_size)));
+  }
   if (!bytes.empty()) {
+    if (int code = RefuseSeveralRanks("eval --bytes"); code >= 0) return code;
     absl::StatusOr<LoadedModel> loaded = LoadModelOn(checkpoint, device == "cuda", 0);
     if (!loaded.ok()) return Finish(loaded.status());
     absl::StatusOr<EvalResult> result =
@@ -154,16 +178,23 @@ int RunEval(int argc, char** argv) {
     return 0;
   }
   return RunUnderMpi(&argc, &argv, [&](const parallel::MpiEnv& env) -> absl::Status {
+    // Each step agreed before the next collective: one rank's unreadable
+    // checkpoint or shard would otherwise leave the others waiting.
+    const parallel::WorldGroup ranks;
     absl::StatusOr<LoadedModel> loaded = LoadModelOn(checkpoint, device == "cuda", env.local_rank());
-    if (!loaded.ok()) return loaded.status();
+    if (absl::Status st = ranks.Agree(loaded.status()); !st.ok()) return st;
     absl::StatusOr<std::unique_ptr<parallel::Collectives>> world =
         MakeCollectives(MPI_COMM_WORLD, loaded->model->parameters().front().device());
-    if (!world.ok()) return world.status();
+    if (absl::Status st = ranks.Agree(world.status()); !st.ok()) return st;
     absl::StatusOr<std::unique_ptr<Evaluator>> evaluator =
         Evaluator::Open(data, split, loaded->model->spec(), max_windows);
-    if (!evaluator.ok()) return evaluator.status();
-    if ((*evaluator)->windows() == 0) {
-      return absl::NotFoundError(absl::StrCat(data, " has no ", split, " data"));
+    if (absl::Status st = ranks.Agree(evaluator.status()); !st.ok()) return st;
+    if (absl::Status st = ranks.Agree(
+            (*evaluator)->windows() > 0
+                ? absl::OkStatus()
+                : absl::NotFoundError(absl::StrCat(data, " has no ", split, " data")));
+        !st.ok()) {
+      return st;
     }
     const EvalResult result = (*evaluator)->Evaluate(*loaded->model, loaded->step, **world, batch_size);
     if (env.world_rank() == 0) std::cout << ToJson(result).dump() << std::endl;
@@ -376,6 +407,10 @@ int RunBench(int argc, char** argv) {
   flags.Bool("profile", &o.profile, "print time per phase of a step (rank 0) to stderr");
   flags.Require("config");
   if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
+  if (o.steps < 1 || o.warmup < 0) {
+    return Finish(absl::InvalidArgumentError(absl::StrCat(
+        "--steps must be at least 1 and --warmup at least 0; got ", o.steps, " and ", o.warmup)));
+  }
   return RunUnderMpi(&argc, &argv, [&](const parallel::MpiEnv& env) {
     absl::StatusOr<std::string> json = Bench(o, env);
     if (json.ok() && env.world_rank() == 0) std::cout << *json << std::endl;
@@ -384,10 +419,10 @@ int RunBench(int argc, char** argv) {
 }
 
 const Subcommand kSubcommands[] = {
-    {"train", "train a model (alone or under mpirun)", RunTrain},
-    {"bench", "measure training throughput and MFU", RunBench},
+    {"train", "train a model (alone or under mpirun)", RunTrain, true},
+    {"bench", "measure training throughput and MFU", RunBench, true},
     {"info", "parameter counts and FLOPs per byte of a config", RunInfo},
-    {"eval", "score a checkpoint on a byte file or a corpus split", RunEval},
+    {"eval", "score a checkpoint on a byte file or a corpus split", RunEval, true},
     {"sample", "stream text generated from a checkpoint", RunSample},
     {"report", "write RUN_DIR/report.html from the run's metrics", RunReport},
     {"convert", "convert checkpoints to and from the PyTorch reference", RunConvert},
@@ -426,6 +461,9 @@ int main(int argc, char** argv) {
     // The one place an exception outside RunUnderMpi (sample, eval --bytes,
     // convert: a failed tensor check, out of memory) becomes one line and
     // exit 1, never an abort with a backtrace.
+    if (!sub.several_ranks) {
+      if (int code = spacebyte::trainer::RefuseSeveralRanks(sub.name); code >= 0) return code;
+    }
     try {
       return sub.run(argc, argv);
     } catch (const c10::Error& e) {

@@ -68,5 +68,40 @@ TEST(BenchProgramTest, ShardedOptimizerHalvesTheStateOnTwoRanks) {
   }
 }
 
+// Counts that measure nothing are refused rather than printed as a figure
+// of zero (bench --steps 0 printed bytes_per_s 0); so are eval's.
+TEST(BenchProgramTest, CountsOutOfRangeAreRefused) {
+  const std::string bin = SPACEBYTE_BIN;
+  for (const auto& [flags, error] :
+       {std::pair{" bench --config " + TinyConfig() + " --steps 0", "--steps must be at least 1"},
+        std::pair{" bench --config " + TinyConfig() + " --warmup -1", "--warmup at least 0"},
+        std::pair{std::string(" eval --checkpoint x --bytes y --max_windows -1"),
+                  "--max_windows must be 0 (all) or more"},
+        std::pair{std::string(" eval --checkpoint x --bytes y --batch_size 0"),
+                  "--batch_size at least 1"}}) {
+    const CommandResult r = RunCommand(bin + flags);
+    EXPECT_EQ(r.status, 1) << flags << "\n" << r.output;
+    EXPECT_NE(r.output.find(error), std::string::npos) << flags << "\n" << r.output;
+  }
+}
+
+// A one-process subcommand under mpirun would run once per rank, printing
+// twice or racing on its output: one line, from rank 0, and exit 1.
+TEST(BenchProgramTest, OneProcessSubcommandsRefuseSeveralRanks) {
+  const std::string mpirun =
+      std::string(SPACEBYTE_MPIEXEC) + " --allow-run-as-root --oversubscribe -np 2 ";
+  for (const char* command : {"report /nonexistent", "info --config /nonexistent",
+                              "eval --checkpoint x --bytes y"}) {
+    const CommandResult r = RunCommand(mpirun + SPACEBYTE_BIN + " " + command);
+    EXPECT_NE(r.status, 0) << command << "\n" << r.output;
+    size_t count = 0;
+    for (size_t at = r.output.find("runs as one process"); at != std::string::npos;
+         at = r.output.find("runs as one process", at + 1)) {
+      ++count;
+    }
+    EXPECT_EQ(count, 1u) << command << "\n" << r.output;
+  }
+}
+
 }  // namespace
 }  // namespace spacebyte::trainer
