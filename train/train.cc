@@ -306,10 +306,12 @@ absl::Status Train(const TrainOptions& options, const parallel::MpiEnv& env,
   std::optional<RunDirLock> lock;  // held until training ends
   if (s.logging_rank()) {
     std::error_code ec;
-    fs::create_directories(fs::path(run_dir) / "checkpoints", ec);
+    const fs::path checkpoints = fs::path(run_dir) / "checkpoints";
+    fs::create_directories(checkpoints, ec);
     absl::StatusOr<RunDirLock> locked = RunDirLock::Acquire(run_dir);
     if (ec) {
-      prepared = absl::InternalError(absl::StrCat("cannot create ", run_dir, ": ", ec.message()));
+      prepared = absl::InternalError(
+          absl::StrCat("cannot create ", checkpoints.string(), ": ", ec.message()));
     } else if (!locked.ok()) {
       prepared = locked.status();
     } else {

@@ -240,6 +240,18 @@ TEST_F(TrainProgramTest, NonFiniteLossStopsWithoutSaving) {
   }
 }
 
+// A file where the checkpoints directory belongs is named as such, not as
+// a run directory that cannot be created.
+TEST_F(TrainProgramTest, FileInPlaceOfTheCheckpointsDirectoryIsNamed) {
+  const std::string run = dir_ + "/run";
+  std::filesystem::create_directories(run);
+  std::ofstream(run + "/checkpoints") << "not a directory";
+  const CommandResult r = Train(Config(2), run, {});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot create " + run + "/checkpoints: "), std::string::npos)
+      << r.output;
+}
+
 // A corpus prepared with no validation or test split: training skips those
 // evaluations with a line each and still saves its final checkpoint.
 // Before, the final evaluation failed and the run ended without it, on
