@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -38,13 +39,34 @@ absl::StatusOr<proto::DatasetManifest> ReadManifest(const std::string& dir, bool
   if (!google::protobuf::TextFormat::ParseFromString(text, &manifest)) {
     return absl::DataLossError(absl::StrCat("cannot parse ", path));
   }
+  // A version this build does not know may mean fields it would ignore.
+  if (manifest.format_version() != 1) {
+    return absl::DataLossError(absl::StrCat(path, ": format version ", manifest.format_version(),
+                                            " is not the version this spacebyte reads (1)"));
+  }
+  std::set<std::string> files;
   for (const proto::ShardInfo& shard : manifest.shards()) {
     if (shard.file().empty() || shard.file().find('/') != std::string::npos ||
         shard.file()[0] == '.') {
       return absl::DataLossError(absl::StrCat(path, ": shard file '", shard.file(),
                                               "' is not a file of ", dir));
     }
-    if (shard.records() < 0 || shard.bytes() < 0 || shard.file_bytes() < 0) {
+    if (!files.insert(shard.file()).second) {
+      return absl::DataLossError(absl::StrCat(path, ": shard ", shard.file(), " is listed twice"));
+    }
+    // A shard the loader would skip (no language, another split) loses its
+    // data without a word.
+    if (shard.split() != "train" && shard.split() != "validation" && shard.split() != "test") {
+      return absl::DataLossError(absl::StrCat(path, ": shard ", shard.file(), " has split '",
+                                              shard.split(), "', not train|validation|test"));
+    }
+    if (shard.languages_size() != 1) {
+      return absl::DataLossError(absl::StrCat(path, ": shard ", shard.file(), " lists ",
+                                              shard.languages_size(), " languages, not 1"));
+    }
+    const proto::LanguageBytes& language = shard.languages(0);
+    if (shard.records() < 0 || shard.bytes() < 0 || shard.file_bytes() < 0 ||
+        language.documents() < 0 || language.bytes() < 0 || language.invalid_utf8_bytes() < 0) {
       return absl::DataLossError(absl::StrCat(path, ": shard ", shard.file(),
                                               " has a negative size or record count"));
     }

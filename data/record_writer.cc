@@ -1,5 +1,8 @@
 #include "data/record_writer.h"
 
+#include <cerrno>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "data/crc32c.h"
 #include "data/little_endian.h"
@@ -9,7 +12,9 @@ namespace spacebyte::data {
 
 absl::StatusOr<std::unique_ptr<RecordWriter>> RecordWriter::Open(const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) return absl::InternalError(absl::StrCat("cannot create ", path));
+  if (file == nullptr) {  // the reason: a name too long, too many open files, ...
+    return absl::InternalError(absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
+  }
   return std::unique_ptr<RecordWriter>(new RecordWriter(path, file));
 }
 
