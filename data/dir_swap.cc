@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 
@@ -41,12 +42,27 @@ fs::path Parent(const fs::path& dir) {
 
 }  // namespace
 
+std::string StagingDirOf(const std::string& dir) {
+  return fs::path(dir).lexically_normal().string() + ".staging";
+}
+
 absl::StatusOr<std::string> MakeStagingDir(const std::string& dir) {
-  const fs::path staging = fs::path(dir).lexically_normal().string() + ".staging";
+  const fs::path staging = StagingDirOf(dir);
   std::error_code ec;
+  // Removed only when it is ours: it used to be cleared whatever it held,
+  // a user's results.staging or prep's own input included.
+  if (fs::exists(fs::symlink_status(staging, ec)) && !fs::exists(staging / kStagingMarker, ec)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(staging.string(), " exists and was not left by spacebyte (no ",
+                     kStagingMarker, " in it); move it away or delete it"));
+  }
   fs::remove_all(staging, ec);
   if (!ec) fs::create_directories(staging, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create ", staging.string(), ": ", ec.message()));
+  if (!ec) std::ofstream(staging / kStagingMarker).put('\n');
+  if (ec || !fs::exists(staging / kStagingMarker)) {
+    return absl::InternalError(absl::StrCat("cannot create ", staging.string(), ": ",
+                                            ec ? ec.message() : "cannot write its marker"));
+  }
   return staging.string();
 }
 

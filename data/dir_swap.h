@@ -12,8 +12,14 @@
 
 namespace spacebyte::data {
 
-// A fresh, empty `dir.staging` (a leftover of a killed run is removed).
+// `dir.staging`: where the new version of `dir` is written.
+std::string StagingDirOf(const std::string& dir);
+
+// A fresh `dir.staging` holding only kStagingMarker. A leftover of a killed
+// run holds the marker (the swapped-in directory keeps it) and is removed;
+// any other directory of that name is the user's and is refused.
 absl::StatusOr<std::string> MakeStagingDir(const std::string& dir);
+inline constexpr char kStagingMarker[] = ".spacebyte_staging";
 
 // Syncs `staging`, swaps it into `dir`'s place (renaming when `dir` does not
 // exist yet) and removes what was there before.

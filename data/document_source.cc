@@ -29,11 +29,23 @@ absl::StatusOr<Separator> ParseSeparator(const std::string& name) {
       absl::StrCat("--separator: '", name, "' is not file|blank|percent|line"));
 }
 
+void BadList::Add(std::string item) {
+  if (shown.size() < kShown) shown.push_back(std::move(item));
+  ++count;
+}
+
+void BadList::Append(const BadList& other) {
+  for (size_t i = 0; i < other.shown.size() && shown.size() < kShown; ++i) {
+    shown.push_back(other.shown[i]);
+  }
+  count += other.count;
+}
+
 void BadInputs::Append(const BadInputs& other) {
-  unreadable.insert(unreadable.end(), other.unreadable.begin(), other.unreadable.end());
-  not_text.insert(not_text.end(), other.not_text.begin(), other.not_text.end());
-  invalid_json.insert(invalid_json.end(), other.invalid_json.begin(), other.invalid_json.end());
-  empty.insert(empty.end(), other.empty.begin(), other.empty.end());
+  unreadable.Append(other.unreadable);
+  not_text.Append(other.not_text);
+  invalid_json.Append(other.invalid_json);
+  empty.Append(other.empty);
 }
 
 absl::StatusOr<std::vector<InputFile>> ListInputs(const std::vector<std::string>& inputs,
@@ -55,24 +67,41 @@ absl::StatusOr<std::vector<InputFile>> ListInputs(const std::vector<std::string>
     return std::string("und");
   };
   std::vector<InputFile> files;
+  auto add = [&](const std::string& input, const std::string& path,
+                 const std::string& language) -> absl::Status {
+    InputFile file{path, language_of(path, language)};
+    if (InvalidUtf8Bytes(file.language) > 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--input ", input, ": language '", Utf8OrEscaped(file.language),
+                       "' of ", Utf8OrEscaped(path), " is not valid UTF-8; name it with PATH=LANG"));
+    }
+    files.push_back(std::move(file));
+    return absl::OkStatus();
+  };
   for (const std::string& input : inputs) {
-    const size_t eq = input.rfind('=');
-    const std::string path = eq == std::string::npos ? input : input.substr(0, eq);
-    const std::string language = eq == std::string::npos ? "" : input.substr(eq + 1);
     std::error_code ec;
-    if (fs::is_directory(path, ec)) {
+    const size_t eq = input.rfind('=');
+    const bool split = eq != std::string::npos && !fs::exists(input, ec);
+    const std::string path = split ? input.substr(0, eq) : input;
+    const std::string language = split ? input.substr(eq + 1) : "";
+    const fs::file_status status = fs::status(path, ec);
+    if (fs::is_directory(status)) {
       std::vector<std::string> found;
       for (auto it = fs::recursive_directory_iterator(path, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_regular_file(ec)) found.push_back(it->path().string());
       }
-      if (ec) bad->unreadable.push_back(absl::StrCat(path, ": ", ec.message()));
+      if (ec) bad->unreadable.Add(absl::StrCat(path, ": ", ec.message()));
       std::sort(found.begin(), found.end());
-      for (const std::string& f : found) files.push_back({f, language_of(f, language)});
-    } else if (fs::exists(path, ec)) {
-      files.push_back({path, language_of(path, language)});
+      for (const std::string& f : found) {
+        if (absl::Status s = add(input, f, language); !s.ok()) return s;
+      }
+    } else if (fs::is_regular_file(status)) {
+      if (absl::Status s = add(input, path, language); !s.ok()) return s;
+    } else if (fs::exists(status)) {
+      bad->unreadable.Add(absl::StrCat(path, ": not a regular file (a pipe or a device)"));
     } else {
-      bad->unreadable.push_back(absl::StrCat(path, ": no such file or directory"));
+      bad->unreadable.Add(absl::StrCat(path, ": no such file or directory"));
     }
   }
   return files;
@@ -111,6 +140,10 @@ class Cutter {
     if (any_) current_.push_back('\n');
     current_.append(line.data(), line.size());
     any_ = true;
+    if (current_.size() > kMaxDocumentBytes) {
+      too_long_ = true;
+      return false;
+    }
     return true;
   }
   // After the last line.
@@ -118,6 +151,7 @@ class Cutter {
   // The whole file as one document (separator "file").
   bool Whole(std::string content) { return Add(std::move(content), /*line=*/0); }
   int64_t documents_seen() const { return ordinal_; }
+  bool too_long() const { return too_long_; }
 
  private:
   std::string Where(int64_t line) const {
@@ -129,7 +163,7 @@ class Cutter {
   bool Add(std::string text, int64_t line, std::string id = "", std::string language = "") {
     const int64_t ordinal = ordinal_++;
     if (IsBlank(text)) {
-      bad_->empty.push_back(Where(line));
+      bad_->empty.Add(Where(line));
       return true;
     }
     if (id.empty()) id = absl::StrCat(file_.path, ":", ordinal);
@@ -151,12 +185,12 @@ class Cutter {
     const std::string where = Where(line_number_);
     simdjson::dom::object object;
     if (json_.parse(line.data(), line.size()).get(object) != simdjson::SUCCESS) {
-      bad_->invalid_json.push_back(where + ": not a JSON object");
+      bad_->invalid_json.Add(where + ": not a JSON object");
       return true;
     }
     std::string_view text;
     if (object[options_.text_field].get(text) != simdjson::SUCCESS) {
-      bad_->invalid_json.push_back(
+      bad_->invalid_json.Add(
           absl::StrCat(where, ": no string field \"", options_.text_field, "\""));
       return true;
     }
@@ -177,6 +211,7 @@ class Cutter {
   bool any_ = false;     // current_ holds at least one line
   int64_t line_number_ = 0;
   int64_t ordinal_ = 0;
+  bool too_long_ = false;  // a document passed kMaxDocumentBytes
 };
 
 // Hands every complete line at the front of *buffer to `cut` and removes
@@ -220,7 +255,7 @@ absl::Status ReadDocuments(const InputFile& file, const ReadOptions& options, Ba
   }
   if (const double fraction = NonTextFraction(buffer);
       !options.allow_binary && fraction > kMaxNonTextFraction) {
-    bad->not_text.push_back(absl::StrFormat(
+    bad->not_text.Add(absl::StrFormat(
         "%s: %.0f%% of its%s bytes are not UTF-8 text (binary, or compressed in a format "
         "other than gzip, zstd and xz); --allow_binary keeps it",
         file.path, 100 * fraction, stream.compression() == Compression::kNone ? "" : " decompressed"));
@@ -229,10 +264,15 @@ absl::Status ReadDocuments(const InputFile& file, const ReadOptions& options, Ba
   Cutter cut(file, options, bad, emit);
   const bool whole_file =
       options.format == InputFormat::kText && options.separator == Separator::kFile;
-  const size_t invalid_json_before = bad->invalid_json.size();
+  const int64_t invalid_json_before = bad->invalid_json.count;
+  const absl::Status too_long = absl::InvalidArgumentError(absl::StrCat(
+      file.path, ": a ", whole_file ? "document" : "document or line", " longer than ",
+      kMaxDocumentBytes >> 30, " GiB", whole_file ? " (cut the file with --separator)" : ""));
   bool go_on = true;
   while (true) {
     if (!whole_file) go_on = CutLines(&buffer, &cut);
+    // The buffer holds the whole file, or an unfinished line.
+    if (cut.too_long() || buffer.size() > kMaxDocumentBytes) return too_long;
     if (!go_on || !more) break;
     if (absl::Status s = read(kSniffBytes); !s.ok()) return s;
   }
@@ -243,9 +283,10 @@ absl::Status ReadDocuments(const InputFile& file, const ReadOptions& options, Ba
       go_on = (buffer.empty() || cut.Line(buffer)) && cut.End();
     }
   }
+  if (cut.too_long()) return too_long;
   if (!go_on) return absl::CancelledError("prep stopped");
-  if (cut.documents_seen() == 0 && bad->invalid_json.size() == invalid_json_before) {
-    bad->empty.push_back(file.path + " (no documents in the file)");
+  if (cut.documents_seen() == 0 && bad->invalid_json.count == invalid_json_before) {
+    bad->empty.Add(file.path + " (no documents in the file)");
   }
   return absl::OkStatus();
 }

@@ -27,17 +27,30 @@ struct InputFile {
   std::string language;
 };
 
+// How many of one kind of bad input there were, and the first few: a file
+// of 20 million blank lines kept 20 million entries (3 GB).
+struct BadList {
+  static constexpr size_t kShown = 20;
+  int64_t count = 0;
+  std::vector<std::string> shown;  // the first kShown
+  void Add(std::string item);
+  void Append(const BadList& other);
+};
+
 struct BadInputs {
-  std::vector<std::string> unreadable;     // "path: why" (corrupt compressed data too)
-  std::vector<std::string> not_text;       // "path: why"
-  std::vector<std::string> invalid_json;   // "path:line: why"
-  std::vector<std::string> empty;          // "path" or "path:line"
+  BadList unreadable;     // "path: why" (corrupt compressed data too)
+  BadList not_text;       // "path: why"
+  BadList invalid_json;   // "path:line: why"
+  BadList empty;          // "path" or "path:line"
   void Append(const BadInputs& other);
 };
 
 // Expands `PATH[=LANG]` inputs (directories recursively, sorted) into files.
-// A file without `=LANG` takes group 1 of `language_from` (a regex searched
-// in its path) or "und". Missing paths go to bad->unreadable.
+// An input that exists as written is a PATH, even with an '=' in it. A file
+// without `=LANG` takes group 1 of `language_from` (a regex searched in its
+// path) or "und"; a language that is not valid UTF-8 is an error. Missing
+// paths go to bad->unreadable; so do pipes, devices and other files that
+// are not regular (reading one could block or never end).
 absl::StatusOr<std::vector<InputFile>> ListInputs(const std::vector<std::string>& inputs,
                                                   const std::string& language_from,
                                                   BadInputs* bad);
@@ -64,14 +77,18 @@ struct ReadOptions {
 // about 29%; text with stray Latin-1 or broken characters a few %.
 inline constexpr double kMaxNonTextFraction = 0.1;
 inline constexpr size_t kSniffBytes = 1 << 20;
+// The longest document (and line): a record must stay below protobuf's
+// 2 GiB, and the bound caps memory on a decompression bomb.
+inline constexpr size_t kMaxDocumentBytes = size_t{1} << 30;
 
 // Streams one file's documents, in order, to `emit`, decompressing as it
 // reads when the file's first bytes say gzip, zstd or xz
 // (data/decompress.h). A JSON Lines object's language field, when present,
 // overrides the file's language. Memory: the document being cut plus a few
 // MiB, whatever the file's size (separator "file" makes the whole file one
-// document). Returns an error naming the file when it cannot be read or its
-// compressed data is corrupt (the documents emitted before stand), and
+// document). Returns an error naming the file when it cannot be read, its
+// compressed data is corrupt, or a document or line passes
+// kMaxDocumentBytes (the documents emitted before stand), and
 // Cancelled as soon as `emit` returns false. A file that is mostly not text
 // goes to bad->not_text without a document.
 absl::Status ReadDocuments(const InputFile& file, const ReadOptions& options, BadInputs* bad,

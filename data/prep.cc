@@ -61,8 +61,10 @@ PreparedDocument Prepare(RawDocument raw, const std::string& source, const PrepO
   doc.invalid_bytes = InvalidUtf8Bytes(raw.text);
   proto::Document record;
   record.set_language(std::move(raw.language));
-  record.set_source(source);
-  record.set_id(std::move(raw.id));
+  // Proto strings must be UTF-8: a file name in Latin-1 made every record of
+  // its shard unreadable (the language was checked when the inputs were listed).
+  record.set_source(Utf8OrEscaped(source));
+  record.set_id(Utf8OrEscaped(raw.id));
   record.set_text(std::move(raw.text));
   doc.payload = record.SerializeAsString();
   return doc;
@@ -145,7 +147,7 @@ class OrderedPipeline {
       if (handed_over > 0) {
         absl::StrAppend(&problem, "; its first ", handed_over, " documents, read before, are kept");
       }
-      bad.unreadable.push_back(std::move(problem));
+      bad.unreadable.Add(std::move(problem));
     }
     std::lock_guard<std::mutex> lock(mu_);
     slots_[i].bad = std::move(bad);
@@ -194,12 +196,12 @@ void PrintTable(const proto::DatasetManifest& manifest, std::ostream& out) {
   }
 }
 
-void ReportBad(const char* what, const std::vector<std::string>& items, std::ostream& err) {
-  if (items.empty()) return;
-  err << "bad inputs: " << items.size() << " " << what << ":\n";
-  constexpr size_t kShown = 20;
-  for (size_t i = 0; i < std::min(items.size(), kShown); ++i) err << "  " << items[i] << "\n";
-  if (items.size() > kShown) err << "  ... and " << items.size() - kShown << " more\n";
+void ReportBad(const char* what, const BadList& items, std::ostream& err) {
+  if (items.count == 0) return;
+  err << "bad inputs: " << items.count << " " << what << ":\n";
+  for (const std::string& item : items.shown) err << "  " << item << "\n";
+  const int64_t more = items.count - static_cast<int64_t>(items.shown.size());
+  if (more > 0) err << "  ... and " << more << " more\n";
 }
 
 // --out may be new, empty or an earlier dataset; anything else is the
@@ -240,6 +242,10 @@ absl::Status CheckOptions(const PrepOptions& o) {
   if (o.shard_bytes <= 0 || o.threads <= 0) {
     return absl::InvalidArgumentError("--shard_bytes and --threads must be positive");
   }
+  // 2^32 threads wrapped to none (a hang); 10^5 ran out of memory starting them.
+  if (o.threads > 1024) {
+    return absl::InvalidArgumentError(absl::StrCat("--threads ", o.threads, " exceeds 1024"));
+  }
   // Written so that NaN fails too.
   if (!(o.validation_fraction >= 0 && o.test_fraction >= 0 &&
         o.validation_fraction + o.test_fraction < 1)) {
@@ -247,11 +253,16 @@ absl::Status CheckOptions(const PrepOptions& o) {
   }
   // An input inside the dataset being replaced, or the dataset inside an
   // input directory, would have prep read its own shard files as documents.
+  // The staging directory beside it is cleared first: an input there would
+  // be deleted before it was read.
   const std::filesystem::path out = Canonical(o.out);
+  const std::filesystem::path staging = Canonical(StagingDirOf(o.out));
   for (const std::string& input : o.inputs) {
+    std::error_code ec;
     const size_t eq = input.rfind('=');
-    const std::filesystem::path in = Canonical(eq == std::string::npos ? input : input.substr(0, eq));
-    if (Within(in, out) || Within(out, in)) {
+    const bool split = eq != std::string::npos && !std::filesystem::exists(input, ec);
+    const std::filesystem::path in = Canonical(split ? input.substr(0, eq) : input);
+    if (Within(in, out) || Within(out, in) || Within(in, staging)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--input ", input, " and --out ", o.out, " overlap: prep would read its own shards"));
     }
@@ -261,7 +272,10 @@ absl::Status CheckOptions(const PrepOptions& o) {
 
 }  // namespace
 
-absl::Status RunPrep(const PrepOptions& options, std::ostream& out, std::ostream& err) {
+absl::Status RunPrep(const PrepOptions& given, std::ostream& out, std::ostream& err) {
+  // "DIR/" staged into "DIR/.staging" and then could not be swapped.
+  PrepOptions options = given;
+  while (options.out.size() > 1 && options.out.back() == '/') options.out.pop_back();
   if (absl::Status s = CheckOptions(options); !s.ok()) return s;
   auto format = ParseInputFormat(options.format);
   if (!format.ok()) return format.status();

@@ -1,5 +1,6 @@
 #include "data/utf8.h"
 
+#include "absl/strings/str_format.h"
 #include "simdjson.h"
 
 namespace spacebyte::data {
@@ -50,6 +51,20 @@ int64_t InvalidUtf8Bytes(std::string_view text) {
     }
   }
   return invalid;
+}
+
+std::string Utf8OrEscaped(std::string_view text) {
+  if (InvalidUtf8Bytes(text) == 0) return std::string(text);
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x80) {
+      out.push_back(c);
+    } else {
+      out += absl::StrFormat("\\x%02X", byte);
+    }
+  }
+  return out;
 }
 
 }  // namespace spacebyte::data

@@ -1,6 +1,7 @@
 #include "data/prep.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -343,6 +345,112 @@ TEST(PrepTest, InputAndOutputThatOverlapAreRefused) {
   PrepOptions nan = Options(dir + "/a.txt=aa", dir + "/other");
   nan.validation_fraction = std::nan("");
   EXPECT_FALSE(RunPrep(nan, sink, sink).ok());
+}
+
+// OUT.staging is cleared before prep writes there: only a leftover of prep
+// itself may be. A user's directory of that name, and an input inside it,
+// were deleted.
+TEST(PrepTest, AStagingDirectoryPrepDidNotMakeIsLeftAlone) {
+  const std::string dir = testing::FreshDir("prep_staging");
+  Write(dir + "/a.txt", "alpha\nbeta\n");
+  Write(dir + "/out.staging/notes.txt", "precious\n");
+  std::ostringstream sink;
+  absl::Status s = RunPrep(Options(dir + "/a.txt=aa", dir + "/out"), sink, sink);
+  EXPECT_NE(s.message().find("out.staging exists and was not left by spacebyte"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(ReadAll(dir + "/out.staging/notes.txt"), "precious\n");
+  s = RunPrep(Options(dir + "/out.staging", dir + "/out"), sink, sink);
+  EXPECT_NE(s.message().find("overlap"), std::string::npos) << s;
+  EXPECT_EQ(ReadAll(dir + "/out.staging/notes.txt"), "precious\n");
+  // A leftover of a killed prep holds the marker and is cleared.
+  std::filesystem::remove(dir + "/out.staging/notes.txt");
+  Write(dir + "/out.staging/.spacebyte_staging", "\n");
+  Write(dir + "/out.staging/train-aa-00000.tfrecord", "half written");
+  ASSERT_TRUE(RunPrep(Options(dir + "/a.txt=aa", dir + "/out"), sink, sink).ok()) << sink.str();
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out.staging"));
+  // "--out DIR/" replaces DIR, rather than staging inside it and failing.
+  ASSERT_TRUE(RunPrep(Options(dir + "/a.txt=bb", dir + "/out/"), sink, sink).ok()) << sink.str();
+  EXPECT_NE(WholeDatasetManifest(dir + "/out").find("bb"), std::string::npos);
+}
+
+// Inputs a user can hand prep by mistake: each is one reported line or
+// error, never a hang, a dataset nothing can read, or another file read.
+TEST(PrepTest, UnusualInputPathsAreReadOrNamed) {
+  const std::string dir = testing::FreshDir("prep_paths");
+  // A file name in Latin-1 (not UTF-8): its records stay readable.
+  Write(dir + "/latin/caf\xe9.txt", "du caf\xc3\xa9\n");
+  std::ostringstream sink;
+  ASSERT_TRUE(RunPrep(Options(dir + "/latin", dir + "/out"), sink, sink).ok()) << sink.str();
+  auto m = ReadManifest(dir + "/out");
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto reader = RecordReader::Open(dir + "/out/" + m->shards(0).file());
+  ASSERT_TRUE(reader.ok());
+  std::string payload;
+  ASSERT_TRUE((*reader)->Read(&payload).ok());
+  proto::Document doc;
+  ASSERT_TRUE(doc.ParseFromString(payload)) << "a record with a non-UTF-8 source";
+  EXPECT_NE(doc.source().find("caf\\xE9.txt"), std::string::npos) << doc.source();
+  // ... but as a language it is refused by name.
+  PrepOptions named = Options(dir + "/latin", dir + "/out2");
+  named.language_from = "/([^/]+)\\.txt$";
+  absl::Status s = RunPrep(named, sink, sink);
+  EXPECT_NE(s.message().find("is not valid UTF-8"), std::string::npos) << s;
+  // A path that holds '=' is a path when it exists.
+  Write(dir + "/run=1/a.txt", "wanted\n");
+  Write(dir + "/run/b.txt", "other\n");
+  ASSERT_TRUE(RunPrep(Options(dir + "/run=1", dir + "/out3"), sink, sink).ok()) << sink.str();
+  EXPECT_NE(WholeDatasetManifest(dir + "/out3").find("-und-"), std::string::npos)
+      << "read " << dir << "/run as language 1";
+  // A pipe is reported, not read forever.
+  ASSERT_EQ(mkfifo((dir + "/pipe").c_str(), 0644), 0);
+  std::ostringstream err;
+  PrepOptions pipe = Options(dir + "/pipe", dir + "/out4");
+  pipe.inputs.push_back(dir + "/run/b.txt");
+  ASSERT_TRUE(RunPrep(pipe, sink, err).ok()) << err.str();
+  EXPECT_NE(err.str().find("pipe: not a regular file"), std::string::npos) << err.str();
+  PrepOptions threads = Options(dir + "/run/b.txt", dir + "/out5");
+  threads.threads = int64_t{1} << 32;
+  EXPECT_NE(RunPrep(threads, sink, sink).message().find("--threads 4294967296 exceeds 1024"),
+            std::string::npos);
+}
+
+// Bad inputs are counted in full but only the first few are kept: 20
+// million blank lines held 3 GB of their names.
+TEST(PrepTest, BadInputsAreCountedWithoutKeepingThemAll) {
+  const std::string dir = testing::FreshDir("prep_bad_count");
+  Write(dir + "/a.txt", "x\n" + std::string(100000, '\n'));
+  std::ostringstream out, err;
+  ASSERT_TRUE(RunPrep(Options(dir + "/a.txt", dir + "/out"), out, err).ok()) << err.str();
+  EXPECT_NE(err.str().find("bad inputs: 100000 empty documents"), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("... and 99980 more"), std::string::npos) << err.str();
+}
+
+// A manifest edited so that the loader would skip a shard (no language,
+// another split), of a version this build does not know, listing a shard
+// twice or with negative counts: refused by name, not read as less data.
+TEST(PrepTest, ManifestsThatWouldLoseDataAreRefused) {
+  const std::string dir = testing::FreshDir("prep_manifest");
+  Write(dir + "/a.txt", "alpha\nbeta\n");
+  std::ostringstream sink;
+  ASSERT_TRUE(RunPrep(Options(dir + "/a.txt=aa", dir + "/out"), sink, sink).ok()) << sink.str();
+  auto good = ReadManifest(dir + "/out");
+  ASSERT_TRUE(good.ok()) << good.status();
+  const std::vector<std::pair<std::function<void(proto::DatasetManifest&)>, std::string>> edits = {
+      {[](auto& m) { m.set_format_version(99); }, "format version 99"},
+      {[](auto& m) { m.mutable_shards(0)->clear_languages(); }, "lists 0 languages"},
+      {[](auto& m) { m.mutable_shards(0)->set_split("../x"); }, "has split '../x'"},
+      {[](auto& m) { *m.add_shards() = m.shards(0); }, "is listed twice"},
+      {[](auto& m) { m.mutable_shards(0)->mutable_languages(0)->set_bytes(-1); },
+       "negative size"},
+  };
+  for (const auto& [edit, error] : edits) {
+    proto::DatasetManifest m = *good;
+    edit(m);
+    ASSERT_TRUE(WriteManifest(dir + "/out", m).ok());
+    const absl::Status s = ReadManifest(dir + "/out").status();
+    EXPECT_NE(s.message().find(error), std::string::npos) << error << ": " << s;
+  }
 }
 
 TEST(PrepTest, RerunReplacesTheDatasetWholeAndLeavesOtherDirectoriesAlone) {
