@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "data/crc32c.h"
+#include "data/document_source.h"
 #include "data/inspect.h"
 #include "data/manifest.h"
 #include "data/record_reader.h"
@@ -420,6 +421,14 @@ TEST(PrepTest, UnusualInputPathsAreReadOrNamed) {
 TEST(PrepTest, BadInputsAreCountedWithoutKeepingThemAll) {
   const std::string dir = testing::FreshDir("prep_bad_count");
   Write(dir + "/a.txt", "x\n" + std::string(100000, '\n'));
+  BadInputs bad;
+  int64_t documents = 0;
+  ASSERT_TRUE(ReadDocuments({dir + "/a.txt", "und"}, {InputFormat::kText, Separator::kLine}, &bad,
+                            [&](RawDocument) { return ++documents > 0; })
+                  .ok());
+  EXPECT_EQ(documents, 1);
+  EXPECT_EQ(bad.empty.count, 100000);
+  EXPECT_EQ(bad.empty.shown.size(), BadList::kShown);
   std::ostringstream out, err;
   ASSERT_TRUE(RunPrep(Options(dir + "/a.txt", dir + "/out"), out, err).ok()) << err.str();
   EXPECT_NE(err.str().find("bad inputs: 100000 empty documents"), std::string::npos) << err.str();
