@@ -230,7 +230,8 @@ int RunPrep(int argc, char** argv) {
                 "and xz inputs are decompressed (recognised by content). It is\n"
                 "written into OUT.staging, synced and swapped in whole: killed at any moment,\n"
                 "OUT holds the previous dataset or the new one.");
-  flags.Strings("input", &o.inputs, "PATH[=LANG]: a file or directory");
+  flags.Strings("input", &o.inputs,
+                "PATH[=LANG]: a file or directory (a path that exists as written is a PATH)");
   flags.String("out", &o.out,
                "dataset directory to write: new, empty, or an earlier dataset to replace");
   flags.String("format", &o.format, "text | jsonl (JSON Lines with a `text` field)");
