@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
@@ -70,6 +71,10 @@ absl::StatusOr<std::vector<InputFile>> ListInputs(const std::vector<std::string>
   auto add = [&](const std::string& input, const std::string& path,
                  const std::string& language) -> absl::Status {
     InputFile file{path, language_of(path, language)};
+    if (file.language.empty()) {  // --language_from '()' matched nothing
+      return absl::InvalidArgumentError(absl::StrCat("--input ", input, ": --language_from gives ",
+                                                     Utf8OrEscaped(path), " an empty language"));
+    }
     if (InvalidUtf8Bytes(file.language) > 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("--input ", input, ": language '", Utf8OrEscaped(file.language),
@@ -253,6 +258,9 @@ absl::Status ReadDocuments(const InputFile& file, const ReadOptions& options, Ba
   while (more && buffer.size() < kSniffBytes) {
     if (absl::Status s = read(kSniffBytes - buffer.size()); !s.ok()) return s;
   }
+  // A byte order mark is no text: in JSON Lines it made the first line
+  // invalid JSON.
+  if (absl::StartsWith(buffer, "\xEF\xBB\xBF")) buffer.erase(0, 3);
   if (const double fraction = NonTextFraction(buffer);
       !options.allow_binary && fraction > kMaxNonTextFraction) {
     bad->not_text.Add(absl::StrFormat(

@@ -142,6 +142,10 @@ absl::StatusOr<ModelSpec> ResolvePatchRule(const std::string& method, ModelSpec 
   if (absl::Status st = Positive("global_context_size", rule.global_context_size); !st.ok()) {
     return st;
   }
+  // The same bound as a model's: data patches took T = 2^63 - 1.
+  if (absl::Status st = AtMost("context_size", rule.context_size, kMaxModelContext); !st.ok()) {
+    return st;
+  }
   if (absl::Status st = ValidatePatchRule(rule); !st.ok()) return st;
   return rule;
 }

@@ -416,6 +416,28 @@ TEST(PrepTest, UnusualInputPathsAreReadOrNamed) {
             std::string::npos);
 }
 
+// A byte order mark at the start of a JSON Lines file is not part of its
+// first line (it was reported as invalid JSON), and a --language_from that
+// matches an empty language is refused rather than naming shards "train--".
+TEST(PrepTest, ByteOrderMarkIsSkippedAndEmptyLanguagesRefused) {
+  const std::string dir = testing::FreshDir("prep_bom");
+  Write(dir + "/a.jsonl", "\xEF\xBB\xBF{\"text\": \"one\"}\n{\"text\": \"two\"}\n");
+  BadInputs bad;
+  std::vector<std::string> texts;
+  ASSERT_TRUE(ReadDocuments({dir + "/a.jsonl", "und"}, {InputFormat::kJsonLines}, &bad,
+                            [&](RawDocument d) {
+                              texts.push_back(d.text);
+                              return true;
+                            })
+                  .ok());
+  EXPECT_EQ(texts, (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(bad.invalid_json.count, 0);
+  PrepOptions o = Options(dir + "/a.jsonl", dir + "/out");
+  o.language_from = "()";
+  std::ostringstream sink;
+  EXPECT_NE(RunPrep(o, sink, sink).message().find("an empty language"), std::string::npos);
+}
+
 // Bad inputs are counted in full but only the first few are kept: 20
 // million blank lines held 3 GB of their names.
 TEST(PrepTest, BadInputsAreCountedWithoutKeepingThemAll) {

@@ -177,6 +177,14 @@ TEST_F(MultilingualProgramTest, DataPatchesMeasuresARuleWithoutAModel) {
                                        data_ + " --patch_method utf8 --context 8 --global_context 16");
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.output.find("exceeds model.context_size"), std::string::npos) << bad.output;
+  // T past any model's bound, as a config would have it.
+  const CommandResult huge =
+      RunCommand(std::string(SPACEBYTE_BIN) + " data patches --data " + data_ +
+                 " --patch_method utf8 --context 9223372036854775807 --global_context 16");
+  EXPECT_EQ(huge.status, 1);
+  EXPECT_NE(huge.output.find("model.context_size = 9223372036854775807 exceeds 16777216"),
+            std::string::npos)
+      << huge.output;
 }
 
 TEST_F(TrainProgramTest, MicroBatchesGiveTheSameLosses) {
