@@ -49,6 +49,13 @@ void BadInputs::Append(const BadInputs& other) {
   empty.Append(other.empty);
 }
 
+std::pair<std::string, std::string> SplitInput(const std::string& input) {
+  std::error_code ec;
+  const size_t eq = input.rfind('=');
+  if (eq == std::string::npos || fs::exists(input, ec)) return {input, ""};
+  return {input.substr(0, eq), input.substr(eq + 1)};
+}
+
 absl::StatusOr<std::vector<InputFile>> ListInputs(const std::vector<std::string>& inputs,
                                                   const std::string& language_from,
                                                   BadInputs* bad) {
@@ -85,10 +92,7 @@ absl::StatusOr<std::vector<InputFile>> ListInputs(const std::vector<std::string>
   };
   for (const std::string& input : inputs) {
     std::error_code ec;
-    const size_t eq = input.rfind('=');
-    const bool split = eq != std::string::npos && !fs::exists(input, ec);
-    const std::string path = split ? input.substr(0, eq) : input;
-    const std::string language = split ? input.substr(eq + 1) : "";
+    const auto [path, language] = SplitInput(input);
     const fs::file_status status = fs::status(path, ec);
     if (fs::is_directory(status)) {
       std::vector<std::string> found;

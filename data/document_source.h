@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -51,6 +52,10 @@ struct BadInputs {
 // path) or "und"; a language that is not valid UTF-8 is an error. Missing
 // paths go to bad->unreadable; so do pipes, devices and other files that
 // are not regular (reading one could block or never end).
+// An `--input` as (PATH, LANG); LANG is empty without '=' or when the input
+// exists as written.
+std::pair<std::string, std::string> SplitInput(const std::string& input);
+
 absl::StatusOr<std::vector<InputFile>> ListInputs(const std::vector<std::string>& inputs,
                                                   const std::string& language_from,
                                                   BadInputs* bad);

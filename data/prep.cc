@@ -258,10 +258,7 @@ absl::Status CheckOptions(const PrepOptions& o) {
   const std::filesystem::path out = Canonical(o.out);
   const std::filesystem::path staging = Canonical(StagingDirOf(o.out));
   for (const std::string& input : o.inputs) {
-    std::error_code ec;
-    const size_t eq = input.rfind('=');
-    const bool split = eq != std::string::npos && !std::filesystem::exists(input, ec);
-    const std::filesystem::path in = Canonical(split ? input.substr(0, eq) : input);
+    const std::filesystem::path in = Canonical(SplitInput(input).first);
     if (Within(in, out) || Within(out, in) || Within(in, staging)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--input ", input, " and --out ", o.out, " overlap: prep would read its own shards"));
