@@ -27,21 +27,35 @@ torch::nn::Embedding MakeEmbedding(int64_t width) {
   return embedding;
 }
 
-torch::Tensor ApplyRope(const torch::Tensor& x, int64_t offset) {
-  const int64_t length = x.size(1), d_key = x.size(-1);
-  // Angles in fp32 whatever x holds: bf16 keeps integers exact only up to
-  // 256, so positions and angles formed in it are off by radians within the
-  // first few hundred bytes. Only cos and sin take x's dtype.
-  const auto opts = x.options().dtype(torch::kFloat);
+torch::Tensor RopeRotation(int64_t length, int64_t d_key, int64_t offset,
+                           const torch::Device& device) {
+  // Angles in fp32 whatever the queries hold: bf16 keeps integers exact only
+  // up to 256, so positions and angles formed in it are off by radians
+  // within the first few hundred bytes.
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(device);
   const torch::Tensor inv_freq =
       torch::pow(10000.0, -torch::arange(0, d_key, 2, opts) / static_cast<double>(d_key));
   const torch::Tensor pos = torch::arange(offset, offset + length, opts);
   const torch::Tensor angle = torch::outer(pos, inv_freq).unsqueeze(1);  // [L, 1, d_key/2]
-  const torch::Tensor cos = angle.cos().to(x.scalar_type()),
-                      sin = angle.sin().to(x.scalar_type());
-  const torch::Tensor pairs = x.unflatten(-1, {d_key / 2, 2});
-  const torch::Tensor even = pairs.select(-1, 0), odd = pairs.select(-1, 1);
-  return torch::stack({even * cos - odd * sin, even * sin + odd * cos}, -1).flatten(-2);
+  return torch::complex(angle.cos(), angle.sin());
+}
+
+torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& rotation) {
+  // Each pair (even, odd) is the complex number even + i odd, and the
+  // rotation one complex product: (even cos - odd sin, even sin + odd cos)
+  // in one element-wise pass, where the real-valued form takes seven and
+  // keeps its inputs for backward (the product keeps only the table). The
+  // product runs in fp32 (complex bf16 is not a type), and the result takes
+  // x's dtype once.
+  const bool is_double = x.scalar_type() == torch::kDouble;
+  const torch::Tensor wide = x.to(is_double ? torch::kDouble : torch::kFloat).contiguous();
+  const torch::Tensor turn = rotation.to(is_double ? torch::kComplexDouble : torch::kComplexFloat);
+  const torch::Tensor pairs = torch::view_as_complex(wide.unflatten(-1, {x.size(-1) / 2, 2}));
+  return torch::view_as_real(pairs * turn).flatten(-2).to(x.scalar_type());
+}
+
+torch::Tensor ApplyRope(const torch::Tensor& x, int64_t offset) {
+  return ApplyRope(x, RopeRotation(x.size(1), x.size(-1), offset, x.device()));
 }
 
 constexpr double kNormEps = 1e-5;
@@ -97,9 +111,10 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, KvCache* cache) {
   torch::Tensor k = k_layer_norm_->Scaled(
       parts[1], parallel::CopyToTensorParallel(k_layer_norm_->scale(), tp_));
   if (rope_) {
-    const int64_t offset = cache != nullptr ? cache->position : 0;
-    q = ApplyRope(q, offset);
-    k = ApplyRope(k, offset);
+    const torch::Tensor rotation = RopeRotation(
+        length, d_key_, cache != nullptr ? cache->position : 0, x.device());
+    q = ApplyRope(q, rotation);
+    k = ApplyRope(k, rotation);
   }
   torch::Tensor out;
   if (cache == nullptr && BandAttentionCpuApplies(q, k, parts[2])) {

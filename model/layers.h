@@ -37,6 +37,13 @@ torch::nn::Embedding MakeEmbedding(int64_t width);
 // (2j, 2j+1) rotate by angle (offset + t) * 10000^(-2j / d_key).
 torch::Tensor ApplyRope(const torch::Tensor& x, int64_t offset = 0);
 
+// The same in two parts, so that Q and K share one table: RopeRotation is
+// cos + i sin of those angles as complex floats [L, 1, d_key / 2], formed in
+// fp32 on `device`; ApplyRope turns each pair by it.
+torch::Tensor RopeRotation(int64_t length, int64_t d_key, int64_t offset,
+                           const torch::Device& device);
+torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& rotation);
+
 // Normalisation over the last dimension with a learned scale and no bias:
 // LayerNorm, or the reference's RMSNorm (which, unlike the textbook one,
 // divides by the standard deviation about the mean).

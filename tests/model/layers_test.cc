@@ -42,6 +42,33 @@ TEST(RopeTest, RotatesPairsByPosition) {
   EXPECT_NEAR(std::remainder(angle, 2 * M_PI), 1.0, 1e-5);
 }
 
+// The complex product against the pair formula written out in double:
+// values and the gradient backward carries through the rotation, for a
+// window of positions that starts mid-sequence (as incremental decoding
+// does).
+TEST(RopeTest, ComplexProductIsThePairFormulaWithItsGradient) {
+  torch::manual_seed(3);
+  const int64_t offset = 700;
+  const torch::Tensor x = torch::randn({2, 9, 3, 8}, torch::requires_grad());
+  const torch::Tensor y = ApplyRope(x, offset);
+  const torch::Tensor grad_y = torch::randn_like(y);
+  const torch::Tensor grad_x = torch::autograd::grad({y}, {x}, {grad_y})[0];
+
+  const auto x64 = x.detach().to(torch::kDouble);
+  const auto gy64 = grad_y.to(torch::kDouble);
+  const auto pos = torch::arange(offset, offset + 9, torch::kDouble).view({1, 9, 1, 1});
+  const auto freq = torch::pow(10000.0, -torch::arange(0, 8, 2, torch::kDouble) / 8.0);
+  const auto angle = pos * freq, cos = angle.cos(), sin = angle.sin();
+  const auto even = x64.slice(-1, 0, 8, 2), odd = x64.slice(-1, 1, 8, 2);
+  const auto want = torch::stack({even * cos - odd * sin, even * sin + odd * cos}, -1).flatten(-2);
+  // Backward is the inverse rotation of the output gradient.
+  const auto ge = gy64.slice(-1, 0, 8, 2), go = gy64.slice(-1, 1, 8, 2);
+  const auto want_grad = torch::stack({ge * cos + go * sin, go * cos - ge * sin}, -1).flatten(-2);
+  // fp32 angles at position 700 are off by about 1e-4 radians.
+  EXPECT_LT((y.detach().to(torch::kDouble) - want).abs().max().item<double>(), 1e-3);
+  EXPECT_LT((grad_x.to(torch::kDouble) - want_grad).abs().max().item<double>(), 1e-3);
+}
+
 // Windowed attention with RoPE under CPU bf16 autocast, with either norm,
 // against the same layer in fp32. Under autocast RMSNorm returns float
 // queries and keys beside bfloat16 values, which the float-only band

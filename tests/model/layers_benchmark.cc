@@ -1,0 +1,46 @@
+// The layers of the 1e19 shapes' local blocks (d 768, d_key 64, W 768, RoPE)
+// forward and backward on one row, on the CPU: RoPE on one of Q or K
+// [1, 6144, 12, 64] in fp32 and in bf16 (bytes_per_second counts the input
+// once), and a whole local block on 1,536 bytes for scale. RoPE is
+// element-wise work that reads and writes memory and little else, so its
+// time here follows the passes it makes over the tensor, as on a GPU.
+
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include "model/layers.h"
+
+namespace spacebyte::trainer {
+namespace {
+
+void BM_RopeForwardBackward(benchmark::State& state) {
+  torch::manual_seed(0);
+  const auto dtype = state.range(0) == 32 ? torch::kFloat : torch::kBFloat16;
+  const torch::Tensor x = torch::randn({1, 6144, 12, 64}).to(dtype).requires_grad_(true);
+  const torch::Tensor grad = torch::randn({1, 6144, 12, 64}).to(dtype);
+  for (auto _ : state) {
+    torch::Tensor y = ApplyRope(x);
+    y.backward(grad);
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * x.numel() * x.element_size());
+}
+BENCHMARK(BM_RopeForwardBackward)->Arg(32)->Arg(16)->Unit(benchmark::kMillisecond);
+
+void BM_LocalBlockForwardBackward(benchmark::State& state) {
+  torch::manual_seed(0);
+  ModelSpec spec;
+  spec.rope = true;
+  Block block(768, spec, /*window=*/768);
+  const torch::Tensor x = torch::randn({1, 1536, 768});
+  for (auto _ : state) {
+    block->zero_grad();
+    block->forward(x).sum().backward();
+  }
+  state.SetBytesProcessed(state.iterations() * x.size(1));
+}
+BENCHMARK(BM_LocalBlockForwardBackward)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace spacebyte::trainer
+BENCHMARK_MAIN();
