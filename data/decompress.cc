@@ -51,10 +51,16 @@ class GzipDecoder : public Decoder {
   absl::StatusOr<size_t> Decode(std::string_view* in, bool input_done, char* out,
                                 size_t capacity, bool* finished) override {
     if (member_ended_) {
+      // tar and block devices pad a file with zeros after its last member;
+      // gzip ignores them, so do we. Anything after the padding is garbage.
+      const size_t zeros = std::min(in->find_first_not_of('\0'), in->size());
+      padded_ = padded_ || zeros > 0;
+      in->remove_prefix(zeros);
       if (in->empty()) {
         *finished = input_done;
         return 0;
       }
+      if (padded_) return absl::DataLossError("data after the zero padding that ends the file");
       inflateReset(&z_);  // the next member of a concatenated file
       member_ended_ = false;
     }
@@ -79,7 +85,7 @@ class GzipDecoder : public Decoder {
  private:
   z_stream z_{};
   bool ok_;
-  bool member_ended_ = false;
+  bool member_ended_ = false, padded_ = false;
 };
 
 class ZstdDecoder : public Decoder {

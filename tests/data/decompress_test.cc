@@ -103,6 +103,28 @@ TEST(ByteStreamTest, TruncatedStreamsAreCorruptAtTheOffsetReached) {
   }
 }
 
+// Zeros after the last member (tar's padding) end a gzip file as gzip -d
+// reads it; bytes after the zeros are corrupt data, not a member.
+TEST(ByteStreamTest, GzipZeroPaddingEndsTheFile) {
+  const std::string dir = testing::FreshDir("byte_stream_padding");
+  const std::string gz = testing::Gzip({"one\n", "two\n"}, /*level=*/1);
+  for (const size_t zeros : {size_t{1}, size_t{512}, size_t{3} << 20}) {
+    auto stream = ByteStream::OpenFile(WriteFile(dir + "/padded.gz", gz + std::string(zeros, '\0')));
+    ASSERT_TRUE(stream.ok()) << stream.status();
+    absl::StatusOr<std::string> out = ReadAll(**stream, 1 << 20);
+    ASSERT_TRUE(out.ok()) << zeros << " zeros: " << out.status();
+    EXPECT_EQ(*out, "one\ntwo\n");
+  }
+  const std::string path = WriteFile(dir + "/garbage.gz", gz + std::string(8, '\0') + gz);
+  auto stream = ByteStream::OpenFile(path);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  absl::StatusOr<std::string> out = ReadAll(**stream, 1 << 20);
+  ASSERT_FALSE(out.ok());
+  EXPECT_TRUE(absl::IsDataLoss(out.status())) << out.status();
+  EXPECT_NE(out.status().message().find(path + ": corrupt gzip data"), std::string::npos)
+      << out.status();
+}
+
 TEST(ByteStreamTest, MissingFileNamesThePath) {
   auto stream = ByteStream::OpenFile("/nonexistent/corpus.zst");
   ASSERT_FALSE(stream.ok());
