@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "data/eval_stream.h"
@@ -127,30 +128,34 @@ EvalResult Evaluator::Evaluate(ByteLm& model, int64_t step, parallel::Collective
 
 absl::StatusOr<EvalResult> EvaluateBytesFile(ByteLm& model, const std::string& path,
                                              int64_t max_windows, int64_t batch_size) {
-  absl::StatusOr<std::string> file = data::ReadWholeFile(path);
-  if (!file.ok()) return file.status();
-  const std::string& bytes = *file;
   const int64_t context = model.spec().context_size;
-  int64_t windows = static_cast<int64_t>(bytes.size()) / context;
-  if (windows == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, " has ", bytes.size(), " bytes, fewer than one window of ", context));
-  }
-  if (max_windows > 0) windows = std::min(windows, max_windows);
-  // Widened to int64 a batch at a time: the whole file as int64 held eight
-  // times its size on the device.
-  const torch::Tensor all =
-      torch::from_blob(const_cast<char*>(bytes.data()), {windows, context}, torch::kUInt8);
   const torch::Device device = model.parameters().front().device();
   torch::NoGradGuard no_grad;
   model.eval();
+  // Read a batch at a time: the file may be larger than memory, and with
+  // --max_windows only its first windows are read at all.
   double loss_sum = 0, ignored_sum = 0;
-  for (int64_t start = 0; start < windows; start += batch_size) {
-    const int64_t rows = std::min(batch_size, windows - start);
-    const torch::Tensor targets = all.narrow(0, start, rows).to(device, torch::kLong);
+  int64_t windows = 0;
+  const bool all = max_windows <= 0;
+  while (all || windows < max_windows) {
+    const int64_t want = std::min({batch_size, all ? batch_size : max_windows - windows,
+                                   std::numeric_limits<int64_t>::max() / context});
+    absl::StatusOr<std::string> piece = data::ReadFileRange(
+        path, static_cast<uint64_t>(windows * context), static_cast<uint64_t>(want * context));
+    if (!piece.ok()) return piece.status();
+    const int64_t rows = static_cast<int64_t>(piece->size()) / context;
+    if (rows == 0) {
+      if (windows > 0) break;
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, " has ", piece->size(), " bytes, fewer than one window of ", context));
+    }
+    const torch::Tensor targets =
+        torch::from_blob(piece->data(), {rows, context}, torch::kUInt8).to(device, torch::kLong);
     const LossOutput loss = ComputeLoss(model.Forward(TokensFromTargets(targets)), targets);
     loss_sum += loss.per_sample.to(torch::kDouble).sum().item<double>();
     ignored_sum += loss.ignored_fraction.item<double>() * static_cast<double>(rows);
+    windows += rows;
+    if (rows < want) break;
   }
   EvalResult r;
   r.windows = windows;

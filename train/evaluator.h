@@ -63,6 +63,7 @@ class Evaluator {
 // A raw byte file, the way the reference scores a batch: consecutive full
 // T-byte windows, each preceded by BOS; `loss` is the mean over windows of
 // each window's mean over its non-ignored targets. max_windows <= 0: all.
+// Read a batch at a time, only as far as max_windows reaches.
 absl::StatusOr<EvalResult> EvaluateBytesFile(ByteLm& model, const std::string& path,
                                              int64_t max_windows, int64_t batch_size);
 

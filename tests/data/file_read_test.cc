@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -31,6 +32,23 @@ TEST(ReadWholeFileTest, OnlyRegularFilesAreRead) {
   EXPECT_NE(pipe.message().find("pipe is not a regular file"), std::string::npos) << pipe;
   const absl::Status device = ReadWholeFile("/dev/zero").status();
   EXPECT_NE(device.message().find("/dev/zero is not a regular file"), std::string::npos) << device;
+}
+
+// A range is read as far as the file goes: short at its end, empty past it.
+TEST(ReadFileRangeTest, RangesStopAtTheEnd) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "read_file_range";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string path = (dir / "bytes").string();
+  std::ofstream(path, std::ios::binary) << "0123456789";
+  for (const auto& [offset, length, want] :
+       {std::tuple<uint64_t, uint64_t, std::string>{0, 4, "0123"}, {4, 4, "4567"},
+        {8, 4, "89"}, {10, 4, ""}, {1u << 30, 4, ""}, {3, UINT64_MAX, "3456789"}}) {
+    absl::StatusOr<std::string> got = ReadFileRange(path, offset, length);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(*got, want) << offset << "+" << length;
+  }
+  EXPECT_TRUE(absl::IsNotFound(ReadFileRange((dir / "missing").string(), 0, 1).status()));
 }
 
 }  // namespace

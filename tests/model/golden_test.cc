@@ -88,6 +88,18 @@ TEST_P(GoldenTest, ConvertThenEvalGivesReferenceLoss) {
   EXPECT_NEAR(result["loss"].get<double>(), want, 1e-5 * want);
   EXPECT_EQ(result["windows"].get<int64_t>(), Golden("tokens").size(0));
   EXPECT_NEAR(result["bits_per_byte"].get<double>(), want / std::log(2.0), 1e-4);
+
+  // The same windows at the head of a 64 GiB file (sparse: no disk used),
+  // in batches that do not divide them: only what --max_windows scores is
+  // read.
+  const int64_t rows = Golden("tokens").size(0);
+  std::filesystem::resize_file(bytes_path, int64_t{64} << 30);
+  const nlohmann::json head = nlohmann::json::parse(
+      Checked(bin + " eval --checkpoint " + dir + "/run --bytes " + bytes_path +
+              " --batch_size 3 --max_windows " + std::to_string(rows)));
+  EXPECT_NEAR(head["loss"].get<double>(), want, 1e-5 * want);
+  EXPECT_EQ(head["windows"].get<int64_t>(), rows);
+  std::filesystem::remove(bytes_path);
 }
 
 TEST_P(GoldenTest, ToReferenceRoundTrip) {
