@@ -24,6 +24,9 @@ GradSync::GradSync(std::vector<torch::Tensor> params, FlatBuckets layout, Collec
                 "GradSync parameters must share one dtype and device");
     TORCH_CHECK(p.requires_grad(), "GradSync parameter does not require grad");
   }
+  // One rank sends nothing: no buffers (a copy of every gradient, 1.7 GB
+  // at the 1e19 shapes, held on the GPU for nothing) and no hooks.
+  if (dp.size() == 1) return;
   buckets_.resize(layout_.num_buckets());
   for (int b = 0; b < num_buckets(); ++b) {
     buckets_[b].buffer = torch::zeros({layout_.padded(b)}, options);

@@ -1,7 +1,9 @@
 #include "parallel/grad_sync.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <thread>
 
@@ -41,6 +43,27 @@ class GradSyncTest : public testing::Test {
   torch::nn::Sequential model_{nullptr};
   torch::Tensor inputs_, targets_;
 };
+
+int64_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+// With one dp rank nothing is sent, so no bucket buffer (a copy of every
+// gradient) is allocated, and gradients are left as backward made them.
+TEST_F(GradSyncTest, OneRankHoldsNoBuckets) {
+  std::unique_ptr<Collectives> alone = MakeMpiCollectives(MPI_COMM_SELF);
+  const torch::Tensor weight = torch::ones({32 << 20}, torch::requires_grad());  // 128 MiB
+  const int64_t before = ResidentBytes();
+  GradSync sync({weight}, *alone, /*bucket_mb=*/512);
+  EXPECT_LT(ResidentBytes() - before, 32 << 20);
+  sync.Prepare(/*sync=*/true);
+  (weight * 3).sum().backward();
+  sync.Finish();
+  EXPECT_TRUE(torch::all(weight.grad().eq(3)).item<bool>());
+}
 
 TEST_F(GradSyncTest, TwoMicroBatchesPerRankMatchWholeBatchInOneProcess) {
   Loss(0, inputs_.size(0)).backward();
