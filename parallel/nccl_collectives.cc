@@ -52,7 +52,18 @@ class NcclPending : public PendingCollective {
   void Wait() override {
     SPACEBYTE_CUDA_CHECK(cudaStreamWaitEvent(ComputeStream(device_), event_, 0));
   }
-  bool Done() override { return cudaEventQuery(event_) == cudaSuccess; }
+  // cudaEventQuery leaves "not ready" as the thread's last CUDA error, and
+  // the next LibTorch kernel launch checks that error and throws: clear it,
+  // as c10::cuda::CUDAEvent::query does.
+  bool Done() override {
+    const cudaError_t state = cudaEventQuery(event_);
+    if (state == cudaErrorNotReady) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    SPACEBYTE_CUDA_CHECK(state);
+    return true;
+  }
 
  private:
   cudaEvent_t event_;

@@ -42,6 +42,24 @@ TEST_F(NcclCollectivesTest, AllReduceSyncAndAsync) {
   EXPECT_EQ(y.cpu()[1].item<float>(), size_ * (size_ - 1) / 2);
 }
 
+// GradSync polls collectives in flight from backward's hooks. A poll that
+// finds one unfinished must leave no CUDA error behind for the next kernel
+// to trip over.
+TEST_F(NcclCollectivesTest, PollingUnfinishedCollectiveLeavesNoError) {
+  // Work queued on the compute stream, which the collective waits for.
+  torch::Tensor a = torch::randn({4096, 4096}, options_) / 64;
+  for (int i = 0; i < 20; ++i) a = a.mm(a);
+  torch::Tensor x = torch::full({1 << 20}, rank_ + 1.0, options_);
+  std::unique_ptr<PendingCollective> pending = nccl_->AllReduceSumAsync(x);
+  EXPECT_FALSE(pending->Done());
+  EXPECT_EQ(cudaPeekAtLastError(), cudaSuccess);
+  const torch::Tensor after = torch::ones({8}, options_) * 2;  // a kernel launch
+  pending->Wait();
+  EXPECT_EQ(x.cpu()[0].item<float>(), size_ * (size_ + 1) / 2);
+  EXPECT_EQ(after.sum().item<float>(), 16);
+  while (!pending->Done()) {}
+}
+
 // ZeRO-1's pair: rank r's chunk of the sum, then every rank's chunk back in
 // place (on one GPU the group is one rank and both are copies).
 TEST_F(NcclCollectivesTest, ReduceScatterAndAllGatherInPlace) {
