@@ -69,11 +69,11 @@ for leg in $legs; do
     pytorch)
       bash launch/pytorch_venv.sh "$venv"
       run_leg pytorch build-pytorch "-LE slurm" "$tb_python" \
-        -DSPACEBYTE_LIBTORCH=pytorch -DSPACEBYTE_PYTHON="$venv/bin/python" ;;
+        -DSPACEBYTE_LIBTORCH=pytorch -DSPACEBYTE_PYTHON="$(realpath "$venv")/bin/python" ;;
     pytorch-cuda)
       bash launch/pytorch_venv.sh "$venv" cuda
       run_leg pytorch-cuda build-pytorch-cuda "-L gpu" \
-        -DSPACEBYTE_LIBTORCH=pytorch -DSPACEBYTE_PYTHON="$venv/bin/python" -DSPACEBYTE_CUDA=ON ;;
+        -DSPACEBYTE_LIBTORCH=pytorch -DSPACEBYTE_PYTHON="$(realpath "$venv")/bin/python" -DSPACEBYTE_CUDA=ON ;;
     *) echo "unknown leg $leg (debian | fuzz | pytorch | pytorch-cuda)"; exit 2 ;;
   esac
 done
