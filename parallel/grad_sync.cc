@@ -24,6 +24,10 @@ GradSync::GradSync(std::vector<torch::Tensor> params, FlatBuckets layout, Collec
                 "GradSync parameters must share one dtype and device");
     TORCH_CHECK(p.requires_grad(), "GradSync parameter does not require grad");
   }
+  for (const FlatBuckets::Slot& s : layout_.slots()) {
+    TORCH_CHECK(params.at(s.param).numel() == s.numel,
+                "GradSync layout does not match its parameters");
+  }
   // One rank sends nothing: no buffers (a copy of every gradient, 1.7 GB
   // at the 1e19 shapes, held on the GPU for nothing) and no hooks.
   if (dp.size() == 1) return;
@@ -34,7 +38,6 @@ GradSync::GradSync(std::vector<torch::Tensor> params, FlatBuckets layout, Collec
   }
   for (const FlatBuckets::Slot& s : layout_.slots()) {
     const torch::Tensor& p = params.at(s.param);
-    TORCH_CHECK(p.numel() == s.numel, "GradSync layout does not match its parameters");
     slots_.push_back({p, buckets_[s.bucket].buffer.narrow(0, s.offset, s.numel).view(p.sizes())});
     const size_t index = slots_.size() - 1;
     hook_ids_.push_back(
