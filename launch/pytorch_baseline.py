@@ -20,8 +20,10 @@ PyTorch's build; --local_attention mask: SDPA with a band mask), patch
 gathering without per-row loops, and with --mode compile, torch.compile.
 """
 import argparse
+import contextlib
 import json
 import math
+import os
 import sys
 import time
 
@@ -277,8 +279,45 @@ def read_config(path):
     return model, cfg.get("train.batch_size", 4)
 
 
+def trace_step(step, cuda, trace_dir, top=25):
+    """One more step under torch.profiler: the Chrome trace to
+    TRACE_DIR/trace.json and the largest operators in the shape `spacebyte
+    bench --trace` gives them: on CUDA the GPU's kernels by device time, on
+    the CPU the operators by self time."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if cuda:
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
+        step()
+        if cuda:
+            torch.cuda.synchronize()
+    os.makedirs(trace_dir, exist_ok=True)
+    path = os.path.join(trace_dir, "trace.json")
+    prof.export_chrome_trace(path)
+    rows = {}
+    if cuda:
+        # Each kernel once: those the profiler lists as device events, or
+        # else those it attached to the operators that launched them.
+        device = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+        kernels = [(e.name, e.time_range.elapsed_us()) for e in device] or [
+            (k.name, k.duration) for e in prof.events() for k in e.kernels]
+        for name, us in kernels:
+            r = rows.setdefault(name, [0.0, 0])
+            r[0] += us / 1e3
+            r[1] += 1
+        basis = "cuda kernels (device time)"
+    else:
+        for avg in prof.key_averages():
+            rows[avg.key] = [avg.self_cpu_time_total / 1e3, avg.count]
+        basis = "cpu operators (self time)"
+    ops = sorted(({"name": k, "ms": v[0], "calls": v[1]} for k, v in rows.items()),
+                 key=lambda op: -op["ms"])
+    return {"top_ops": ops[:top], "top_ops_basis": basis,
+            "top_ops_total_ms": sum(op["ms"] for op in ops), "trace": path}
+
+
 def bench(config_path, steps, warmup, threads, device="cpu", mode="eager", batch=None,
-          micro_batch=None, local_attention="flash"):
+          micro_batch=None, local_attention="flash", trace=None):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg, config_batch = read_config(config_path)
@@ -303,7 +342,9 @@ def bench(config_path, steps, warmup, threads, device="cpu", mode="eager", batch
         optimizer.zero_grad(set_to_none=True)
         total = 0
         for start in range(0, batch, micro_batch):
-            with torch.autocast("cuda", torch.bfloat16, enabled=cuda):
+            # Not even a disabled CUDA autocast on the CPU: LibTorch 1.13's
+            # asks the (absent) GPU whether it has bf16.
+            with torch.autocast("cuda", torch.bfloat16) if cuda else contextlib.nullcontext():
                 _, loss = forward(tokens[start:start + micro_batch],
                                   targets[start:start + micro_batch])
             (loss * (micro_batch / batch)).backward()
@@ -314,6 +355,7 @@ def bench(config_path, steps, warmup, threads, device="cpu", mode="eager", batch
 
     for _ in range(warmup):
         step()
+    traced = trace_step(step, cuda, trace) if trace else {}
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -330,6 +372,7 @@ def bench(config_path, steps, warmup, threads, device="cpu", mode="eager", batch
         row["local_attention"] = local_attention
         row["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         row["gpu"] = torch.cuda.get_device_name()
+    row.update(traced)
     print(json.dumps(row))
 
 
@@ -348,12 +391,14 @@ def main():
     parser.add_argument("--local_attention", default="flash", choices=["flash", "mask"],
                         help="CUDA local blocks: FlashAttention's sliding window or SDPA "
                         "with a band mask")
+    parser.add_argument("--trace", metavar="DIR",
+                        help="profile one more step: DIR/trace.json and top_ops in the row")
     args = parser.parse_args()
     if args.check:
         check_golden(args.check)
     if args.config:
         bench(args.config, args.steps, args.warmup, args.threads, args.device, args.mode,
-              args.batch, args.micro_batch, args.local_attention)
+              args.batch, args.micro_batch, args.local_attention, args.trace)
 
 
 if __name__ == "__main__":
