@@ -4,13 +4,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "kernels/cuda_info.h"
 #include "kernels/flash_window_attention.h"
 #include "kernels/matmul_peak.h"
+#include "kernels/op_profile.h"
 #include "kernels/phase_timer.h"
 #include "train/training_session.h"
 
@@ -96,6 +99,30 @@ StepTimes TimeSteps(TrainingSession& s, const torch::Tensor& targets, int64_t st
   return times;
 }
 
+// One more step under the profiler; its largest operators go into `j`
+// and, on rank 0, as a table to stderr.
+absl::Status TraceStep(TrainingSession& s, const torch::Tensor& targets, const std::string& dir,
+                       int world_rank, nlohmann::json* j) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) return absl::UnavailableError(absl::StrCat(dir, ": ", error.message()));
+  const std::string path = absl::StrCat(dir, "/rank", world_rank, "_trace.json");
+  absl::StatusOr<OpProfile> profile = ProfileOps(
+      [&] { s.step->Take(targets, s.spec.train.lr); }, s.device.is_cuda(), path);
+  if (!profile.ok()) return profile.status();
+  nlohmann::json top = nlohmann::json::array();
+  for (size_t i = 0; i < profile->ops.size() && i < 25; ++i) {
+    const OpTime& op = profile->ops[i];
+    top.push_back({{"name", op.name}, {"ms", op.ms}, {"calls", op.calls}});
+  }
+  (*j)["top_ops"] = top;
+  (*j)["top_ops_basis"] = profile->basis;
+  (*j)["top_ops_total_ms"] = profile->total_ms;
+  (*j)["trace"] = path;
+  if (world_rank == 0) std::cerr << OpTable(*profile, 25, 1);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::MpiEnv& env) {
@@ -159,6 +186,12 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
     j["profile_ms"] = ProfileJson(options.steps);
     if (env.world_rank() == 0) {
       std::cerr << PhaseTimer::Table(options.steps, profiled.seconds, profiled.cpu_seconds);
+    }
+  }
+  if (!options.trace_dir.empty()) {
+    if (absl::Status traced = TraceStep(s, targets, options.trace_dir, env.world_rank(), &j);
+        !traced.ok()) {
+      return traced;
     }
   }
   if (s.grid->dp() > 1) {

@@ -17,6 +17,10 @@ struct BenchOptions {
   // Times the phases of the measured steps; the table goes to stderr and
   // the per-step milliseconds into the JSON line as "profile_ms".
   bool profile = false;
+  // Non-empty: one more step under LibTorch's profiler, each rank's events
+  // written to DIR/rankN_trace.json; the largest operators (kernels on
+  // CUDA) go to stderr and into the JSON line as "top_ops".
+  std::string trace_dir;
 };
 
 // `spacebyte bench`: trains `steps` steps on synthetic text-like bytes after

@@ -406,6 +406,9 @@ int RunBench(int argc, char** argv) {
   flags.Int("steps", &o.steps, "measured steps");
   flags.Int("warmup", &o.warmup, "unmeasured steps first");
   flags.Bool("profile", &o.profile, "print time per phase of a step (rank 0) to stderr");
+  flags.String("trace", &o.trace_dir,
+               "profile one more step: DIR/rankN_trace.json (Chrome trace) and the\n"
+               "largest operators, GPU kernels on CUDA, to stderr (rank 0)");
   flags.Require("config");
   if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
   if (o.steps < 1 || o.warmup < 0) {

@@ -1,6 +1,7 @@
 #ifndef SPACEBYTE_KERNELS_PHASE_TIMER_H_
 #define SPACEBYTE_KERNELS_PHASE_TIMER_H_
 
+#include <ATen/record_function.h>
 #include <time.h>
 
 #include <chrono>
@@ -57,11 +58,13 @@ class PhaseTimer {
 };
 
 // Adds the time between construction and destruction to phase `name`
-// (a string literal) while the timer is enabled.
+// (a string literal) while the timer is enabled, and marks it as a range
+// for LibTorch's profiler while that runs (kernels/op_profile.h).
 class PhaseScope {
  public:
   explicit PhaseScope(const char* name)
       : row_(PhaseTimer::enabled() ? PhaseTimer::Open(name) : -1) {
+    if (range_.isActive()) range_.before(name);
     if (row_ < 0) return;
     if (PhaseTimer::sync_ != nullptr) PhaseTimer::sync_();
     start_ = std::chrono::steady_clock::now();
@@ -79,6 +82,7 @@ class PhaseScope {
 
  private:
   int row_;
+  at::RecordFunction range_{at::RecordScope::USER_SCOPE};
   std::chrono::steady_clock::time_point start_;
   double cpu_start_ = 0;
 };

@@ -5,6 +5,9 @@
 // per gradient bucket).
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -28,7 +31,9 @@ nlohmann::json Bench(const std::string& launcher, const std::string& sets) {
                  /*with_stderr=*/false);
   EXPECT_EQ(r.status, 0) << r.output;
   if (r.status != 0) return nlohmann::json::object();
-  return nlohmann::json::parse(r.output.substr(r.output.rfind('{')));
+  // The last line that opens an object (the JSON line holds nested ones).
+  const size_t line = r.output.rfind("\n{");
+  return nlohmann::json::parse(r.output.substr(line == std::string::npos ? 0 : line + 1));
 }
 
 // Parameter values of the tiny preset's model.
@@ -65,6 +70,31 @@ TEST(BenchProgramTest, ShardedOptimizerHalvesTheStateOnTwoRanks) {
     // Half the moments, give or take one padded element per bucket per moment.
     const double bytes = mb.get<double>() * (1 << 20) - 8;
     EXPECT_NEAR(bytes, 2 * 4 * values / 2, 2 * 4 * 16) << j.dump();
+  }
+}
+
+// --trace profiles one more step: the largest operators in the JSON line
+// and each rank's events, the step's phases among them, in DIR.
+TEST(BenchProgramTest, TraceWritesTheStepsOperatorsAndPhases) {
+  const std::string dir = testing::TempDir() + "/bench_trace";
+  std::filesystem::remove_all(dir);
+  const nlohmann::json j = Bench("", " --trace " + dir);
+  ASSERT_FALSE(j.empty());
+  EXPECT_EQ(j.at("top_ops_basis"), "cpu operators (self time)");
+  ASSERT_FALSE(j.at("top_ops").empty());
+  double listed = 0;
+  for (const auto& op : j.at("top_ops")) listed += op.at("ms").get<double>();
+  EXPECT_GT(listed, 0);
+  EXPECT_LE(listed, j.at("top_ops_total_ms").get<double>() * (1 + 1e-9));
+  EXPECT_EQ(j.at("trace"), dir + "/rank0_trace.json");
+  std::ifstream in(dir + "/rank0_trace.json");
+  const nlohmann::json trace = nlohmann::json::parse(in);
+  std::set<std::string> phases;
+  for (const auto& e : trace.at("traceEvents")) {
+    if (e.at("cat") == "phase") phases.insert(e.at("name").get<std::string>());
+  }
+  for (const char* phase : {"forward", "backward", "optimizer"}) {
+    EXPECT_EQ(phases.count(phase), 1u) << phase;
   }
 }
 
