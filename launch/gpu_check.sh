@@ -109,14 +109,15 @@ stage_precision() {
 }
 
 # One JSON line per (config, batch) on stdout of bench_NAME.json; the
-# micro-batch 16 runs add a synchronized per-phase profile (bench.log).
+# micro-batch 16 runs add a synchronized per-phase profile and the step's
+# largest GPU kernels (bench.log), and its Chrome trace (trace_NAME/).
 stage_bench() {
   local ok=0
   for preset in spacebyte_1e19 spacebyte_1e18; do
     for micro in 8 16; do
-      timeout 75 "${mpirun_1[@]}" "$bin" bench --config "launch/configs/$preset.textproto" --steps 5 \
-        --set train.device=cuda --set train.batch_size=64 \
-        --set train.micro_batch_size=$micro $([ "$micro" = 16 ] && echo --profile) \
+      timeout 90 "${mpirun_1[@]}" "$bin" bench --config "launch/configs/$preset.textproto" --steps 5 \
+        --set train.device=cuda --set train.batch_size=64 --set train.micro_batch_size=$micro \
+        $([ "$micro" = 16 ] && echo --profile --trace "$out/trace_${preset}_mb$micro") \
         > "$out/bench_${preset}_mb$micro.json" && ok=1
     done
   done
@@ -134,7 +135,8 @@ stage_baseline() {
   for mode in eager compile; do
     timeout $([ $mode = eager ] && echo 90 || echo 180) "$python" launch/pytorch_baseline.py --device cuda --mode $mode \
       --config launch/configs/spacebyte_1e19.textproto --batch 64 --micro_batch 8 \
-      --steps 5 --warmup 2 > "$out/baseline_spacebyte_1e19_$mode.json" && ok=1
+      --steps 5 --warmup 2 --trace "$out/trace_baseline_$mode" \
+      > "$out/baseline_spacebyte_1e19_$mode.json" && ok=1
   done
   [ $ok = 1 ]
 }

@@ -50,12 +50,22 @@ def main():
                     "local_attention")
             bench[os.path.basename(path)[6:-5]] = {k: row[k] for k in keep if k in row}
     summary["bench"] = bench
+    # The traced step's largest kernels, ours and the baseline's alike.
+    summary["top_ops"] = {}
+    for path in sorted(glob.glob(os.path.join(out, "bench_*.json")) +
+                       glob.glob(os.path.join(out, "baseline_*.json"))):
+        row = last(path)
+        if row and row.get("top_ops"):
+            summary["top_ops"][os.path.basename(path)[:-5]] = {
+                "basis": row["top_ops_basis"], "total_ms": row["top_ops_total_ms"],
+                "ops": row["top_ops"]}
 
     baseline = {}
     for path in sorted(glob.glob(os.path.join(out, "baseline_*.json"))):
         row = last(path)
         if row:
-            baseline[os.path.basename(path)[9:-5]] = row
+            baseline[os.path.basename(path)[9:-5]] = {
+                k: v for k, v in row.items() if not k.startswith("top_ops")}
     # The baseline computes the same model: its MFU uses our FLOP count and
     # the same datasheet peak.
     for name, row in baseline.items():
@@ -98,6 +108,11 @@ def main():
                    f"{v.get('mfu', 0):.3f} | {v.get('peak_gpu_memory_mb', 0):.0f} | "
                    f"{v.get('local_attention', '')} |"
                    for k, v in rows.items()]
+    for name, row in sorted(summary.get("top_ops", {}).items()):
+        md += ["", f"Largest {row['basis']} in one step of {name} "
+               f"({row['total_ms']:.0f} ms in all):",
+               "", "| ms | calls | kernel |", "|---|---|---|"]
+        md += [f"| {op['ms']:.1f} | {op['calls']} | `{op['name'][:100]}` |" for op in row["ops"][:15]]
     if "precision" in summary:
         p = summary["precision"]
         md += ["", f"bf16 CUDA against fp32 CPU over {p['steps']} steps: max |loss diff| "
