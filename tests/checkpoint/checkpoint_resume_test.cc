@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -123,8 +124,13 @@ std::map<int, std::string> Losses(const std::string& run) { return Field(run, "l
 
 // Every model and optimizer tensor of two checkpoints is bitwise equal, or
 // with `tolerance`, equal to within that fraction of the tensor's largest
-// magnitude (runs on different layouts add in different orders). AdamW's
-// moments ("optim/...") are held to `moment_tolerance` instead.
+// magnitude (runs on different layouts add in different orders), except at
+// isolated values: one in a thousand may stray up to ten times as far,
+// because AdamW turns a last-bit difference in a gradient entry near zero
+// into a step of up to the learning rate (seen: 3 of 4,096 values of a
+// weight at 1.8e-4 of its scale, the mean difference 4e-7). A resume that
+// lost or misplaced state moves most values. AdamW's moments ("optim/...")
+// are held to `moment_tolerance` instead.
 void ExpectSameState(const std::string& a, const std::string& b, double tolerance = 0,
                      double moment_tolerance = 0) {
   absl::StatusOr<CheckpointReader> ra = CheckpointReader::Open(a);
@@ -143,8 +149,12 @@ void ExpectSameState(const std::string& a, const std::string& b, double toleranc
           << name << " differs between " << a << " and " << b;
     } else {
       const double scale = ta->abs().max().item<double>();
-      const double diff = (*ta - *tb).abs().max().item<double>();
-      EXPECT_LE(diff, within * scale) << name << " differs between " << a << " and " << b;
+      const torch::Tensor diff = (*ta - *tb).abs();
+      const int64_t strays = diff.gt(within * scale).sum().item<int64_t>();
+      EXPECT_LE(strays, std::max<int64_t>(1, diff.numel() / 1000))
+          << name << " differs between " << a << " and " << b;
+      EXPECT_LE(diff.max().item<double>(), 10 * within * scale)
+          << name << " differs between " << a << " and " << b;
     }
   }
 }
