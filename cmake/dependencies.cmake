@@ -111,6 +111,12 @@ endfunction()
 
 if(SPACEBYTE_CUDA)
   find_package(CUDAToolkit REQUIRED)
+  # Our own kernels (kernels/*.cu). PyTorch's CMake config has usually
+  # enabled the language already; nvcc need not be on PATH.
+  if(NOT CMAKE_CUDA_COMPILER AND CUDAToolkit_NVCC_EXECUTABLE)
+    set(CMAKE_CUDA_COMPILER ${CUDAToolkit_NVCC_EXECUTABLE})
+  endif()
+  enable_language(CUDA)
   # The NCCL that PyTorch's wheel loads (pip's nvidia-nccl) comes first, so
   # one process never holds two; then the toolkit's.
   find_path(NCCL_INCLUDE_DIR nccl.h

@@ -8,6 +8,7 @@
 #include "kernels/autocast.h"
 #include "kernels/band_attention_cpu.h"
 #include "kernels/flash_window_attention.h"
+#include "kernels/norm_rope.h"
 #include "kernels/phase_timer.h"
 #include "parallel/tensor_parallel.h"
 
@@ -73,6 +74,16 @@ torch::Tensor NormImpl::Scaled(const torch::Tensor& x, const torch::Tensor& scal
 
 namespace {
 
+// The dtype of the normed Q and K: what the separate ops return (float
+// under autocast, whose norm runs in float), except under CUDA autocast,
+// where the attention kernels take bf16 and the cast is made in the same
+// pass.
+torch::ScalarType QkDtype(const torch::Tensor& x) {
+  const std::optional<c10::DeviceType> autocast = Autocast::Active();
+  if (!autocast) return x.scalar_type();
+  return x.is_cuda() && *autocast == c10::DeviceType::CUDA ? torch::kBFloat16 : torch::kFloat;
+}
+
 // Local blocks on CUDA in half precision: FlashAttention's sliding window on
 // the [B, L, H, d_key] layout, when the kernel applies (see its header).
 std::optional<torch::Tensor> FlashWindow(const torch::Tensor& q, const torch::Tensor& k,
@@ -89,6 +100,7 @@ AttentionImpl::AttentionImpl(int64_t width, const ModelSpec& spec, int64_t windo
     : d_key_(spec.d_key),
       window_(window),
       rope_(spec.rope),
+      norm_(spec.norm),
       layer_norm_(register_module("layer_norm", Norm(width, spec.norm))),
       qkv_linear_(register_module("QKV_linear", MakeLinear(width, 3 * width))),
       linear_(register_module("linear", MakeLinear(width, width))),
@@ -106,15 +118,31 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, KvCache* cache) {
       qkv.view({batch, length, 3, heads, d_key_}).unbind(2);
   // The Q/K norm scales are replicated but each rank uses them on its own
   // heads only: entering the region sums their gradient shares.
-  torch::Tensor q = q_layer_norm_->Scaled(
-      parts[0], parallel::CopyToTensorParallel(q_layer_norm_->scale(), tp_));
-  torch::Tensor k = k_layer_norm_->Scaled(
-      parts[1], parallel::CopyToTensorParallel(k_layer_norm_->scale(), tp_));
-  if (rope_) {
-    const torch::Tensor rotation = RopeRotation(
-        length, d_key_, cache != nullptr ? cache->position : 0, x.device());
-    q = ApplyRope(q, rotation);
-    k = ApplyRope(k, rotation);
+  const torch::Tensor q_scale = parallel::CopyToTensorParallel(q_layer_norm_->scale(), tp_);
+  const torch::Tensor k_scale = parallel::CopyToTensorParallel(k_layer_norm_->scale(), tp_);
+  const torch::Tensor rotation =
+      rope_ ? RopeRotation(length, d_key_, cache != nullptr ? cache->position : 0, x.device())
+            : torch::Tensor();
+  torch::Tensor q, k;
+  if (NormRopeApplies(parts[0])) {
+    // Norm, scale and rotation in one pass each (kernels/norm_rope.h).
+    torch::Tensor cos, sin;
+    if (rope_) {
+      const torch::Tensor turn = torch::view_as_real(rotation.squeeze(1));  // [L, d/2, 2]
+      cos = turn.select(-1, 0).contiguous();
+      sin = turn.select(-1, 1).contiguous();
+    }
+    const bool center = norm_ == NormKind::kLayerNorm;
+    const torch::ScalarType dtype = QkDtype(parts[0]);
+    q = NormRope(parts[0], q_scale, cos, sin, center, kNormEps, dtype);
+    k = NormRope(parts[1], k_scale, cos, sin, center, kNormEps, dtype);
+  } else {
+    q = q_layer_norm_->Scaled(parts[0], q_scale);
+    k = k_layer_norm_->Scaled(parts[1], k_scale);
+    if (rope_) {
+      q = ApplyRope(q, rotation);
+      k = ApplyRope(k, rotation);
+    }
   }
   torch::Tensor out;
   if (cache == nullptr && BandAttentionCpuApplies(q, k, parts[2])) {

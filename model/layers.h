@@ -83,6 +83,7 @@ class AttentionImpl : public torch::nn::Module {
 
   int64_t d_key_, window_;
   bool rope_;
+  NormKind norm_;
   Norm layer_norm_;
   torch::nn::Linear qkv_linear_, linear_;
   Norm q_layer_norm_, k_layer_norm_;

@@ -1,0 +1,395 @@
+#include "kernels/norm_rope.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/norm_rope_math.h"
+
+#ifdef SPACEBYTE_WITH_CUDA
+#include <c10/cuda/CUDAStream.h>
+
+#include "kernels/norm_rope_cuda.h"
+#endif
+
+namespace spacebyte::trainer {
+namespace {
+
+// Where the vector n of a [B, L, H, d] view starts, and its position.
+struct Vectors {
+  int64_t length, heads, d, stride_b, stride_l, stride_h;
+  explicit Vectors(const torch::Tensor& x)
+      : length(x.size(1)), heads(x.size(2)), d(x.size(3)), stride_b(x.stride(0)),
+        stride_l(x.stride(1)), stride_h(x.stride(2)) {}
+  int64_t position(int64_t n) const { return (n / heads) % length; }
+  int64_t offset(int64_t n) const {
+    return (n / (heads * length)) * stride_b + position(n) * stride_l + (n % heads) * stride_h;
+  }
+};
+
+// The cosines and sines of a position's pair angles; without rotation,
+// ones and zeros, so that the loops below need no branch.
+class Turns {
+ public:
+  Turns(const torch::Tensor& cos, const torch::Tensor& sin, int64_t d)
+      : half_(d / 2), cos_(cos.numel() > 0 ? cos : torch::ones({half_})),
+        sin_(sin.numel() > 0 ? sin : torch::zeros({half_})),
+        rows_(cos.numel() > 0) {}
+  const float* cos(int64_t position) const { return cos_.data_ptr<float>() + Row(position); }
+  const float* sin(int64_t position) const { return sin_.data_ptr<float>() + Row(position); }
+
+ private:
+  int64_t Row(int64_t position) const { return rows_ ? position * half_ : 0; }
+  int64_t half_;
+  torch::Tensor cos_, sin_;
+  bool rows_;
+};
+
+// Runs f with `center` as a compile-time constant, so that the per-value
+// branch folds away and the loops vectorise.
+template <typename F>
+void WithCenter(bool center, F&& f) {
+  if (center) {
+    f(std::true_type{});
+  } else {
+    f(std::false_type{});
+  }
+}
+
+template <typename In, typename Out>
+void ForwardCpu(const torch::Tensor& x, const torch::Tensor& scale, const torch::Tensor& cos,
+                const torch::Tensor& sin, bool center, float eps, torch::Tensor& out,
+                torch::Tensor& mean, torch::Tensor& rstd) {
+  const Vectors layout(x);
+  const Turns turns(cos, sin, layout.d);
+  const In* in = x.data_ptr<In>();
+  Out* dst = out.data_ptr<Out>();
+  float *means = mean.data_ptr<float>(), *rstds = rstd.data_ptr<float>();
+  const float* s = scale.data_ptr<float>();
+  const int d = static_cast<int>(layout.d);
+  WithCenter(center, [&](auto centered) {
+    at::parallel_for(0, mean.numel(), 64, [&](int64_t begin, int64_t end) {
+      std::vector<float> v(d);
+      for (int64_t n = begin; n < end; ++n) {
+        const In* src = in + layout.offset(n);
+        float sum = 0, squares = 0;
+        for (int i = 0; i < d; ++i) sum += v[i] = static_cast<float>(src[i]);
+        const float m = sum / static_cast<float>(d);
+        for (int i = 0; i < d; ++i) squares += (v[i] - m) * (v[i] - m);
+        const float r = norm_rope::Rstd(squares, d, eps);
+        means[n] = m;
+        rstds[n] = r;
+        const float *c = turns.cos(layout.position(n)), *t = turns.sin(layout.position(n));
+        Out* o = dst + n * d;
+        for (int j = 0; j < d / 2; ++j) {
+          float a = v[2 * j], b = v[2 * j + 1];
+          norm_rope::ForwardPair(a, b, s[2 * j], s[2 * j + 1], c[j], t[j], centered, m, r);
+          o[2 * j] = static_cast<Out>(a);
+          o[2 * j + 1] = static_cast<Out>(b);
+        }
+      }
+    });
+  });
+}
+
+template <typename In, typename Grad>
+void BackwardCpu(const torch::Tensor& grad_out, const torch::Tensor& x, const torch::Tensor& scale,
+                 const torch::Tensor& cos, const torch::Tensor& sin, bool center,
+                 const torch::Tensor& mean, const torch::Tensor& rstd, torch::Tensor& grad_in,
+                 torch::Tensor& dscale) {
+  const Vectors layout(x);
+  const Turns turns(cos, sin, layout.d);
+  const In* in = x.data_ptr<In>();
+  const Grad* g_out = grad_out.data_ptr<Grad>();
+  In* g_in = grad_in.data_ptr<In>();
+  const float *means = mean.data_ptr<float>(), *rstds = rstd.data_ptr<float>();
+  const float* s = scale.data_ptr<float>();
+  const int d = static_cast<int>(layout.d);
+  // Each thread's sum, added up in the order of the vectors it covered, so
+  // that the result does not depend on which thread finished first.
+  std::mutex mutex;
+  std::map<int64_t, std::vector<double>> chunk_shares;
+  WithCenter(center, [&](auto centered) {
+    at::parallel_for(0, mean.numel(), 64, [&](int64_t begin, int64_t end) {
+      // The scale's gradient sums over every vector: per vector in float,
+      // across vectors in double (a float running sum over a thread's
+      // hundred thousand vectors would drift in the fourth digit).
+      std::vector<float> g(d), v(d), share(d);
+      std::vector<double> chunk_share(d, 0.0);
+      for (int64_t n = begin; n < end; ++n) {
+        const In* src = in + layout.offset(n);
+        const Grad* gsrc = g_out + n * d;
+        for (int i = 0; i < d; ++i) {
+          v[i] = static_cast<float>(src[i]);
+          g[i] = static_cast<float>(gsrc[i]);
+        }
+        const float *c = turns.cos(layout.position(n)), *t = turns.sin(layout.position(n));
+        const float m = means[n], r = rstds[n];
+        norm_rope::Sums sums;
+        std::fill(share.begin(), share.end(), 0.0f);
+        for (int j = 0; j < d / 2; ++j) {
+          norm_rope::BackwardPair(g[2 * j], g[2 * j + 1], v[2 * j], v[2 * j + 1], s[2 * j],
+                                  s[2 * j + 1], c[j], t[j], centered, m, r, share[2 * j],
+                                  share[2 * j + 1], sums);
+        }
+        In* gi = g_in + n * d;
+        for (int i = 0; i < d; ++i) {
+          gi[i] = static_cast<In>(norm_rope::InputGradient(g[i], v[i], d, centered, m, r, sums));
+          chunk_share[i] += share[i];
+        }
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      chunk_shares[begin] = std::move(chunk_share);
+    });
+  });
+  double* total = dscale.data_ptr<double>();
+  for (const auto& [begin, share] : chunk_shares) {
+    for (int i = 0; i < d; ++i) total[i] += share[i];
+  }
+}
+
+// Calls f<In, Other>() for x's dtype and `other`, which is In or float.
+template <template <typename, typename> class F, typename... Args>
+void Dispatch(torch::ScalarType in, torch::ScalarType other, Args&&... args) {
+  auto with = [&](auto in_value) {
+    using In = decltype(in_value);
+    if (other == torch::CppTypeToScalarType<In>::value) {
+      F<In, In>::Run(std::forward<Args>(args)...);
+    } else {
+      TORCH_CHECK(other == torch::kFloat, "NormRope: ", other, " with ", in);
+      F<In, float>::Run(std::forward<Args>(args)...);
+    }
+  };
+  switch (in) {
+    case torch::kFloat: return with(float{});
+    case torch::kBFloat16: return with(c10::BFloat16{});
+    case torch::kHalf: return with(c10::Half{});
+    default: TORCH_CHECK(false, "NormRope takes float, bf16 or fp16, not ", in);
+  }
+}
+
+template <typename In, typename Out>
+struct ForwardOnCpu {
+  template <typename... A>
+  static void Run(A&&... a) { ForwardCpu<In, Out>(std::forward<A>(a)...); }
+};
+template <typename In, typename Grad>
+struct BackwardOnCpu {
+  template <typename... A>
+  static void Run(A&&... a) { BackwardCpu<In, Grad>(std::forward<A>(a)...); }
+};
+
+#ifdef SPACEBYTE_WITH_CUDA
+norm_rope::DType CudaType(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat: return norm_rope::DType::kFloat;
+    case torch::kBFloat16: return norm_rope::DType::kBFloat16;
+    case torch::kHalf: return norm_rope::DType::kHalf;
+    default: TORCH_CHECK(false, "NormRope takes float, bf16 or fp16, not ", t);
+  }
+}
+
+norm_rope::Shape CudaShape(const torch::Tensor& x) {
+  return {x.size(0), x.size(1), x.size(2), x.size(3), x.stride(0), x.stride(1), x.stride(2)};
+}
+
+void* CurrentStream(const torch::Tensor& x) {
+  return c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
+}
+
+const float* Table(const torch::Tensor& t) { return t.numel() > 0 ? t.data_ptr<float>() : nullptr; }
+#endif
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> Forward(
+    const torch::Tensor& x, const torch::Tensor& scale, const torch::Tensor& cos,
+    const torch::Tensor& sin, bool center, float eps, torch::ScalarType out_dtype) {
+  const auto floats = x.options().dtype(torch::kFloat);
+  const int64_t vectors = x.size(0) * x.size(1) * x.size(2);
+  torch::Tensor out = torch::empty(x.sizes(), x.options().dtype(out_dtype));
+  torch::Tensor mean = torch::empty({vectors}, floats), rstd = torch::empty({vectors}, floats);
+  if (x.is_cuda()) {
+#ifdef SPACEBYTE_WITH_CUDA
+    const char* error = norm_rope::LaunchForward(
+        x.data_ptr(), CudaType(x.scalar_type()), scale.data_ptr<float>(), Table(cos), Table(sin),
+        center, eps, CudaShape(x), out.data_ptr(), CudaType(out_dtype), mean.data_ptr<float>(),
+        rstd.data_ptr<float>(), CurrentStream(x));
+    TORCH_CHECK(error == nullptr, "NormRope CUDA forward: ", error);
+#else
+    TORCH_CHECK(false, "NormRope on CUDA needs a CUDA build");
+#endif
+  } else {
+    Dispatch<ForwardOnCpu>(x.scalar_type(), out_dtype, x, scale, cos, sin, center, eps, out, mean,
+                           rstd);
+  }
+  return {out, mean, rstd};
+}
+
+std::tuple<torch::Tensor, torch::Tensor> Backward(
+    const torch::Tensor& grad_out, const torch::Tensor& x, const torch::Tensor& scale,
+    const torch::Tensor& cos, const torch::Tensor& sin, bool center, const torch::Tensor& mean,
+    const torch::Tensor& rstd) {
+  torch::Tensor grad_in = torch::empty(x.sizes(), x.options());
+  if (x.is_cuda()) {
+#ifdef SPACEBYTE_WITH_CUDA
+    torch::Tensor dscale = torch::zeros({x.size(3)}, x.options().dtype(torch::kFloat));
+    const char* error = norm_rope::LaunchBackward(
+        grad_out.data_ptr(), CudaType(grad_out.scalar_type()), x.data_ptr(),
+        CudaType(x.scalar_type()), scale.data_ptr<float>(), Table(cos), Table(sin), center,
+        mean.data_ptr<float>(), rstd.data_ptr<float>(), CudaShape(x), grad_in.data_ptr(),
+        dscale.data_ptr<float>(), CurrentStream(x));
+    TORCH_CHECK(error == nullptr, "NormRope CUDA backward: ", error);
+    return {grad_in, dscale};
+#else
+    TORCH_CHECK(false, "NormRope on CUDA needs a CUDA build");
+#endif
+  }
+  torch::Tensor dscale = torch::zeros({x.size(3)}, x.options().dtype(torch::kDouble));
+  Dispatch<BackwardOnCpu>(x.scalar_type(), grad_out.scalar_type(), grad_out, x, scale, cos, sin,
+                          center, mean, rstd, grad_in, dscale);
+  return {grad_in, dscale};
+}
+
+class NormRopeFunction : public torch::autograd::Function<NormRopeFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& scale, const torch::Tensor& cos,
+                               const torch::Tensor& sin, bool center, double eps,
+                               int64_t out_dtype) {
+    const torch::Tensor scale_f = scale.to(torch::kFloat).contiguous();
+    auto [out, mean, rstd] = Forward(x, scale_f, cos, sin, center, static_cast<float>(eps),
+                                     static_cast<torch::ScalarType>(out_dtype));
+    ctx->save_for_backward({x, scale_f, cos, sin, mean, rstd});
+    ctx->saved_data["center"] = center;
+    ctx->saved_data["scale_dtype"] = static_cast<int64_t>(scale.scalar_type());
+    return out;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    auto [grad_in, dscale] = Backward(grads[0].contiguous(), saved[0], saved[1], saved[2],
+                                      saved[3], ctx->saved_data["center"].toBool(), saved[4],
+                                      saved[5]);
+    const auto scale_dtype = static_cast<torch::ScalarType>(ctx->saved_data["scale_dtype"].toInt());
+    return {grad_in,          dscale.to(scale_dtype), torch::Tensor(), torch::Tensor(),
+            torch::Tensor(), torch::Tensor(),        torch::Tensor()};
+  }
+};
+
+bool TurnedOff() {
+  static const bool off = [] {
+    const char* value = std::getenv("SPACEBYTE_FUSED_NORM_ROPE");
+    return value != nullptr && std::strcmp(value, "0") == 0;
+  }();
+  return off;
+}
+
+// The separate ops NormRope stands for, in fp32 on the CPU.
+torch::Tensor Reference(const torch::Tensor& x, const torch::Tensor& scale,
+                        const torch::Tensor& cos, const torch::Tensor& sin, bool center,
+                        double eps) {
+  const torch::Tensor var = x.var(-1, /*unbiased=*/false, /*keepdim=*/true);
+  const torch::Tensor normed =
+      (center ? x - x.mean(-1, true) : x) * torch::rsqrt(var + eps) * scale;
+  const torch::Tensor pairs = normed.unflatten(-1, {x.size(-1) / 2, 2});
+  const torch::Tensor a = pairs.select(-1, 0), b = pairs.select(-1, 1);
+  const torch::Tensor c = cos.unsqueeze(1), s = sin.unsqueeze(1);  // [L, 1, d/2]
+  return torch::stack({a * c - b * s, a * s + b * c}, -1).flatten(-2);
+}
+
+#ifdef SPACEBYTE_WITH_CUDA
+bool CudaCheckedOk(const torch::Device& device) {
+  static std::mutex mutex;
+  static std::map<int, bool> checked;
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto found = checked.find(device.index());
+  if (found != checked.end()) return found->second;
+  std::string failure;
+  try {
+    failure = NormRopeMismatch(device);
+  } catch (const std::exception& e) {
+    failure = e.what();
+    failure = failure.substr(0, failure.find('\n'));
+  }
+  if (!failure.empty()) {
+    std::cerr << "spacebyte: the fused Q/K norm and RoPE kernel failed its check on "
+              << device.str() << " (" << failure << "); using separate ops\n";
+  }
+  return checked[device.index()] = failure.empty();
+}
+#endif
+
+}  // namespace
+
+torch::Tensor NormRope(const torch::Tensor& x, const torch::Tensor& scale, const torch::Tensor& cos,
+                       const torch::Tensor& sin, bool center, double eps,
+                       torch::ScalarType out_dtype) {
+  // autograd::Function takes no undefined tensors: no rotation is an empty table.
+  const torch::Tensor none = torch::empty({0}, x.options().dtype(torch::kFloat));
+  return NormRopeFunction::apply(x, scale, cos.defined() ? cos : none, sin.defined() ? sin : none,
+                                 center, eps, static_cast<int64_t>(out_dtype));
+}
+
+bool NormRopeApplies(const torch::Tensor& x) {
+  const torch::ScalarType t = x.scalar_type();
+  if (TurnedOff() || x.dim() != 4 || x.size(3) % 2 != 0 || x.stride(3) != 1 ||
+      (t != torch::kFloat && t != torch::kBFloat16 && t != torch::kHalf)) {
+    return false;
+  }
+  if (x.is_cpu()) return true;
+#ifdef SPACEBYTE_WITH_CUDA
+  return x.is_cuda() && norm_rope::CudaSupportsWidth(x.size(3)) && CudaCheckedOk(x.device());
+#else
+  return false;
+#endif
+}
+
+std::string NormRopeMismatch(const torch::Device& device) {
+  torch::AutoGradMode grad(true);
+  at::Generator gen = at::detail::createCPUGenerator(/*seed_val=*/20261207);
+  const auto cpu = torch::TensorOptions().dtype(torch::kFloat);
+  // A strided view of a wider projection, as attention hands it over, with
+  // d_key 64 (the kernels take 64 and 128).
+  const torch::Tensor wide = at::randn({2, 40, 3, 128}, gen, cpu) * 3 + 1;
+  const torch::Tensor angle = at::rand({40, 32}, gen, cpu) * 6.3;
+  const torch::Tensor cos = angle.cos(), sin = angle.sin();
+  const torch::Tensor grad_out = at::randn({2, 40, 3, 64}, gen, cpu);
+  for (bool center : {true, false}) {
+    const torch::Tensor scale = (at::rand({64}, gen, cpu) + 0.5).requires_grad_(true);
+    const torch::Tensor x = wide.unflatten(-1, {2, 64}).select(-2, 1).requires_grad_(true);
+    const torch::Tensor want = Reference(x, scale, cos, sin, center, 1e-5);
+    const auto want_grads = torch::autograd::grad({want}, {x, scale}, {grad_out});
+
+    const torch::Tensor x_dev =
+        wide.to(device, torch::kBFloat16).unflatten(-1, {2, 64}).select(-2, 1).detach()
+            .requires_grad_(true);
+    const torch::Tensor scale_dev = scale.detach().to(device).requires_grad_(true);
+    const torch::Tensor got = NormRope(x_dev, scale_dev, cos.to(device), sin.to(device), center,
+                                       1e-5, torch::kBFloat16);
+    const auto got_grads =
+        torch::autograd::grad({got}, {x_dev, scale_dev}, {grad_out.to(device, torch::kBFloat16)});
+    const std::vector<std::tuple<const char*, torch::Tensor, torch::Tensor>> pairs = {
+        {"output", got, want}, {"dx", got_grads[0], want_grads[0]},
+        {"dscale", got_grads[1], want_grads[1]}};
+    for (const auto& [name, got_t, want_t] : pairs) {
+      const torch::Tensor g = got_t.to(torch::kCPU, torch::kFloat);
+      const double worst = (g - want_t).abs().max().item<double>();
+      const double bound = 0.02 + 0.02 * want_t.abs().max().item<double>();
+      if (!(worst <= bound) || g.sizes() != want_t.sizes()) {
+        return std::string(center ? "LayerNorm " : "RMSNorm ") + name + " differs by " +
+               std::to_string(worst) + " > " + std::to_string(bound);
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace spacebyte::trainer

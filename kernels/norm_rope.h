@@ -1,0 +1,44 @@
+#ifndef SPACEBYTE_KERNELS_NORM_ROPE_H_
+#define SPACEBYTE_KERNELS_NORM_ROPE_H_
+
+// Attention's per-head Q or K norm and RoPE in one pass over memory, forward
+// and backward. As separate ops, under CUDA autocast, a query went through
+// a cast to fp32, the norm, the rotation and a cast back to bf16 for the
+// attention kernel: four reads and four writes of a tensor the size of the
+// residual stream, about 45% of a local layer's element-wise traffic. Here
+// each head vector is read once and written once, in the dtype the
+// attention kernel takes, and backward saves only the input and two floats
+// per vector. The arithmetic is kernels/norm_rope_math.h, shared by the CPU
+// loop and the CUDA kernel.
+
+#include <torch/torch.h>
+
+namespace spacebyte::trainer {
+
+// x [B, L, heads, d] with its last dimension contiguous (a view of the
+// fused QKV projection will do), scale [d]; cos and sin [L, d / 2] float
+// tables of the positions' angles (undefined: no rotation). `center`:
+// LayerNorm; otherwise the reference's RMSNorm, which divides by the
+// deviation about the mean without centring. Returns contiguous
+// [B, L, heads, d] of `out_dtype`: rotate(norm(x) * scale), each pair
+// (2j, 2j + 1) turned by its position's angle j. Differentiable in x and
+// scale.
+torch::Tensor NormRope(const torch::Tensor& x, const torch::Tensor& scale, const torch::Tensor& cos,
+                       const torch::Tensor& sin, bool center, double eps,
+                       torch::ScalarType out_dtype);
+
+// Whether NormRope takes x: float, bf16 or fp16 [B, L, heads, d] with d even
+// and the last dimension contiguous; on the CPU always then, on CUDA in a
+// CUDA build once the process's check against the separate ops passed
+// (reported once on stderr if not). SPACEBYTE_FUSED_NORM_ROPE=0 turns it
+// off everywhere.
+bool NormRopeApplies(const torch::Tensor& x);
+
+// Empty where NormRope on `device` matches the separate ops (computed in
+// fp32 on the CPU) forward and in both gradients, within bf16 rounding;
+// otherwise what differs. The CUDA check runs it on a small problem.
+std::string NormRopeMismatch(const torch::Device& device);
+
+}  // namespace spacebyte::trainer
+
+#endif  // SPACEBYTE_KERNELS_NORM_ROPE_H_

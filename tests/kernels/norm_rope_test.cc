@@ -1,0 +1,137 @@
+// The fused Q/K norm and RoPE (kernels/norm_rope.h) against the separate
+// ops written out in double: outputs and both gradients, LayerNorm and the
+// reference's RMSNorm, with and without the rotation, on the strided views
+// attention hands over, in each dtype pair the model uses; on a GPU, the
+// CUDA kernels against the CPU loop.
+
+#include "kernels/norm_rope.h"
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace spacebyte::trainer {
+namespace {
+
+torch::Tensor Separate(const torch::Tensor& x, const torch::Tensor& scale, const torch::Tensor& cos,
+                       const torch::Tensor& sin, bool center) {
+  const torch::Tensor var = x.var(-1, /*unbiased=*/false, /*keepdim=*/true);
+  const torch::Tensor normed =
+      (center ? x - x.mean(-1, true) : x) * torch::rsqrt(var + 1e-5) * scale;
+  if (!cos.defined()) return normed;
+  const torch::Tensor pairs = normed.unflatten(-1, {x.size(-1) / 2, 2});
+  const torch::Tensor a = pairs.select(-1, 0), b = pairs.select(-1, 1);
+  const torch::Tensor c = cos.unsqueeze(1), s = sin.unsqueeze(1);
+  return torch::stack({a * c - b * s, a * s + b * c}, -1).flatten(-2);
+}
+
+struct Case {
+  bool center, rope;
+  torch::ScalarType in, out;
+  double tolerance;  // relative to the largest value
+};
+
+class NormRopeTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(NormRopeTest, MatchesTheSeparateOpsAndTheirGradients) {
+  const Case c = GetParam();
+  torch::manual_seed(7);
+  const int64_t batch = 2, length = 37, heads = 3, d = 16;
+  // Q as a view of a fused projection [B, L, 3, H, d]: strided, last dim contiguous.
+  const torch::Tensor qkv = torch::randn({batch, length, 3, heads, d}, torch::kDouble) * 2 + 0.5;
+  const torch::Tensor scale = torch::rand({d}, torch::kDouble) + 0.5;
+  const torch::Tensor angle = torch::rand({length, d / 2}, torch::kDouble) * 6.3;
+  const torch::Tensor cos = c.rope ? angle.cos() : torch::Tensor();
+  const torch::Tensor sin = c.rope ? angle.sin() : torch::Tensor();
+  const torch::Tensor grad_out = torch::randn({batch, length, heads, d}, torch::kDouble);
+
+  const torch::Tensor x = qkv.to(c.in).select(2, 1).detach().requires_grad_(true);
+  const torch::Tensor s = scale.to(torch::kFloat).requires_grad_(true);
+  ASSERT_TRUE(NormRopeApplies(x));
+  const torch::Tensor got =
+      NormRope(x, s, c.rope ? cos.to(torch::kFloat) : cos, c.rope ? sin.to(torch::kFloat) : sin,
+               c.center, 1e-5, c.out);
+  EXPECT_EQ(got.scalar_type(), c.out);
+  EXPECT_TRUE(got.is_contiguous());
+  const auto got_grads = torch::autograd::grad({got}, {x, s}, {grad_out.to(c.out)});
+
+  const torch::Tensor x_ref = x.detach().to(torch::kDouble).requires_grad_(true);
+  const torch::Tensor s_ref = scale.clone().requires_grad_(true);
+  const torch::Tensor want = Separate(x_ref, s_ref, cos, sin, c.center);
+  const auto want_grads = torch::autograd::grad({want}, {x_ref, s_ref}, {grad_out.to(c.out).to(torch::kDouble)});
+
+  for (const auto& [name, g, w] : {std::tuple{"output", got, want},
+                                   std::tuple{"dx", got_grads[0], want_grads[0]},
+                                   std::tuple{"dscale", got_grads[1], want_grads[1]}}) {
+    const double worst = (g.to(torch::kDouble) - w).abs().max().item<double>();
+    const double largest = w.abs().max().item<double>();
+    EXPECT_LE(worst, c.tolerance * largest) << name;
+  }
+  EXPECT_EQ(got_grads[0].scalar_type(), c.in);
+  EXPECT_EQ(got_grads[1].scalar_type(), torch::kFloat);
+}
+
+// fp32 keeps float rounding; a bf16 output or input gradient rounds to 8
+// bits of mantissa.
+INSTANTIATE_TEST_SUITE_P(
+    Cases, NormRopeTest,
+    ::testing::Values(Case{true, true, torch::kFloat, torch::kFloat, 2e-5},
+                      Case{false, true, torch::kFloat, torch::kFloat, 2e-5},
+                      Case{true, false, torch::kFloat, torch::kFloat, 2e-5},
+                      Case{false, false, torch::kFloat, torch::kFloat, 2e-5},
+                      Case{true, true, torch::kBFloat16, torch::kFloat, 8e-3},
+                      Case{true, true, torch::kBFloat16, torch::kBFloat16, 1.6e-2},
+                      Case{false, true, torch::kHalf, torch::kHalf, 2e-3}));
+
+TEST(NormRopeCheckTest, TheProcessCheckPassesOnTheCpu) {
+  EXPECT_EQ(NormRopeMismatch(torch::kCPU), "");
+}
+
+TEST(NormRopeCheckTest, AppliesOnlyToWhatItComputes) {
+  const torch::Tensor x = torch::randn({2, 5, 3, 8});
+  EXPECT_TRUE(NormRopeApplies(x));
+  EXPECT_FALSE(NormRopeApplies(x.to(torch::kDouble)));
+  EXPECT_FALSE(NormRopeApplies(x.transpose(2, 3)));  // last dimension strided
+  EXPECT_FALSE(NormRopeApplies(torch::randn({2, 5, 3, 7})));
+  EXPECT_FALSE(NormRopeApplies(torch::randn({5, 3, 8})));
+}
+
+// On a GPU: the process's check, then a problem large enough that every
+// backward block loops over several vectors and adds its share of the
+// scale's gradient atomically, against the CPU loop on the same bf16 inputs.
+TEST(NormRopeCudaTest, MatchesTheCpuLoopOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA, 0);
+  ASSERT_EQ(NormRopeMismatch(cuda), "");
+  torch::manual_seed(11);
+  for (const int64_t d : {64, 128}) {
+    for (const bool center : {true, false}) {
+      const torch::Tensor qkv = (torch::randn({2, 1500, 3, 12, d}) * 2 + 0.5).to(torch::kBFloat16);
+      const torch::Tensor scale = torch::rand({d}) + 0.5;
+      const torch::Tensor angle = torch::rand({1500, d / 2}) * 6.3;
+      const torch::Tensor grad = torch::randn({2, 1500, 12, d}).to(torch::kBFloat16);
+      std::vector<torch::Tensor> results[2];
+      for (const torch::Device device : {torch::Device(torch::kCPU), cuda}) {
+        const torch::Tensor x = qkv.to(device).select(2, 0).detach().requires_grad_(true);
+        ASSERT_TRUE(NormRopeApplies(x)) << device;
+        const torch::Tensor s = scale.to(device).requires_grad_(true);
+        const torch::Tensor y = NormRope(x, s, angle.cos().to(device), angle.sin().to(device),
+                                         center, 1e-5, torch::kBFloat16);
+        const auto grads = torch::autograd::grad({y}, {x, s}, {grad.to(device)});
+        results[device.is_cuda()] = {y.cpu().to(torch::kFloat), grads[0].cpu().to(torch::kFloat),
+                                     grads[1].cpu()};
+      }
+      for (size_t i = 0; i < 3; ++i) {
+        const torch::Tensor& want = results[0][i];
+        const double worst = (results[1][i] - want).abs().max().item<double>();
+        EXPECT_LE(worst, 1.6e-2 * want.abs().max().item<double>())
+            << "d " << d << (center ? " LayerNorm" : " RMSNorm") << " result " << i;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace spacebyte::trainer
