@@ -13,6 +13,7 @@
 #include "kernels/cuda_info.h"
 #include "kernels/flash_window_attention.h"
 #include "kernels/matmul_peak.h"
+#include "kernels/norm_rope.h"
 #include "kernels/op_profile.h"
 #include "kernels/phase_timer.h"
 #include "train/training_session.h"
@@ -73,6 +74,9 @@ void AddCudaFields(const TrainingSession& s, double achieved_gflops, nlohmann::j
   (*j)["local_attention"] =
       s.spec.train.bf16 && FlashWindowedAttentionWorks(s.device) ? "flash sliding window"
                                                                  : "chunked SDPA";
+  const torch::Tensor head = torch::empty(
+      {1, 1, 1, s.spec.model.d_key}, torch::TensorOptions(torch::kBFloat16).device(s.device));
+  (*j)["qk_norm_rope"] = NormRopeApplies(head) ? "fused kernel" : "separate ops";
   if (info->peak_bf16_tflops) {
     const double peak_gflops = *info->peak_bf16_tflops * 1e3 * s.grid->world_size();
     (*j)["datasheet_bf16_tflops"] = *info->peak_bf16_tflops;

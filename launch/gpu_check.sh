@@ -77,7 +77,8 @@ stage_build() {
 stage_tests() {
   ctest --test-dir "$build" -L gpu --output-on-failure --timeout 120 &&
     timeout 60 "$build/bin/batch_upload_test" &&
-    timeout 60 "$build/bin/attention_kernels_test"
+    timeout 60 "$build/bin/attention_kernels_test" &&
+    timeout 60 "$build/bin/norm_rope_test"
 }
 
 stage_train() {
@@ -127,6 +128,11 @@ stage_bench() {
     --config launch/configs/spacebyte_1e19.textproto --steps 5 --set train.device=cuda \
     --set train.batch_size=64 --set train.micro_batch_size=8 \
     > "$out/bench_spacebyte_1e19_mb8_chunked.json" || true
+  # And with the Q/K norm and RoPE as separate ops, for the fused kernel's share.
+  SPACEBYTE_FUSED_NORM_ROPE=0 timeout 75 "${mpirun_1[@]}" -x SPACEBYTE_FUSED_NORM_ROPE "$bin" bench \
+    --config launch/configs/spacebyte_1e19.textproto --steps 3 --set train.device=cuda \
+    --set train.batch_size=64 --set train.micro_batch_size=8 \
+    > "$out/bench_spacebyte_1e19_mb8_unfused.json" || true
   [ $ok = 1 ]
 }
 
