@@ -17,11 +17,9 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
-#include <map>
-#include <mutex>
 
 #include "kernels/attention_kernels.h"
+#include "kernels/kernel_check.h"
 #endif
 
 namespace spacebyte::trainer {
@@ -76,23 +74,8 @@ bool TurnedOff() {
 }
 
 bool CheckedOk(const torch::Device& device) {
-  static std::mutex mutex;
-  static std::map<int, bool> checked;
-  std::lock_guard<std::mutex> lock(mutex);
-  const auto found = checked.find(device.index());
-  if (found != checked.end()) return found->second;
-  std::string failure;
-  try {
-    failure = CheckFailure(device);
-  } catch (const std::exception& e) {
-    failure = e.what();
-    failure = failure.substr(0, failure.find('\n'));
-  }
-  if (!failure.empty()) {
-    std::cerr << "spacebyte: FlashAttention's sliding window failed its check on "
-              << device.str() << " (" << failure << "); using the chunked windowed attention\n";
-  }
-  return checked[device.index()] = failure.empty();
+  return PassesCheckOnce("FlashAttention's sliding window", device,
+                         [&] { return CheckFailure(device); }, "the chunked windowed attention");
 }
 
 }  // namespace

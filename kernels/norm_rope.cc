@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <tuple>
 #include <type_traits>
 #include <vector>
 
+#include "kernels/kernel_check.h"
 #include "kernels/norm_rope_math.h"
 
 #ifdef SPACEBYTE_WITH_CUDA
@@ -305,27 +305,6 @@ torch::Tensor Reference(const torch::Tensor& x, const torch::Tensor& scale,
   return torch::stack({a * c - b * s, a * s + b * c}, -1).flatten(-2);
 }
 
-#ifdef SPACEBYTE_WITH_CUDA
-bool CudaCheckedOk(const torch::Device& device) {
-  static std::mutex mutex;
-  static std::map<int, bool> checked;
-  std::lock_guard<std::mutex> lock(mutex);
-  const auto found = checked.find(device.index());
-  if (found != checked.end()) return found->second;
-  std::string failure;
-  try {
-    failure = NormRopeMismatch(device);
-  } catch (const std::exception& e) {
-    failure = e.what();
-    failure = failure.substr(0, failure.find('\n'));
-  }
-  if (!failure.empty()) {
-    std::cerr << "spacebyte: the fused Q/K norm and RoPE kernel failed its check on "
-              << device.str() << " (" << failure << "); using separate ops\n";
-  }
-  return checked[device.index()] = failure.empty();
-}
-#endif
 
 }  // namespace
 
@@ -346,7 +325,9 @@ bool NormRopeApplies(const torch::Tensor& x) {
   }
   if (x.is_cpu()) return true;
 #ifdef SPACEBYTE_WITH_CUDA
-  return x.is_cuda() && norm_rope::CudaSupportsWidth(x.size(3)) && CudaCheckedOk(x.device());
+  return x.is_cuda() && norm_rope::CudaSupportsWidth(x.size(3)) &&
+         PassesCheckOnce("the fused Q/K norm and RoPE kernel", x.device(),
+                         [&] { return NormRopeMismatch(x.device()); }, "separate ops");
 #else
   return false;
 #endif
