@@ -3,14 +3,22 @@
 #
 # The GPU check, on a fresh offline GPU node with PyTorch (CUDA), a compiler
 # and CMake: DEPS_DIR is what launch/offline_deps.sh gathered on a Debian
-# machine. Unpacks it without root, builds against the installed PyTorch's
-# LibTorch with every core, runs the gpu-labelled tests, trains the tiny
-# preset on CUDA through NCCL (with eval and sample on the GPU), compares 20
-# bf16 CUDA steps with 20 CPU fp32 steps, benchmarks the GPU presets and the
-# PyTorch baseline on the same card, and writes OUT_DIR/summary.json and
-# summary.md. Each stage's log is OUT_DIR/STAGE.log; a failed stage does not
-# stop the later ones. About 8 minutes on 16 cores and one H100.
+# machine. Unpacks it without root, builds the program and the GPU tests
+# against the installed PyTorch's LibTorch with every core, then, most
+# telling first: runs our CUDA kernels' tests, benchmarks the 1e19 preset
+# (a profile and a trace at micro-batch 16), the compiled PyTorch baseline on
+# the same card, 20 bf16 CUDA steps against 20 CPU fp32 steps, the
+# gpu-labelled tests, the ablations (chunked attention, unfused Q/K norm),
+# a tiny CUDA training run through NCCL with eval and sample, the 1e18
+# preset and the eager baseline. Writes OUT_DIR/summary.json and summary.md
+# after every stage; each stage's log is OUT_DIR/STAGE.log, and a failed
+# stage does not stop the later ones. About 10 minutes on 16 cores and one
+# H100 by our estimate.
+#
 # SPACEBYTE_GPU_STAGES (space-separated names) runs a subset.
+# SPACEBYTE_GPU_BUDGET (seconds) fits the check into a lease: a stage that
+# would not fit in what is left is skipped (and says so in the summary), and
+# every command's time limit is cut to what is left.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 deps=$(cd "${1:?usage: gpu_check.sh DEPS_DIR OUT_DIR}" && pwd)
@@ -19,7 +27,9 @@ out=$(cd "$2" && pwd)
 work=${SPACEBYTE_GPU_WORK:-/tmp/spacebyte_gpu}
 build=${SPACEBYTE_GPU_BUILD:-build-gpu}
 python=${SPACEBYTE_PYTHON:-python3}
-stages=${SPACEBYTE_GPU_STAGES:-env build tests train precision bench baseline}
+all_stages="env build kernels bench baseline precision tests ablation train small eager"
+stages=${SPACEBYTE_GPU_STAGES:-$all_stages}
+budget=${SPACEBYTE_GPU_BUDGET:-0}
 mkdir -p "$work"
 t0=$(date +%s)
 declare -A result seconds
@@ -29,11 +39,30 @@ summary() {
     "$(for s in $stages; do echo "$s=${result[$s]:-not run}=${seconds[$s]:-0}"; done)"
 }
 
-# stage NAME: runs stage_NAME, logging to OUT/NAME.log.
+# Seconds left of SPACEBYTE_GPU_BUDGET (a large number without one).
+left() {
+  if [ "$budget" -gt 0 ]; then echo $((budget - ($(date +%s) - t0))); else echo 100000; fi
+}
+
+# cap S: a command's time limit, S seconds or what is left less a margin for
+# the summary, whichever is less.
+cap() {
+  local l=$(($(left) - 10))
+  [ "$l" -lt "$1" ] && echo $((l > 1 ? l : 1)) || echo "$1"
+}
+
+# stage NAME NEED: runs stage_NAME, logging to OUT/NAME.log, unless fewer
+# than NEED seconds of the budget are left.
 stage() {
-  local name=$1 start rc
+  local name=$1 need=$2 start rc
   [[ " $stages " == *" $name "* ]] || return 0
   start=$(date +%s)
+  if [ "$(left)" -lt "$need" ]; then
+    result[$name]="skipped ($(left) s left, needs $need)"
+    echo "[$((start - t0))s] $name: ${result[$name]}"
+    summary > /dev/null 2>&1
+    return 0
+  fi
   echo "[$((start - t0))s] $name"
   "stage_$name" > "$out/$name.log" 2>&1
   rc=$?
@@ -66,87 +95,131 @@ source launch/offline_env.sh "$deps" "$work/prefix" || {
   exit 1
 }
 
+# The program and the test binaries with CUDA code paths: all the check runs.
+gpu_targets="spacebyte precision_mpi_test nccl_collectives_test attention_kernels_test \
+norm_rope_test batch_upload_test"
+
 stage_build() {
   # shellcheck disable=SC2086
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DSPACEBYTE_LIBTORCH=pytorch -DSPACEBYTE_PYTHON="$python" -DSPACEBYTE_CUDA=ON \
     -DTORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}" $SPACEBYTE_OFFLINE_CMAKE_ARGS &&
-    cmake --build "$build" --parallel "$(nproc)" -- -k 0
+    timeout "$(cap 600)" cmake --build "$build" --parallel "$(nproc)" --target $gpu_targets -- -k 0
+}
+
+# Our own CUDA kernels and the private flash-attention entry, against the
+# CPU loops and the dense mask: the code no CPU machine has run.
+stage_kernels() {
+  local rc=0 t
+  for t in norm_rope_test attention_kernels_test batch_upload_test; do
+    timeout "$(cap 60)" "$build/bin/$t" || rc=1
+  done
+  return $rc
+}
+
+# bench_NAME.json: one JSON line per run. `bench PRESET MICRO STEPS LIMIT
+# NAME [ARGS...]`, with environment overrides passed through mpirun -x.
+bench() {
+  local preset=$1 micro=$2 steps=$3 limit=$4 name=$5 x=()
+  shift 5
+  for v in SPACEBYTE_FLASH_WINDOW SPACEBYTE_FUSED_NORM_ROPE; do
+    [ -n "${!v:-}" ] && x+=(-x "$v")
+  done
+  echo "== $name"
+  timeout "$(cap "$limit")" "${mpirun_1[@]}" "${x[@]}" "$bin" bench \
+    --config "launch/configs/$preset.textproto" --steps "$steps" --set train.device=cuda \
+    --set train.batch_size=64 --set train.micro_batch_size="$micro" "$@" > "$out/bench_$name.json"
+}
+
+# The headline: the 1e19 shapes at micro-batch 8, and at 16 with a
+# synchronized per-phase profile (bench.log), the step's largest GPU kernels
+# and its Chrome trace (trace_spacebyte_1e19_mb16/).
+stage_bench() {
+  local ok=0
+  bench spacebyte_1e19 8 5 90 spacebyte_1e19_mb8 && ok=1
+  bench spacebyte_1e19 16 3 100 spacebyte_1e19_mb16 --profile \
+    --trace "$out/trace_spacebyte_1e19_mb16" && ok=1
+  [ $ok = 1 ]
+}
+
+# The reference's way on a GPU: bf16 autocast, fused AdamW, flash with a
+# window, torch.compile; one traced step for its largest kernels.
+baseline() {
+  timeout "$(cap "$2")" "$python" launch/pytorch_baseline.py --device cuda --mode "$1" \
+    --config launch/configs/spacebyte_1e19.textproto --batch 64 --micro_batch 8 \
+    --steps 5 --warmup 2 --trace "$out/trace_baseline_$1" > "$out/baseline_spacebyte_1e19_$1.json"
+}
+stage_baseline() { baseline compile 180; }
+stage_eager() { baseline eager 90; }
+
+stage_precision() {
+  local data=$work/udhr_data
+  prep_udhr || return 1
+  for d in "cpu fp32" "cuda bf16"; do
+    set -- $d
+    rm -rf "$work/precision_$1"
+    timeout "$(cap 60)" "${mpirun_1[@]}" "$bin" train --config launch/configs/tiny.textproto \
+      --run_dir "$work/precision_$1" --set data.path="$data" --set train.device="$1" \
+      --set train.precision="$2" --set model.rope=true --set train.steps=20 \
+      --set train.log_interval=1 --set train.eval_interval=0 --set checkpoint.interval=0 || return 1
+    cp "$work/precision_$1/metrics.jsonl" "$out/precision_$1_$2.jsonl"
+  done
 }
 
 stage_tests() {
-  ctest --test-dir "$build" -L gpu --output-on-failure --timeout 120 &&
-    timeout 60 "$build/bin/batch_upload_test" &&
-    timeout 60 "$build/bin/attention_kernels_test" &&
-    timeout 60 "$build/bin/norm_rope_test"
+  ctest --test-dir "$build" -L gpu --output-on-failure --timeout "$(cap 120)"
+}
+
+# What the flash window and the fused Q/K kernel are worth: the same step
+# with each turned off, at micro-batch 8 (the chunked path at 16 held 79.5 GB
+# on an H200: over an H100's 80).
+stage_ablation() {
+  local rc=0
+  SPACEBYTE_FUSED_NORM_ROPE=0 bench spacebyte_1e19 8 3 75 spacebyte_1e19_mb8_unfused || rc=1
+  SPACEBYTE_FLASH_WINDOW=0 bench spacebyte_1e19 8 3 75 spacebyte_1e19_mb8_chunked || rc=1
+  return $rc
+}
+
+prep_udhr() {
+  [ -f "$work/udhr_data/manifest.pbtxt" ] || "$bin" prep --input data/corpus/udhr \
+    --language_from '([a-z]+)\.txt$' --separator blank --out "$work/udhr_data"
 }
 
 stage_train() {
   local run=$work/tiny_cuda data=$work/udhr_data
   rm -rf "$run"
-  [ -f "$data/manifest.pbtxt" ] || "$bin" prep --input data/corpus/udhr \
-    --language_from '([a-z]+)\.txt$' --separator blank --out "$data" || return 1
-  timeout 120 "${mpirun_1[@]}" "$bin" train --config launch/configs/tiny.textproto --run_dir "$run" \
-    --set data.path="$data" --set train.device=cuda --set train.steps=200 \
+  prep_udhr || return 1
+  timeout "$(cap 120)" "${mpirun_1[@]}" "$bin" train --config launch/configs/tiny.textproto \
+    --run_dir "$run" --set data.path="$data" --set train.device=cuda --set train.steps=200 \
     --set train.eval_interval=100 || return 1
   cp "$run/metrics.jsonl" "$out/tiny_cuda_metrics.jsonl"
-  timeout 60 "${mpirun_1[@]}" "$bin" eval --checkpoint "$run" --data "$data" --split test --device cuda \
-    > "$out/tiny_cuda_eval.json" || return 1
-  timeout 30 "$bin" sample --checkpoint "$run" --prompt "Article 1. " --max_bytes 120 --device cuda \
-    --seed 1 > "$out/tiny_cuda_sample.txt"
+  timeout "$(cap 60)" "${mpirun_1[@]}" "$bin" eval --checkpoint "$run" --data "$data" --split test \
+    --device cuda > "$out/tiny_cuda_eval.json" || return 1
+  timeout "$(cap 30)" "$bin" sample --checkpoint "$run" --prompt "Article 1. " --max_bytes 120 \
+    --device cuda --seed 1 > "$out/tiny_cuda_sample.txt"
 }
 
-stage_precision() {
-  local data=$work/udhr_data
-  for d in "cpu fp32" "cuda bf16"; do
-    set -- $d
-    rm -rf "$work/precision_$1"
-    timeout 60 "${mpirun_1[@]}" "$bin" train --config launch/configs/tiny.textproto --run_dir "$work/precision_$1" \
-      --set data.path="$data" --set train.device="$1" --set train.precision="$2" --set model.rope=true \
-      --set train.steps=20 --set train.log_interval=1 --set train.eval_interval=0 \
-      --set checkpoint.interval=0 || return 1
-    cp "$work/precision_$1/metrics.jsonl" "$out/precision_$1_$2.jsonl"
-  done
-}
-
-# One JSON line per (config, batch) on stdout of bench_NAME.json; the
-# micro-batch 16 runs add a synchronized per-phase profile and the step's
-# largest GPU kernels (bench.log), and its Chrome trace (trace_NAME/).
-stage_bench() {
+# The smaller preset, for how the step scales.
+stage_small() {
   local ok=0
-  for preset in spacebyte_1e19 spacebyte_1e18; do
-    for micro in 8 16; do
-      timeout 90 "${mpirun_1[@]}" "$bin" bench --config "launch/configs/$preset.textproto" --steps 5 \
-        --set train.device=cuda --set train.batch_size=64 --set train.micro_batch_size=$micro \
-        $([ "$micro" = 16 ] && echo --profile --trace "$out/trace_${preset}_mb$micro") \
-        > "$out/bench_${preset}_mb$micro.json" && ok=1
-    done
-  done
-  # The same shapes through the chunked local attention, for a side-by-side
-  # at micro-batch 8 (at 16 it held 79.5 GB on an H200: over an H100's 80).
-  SPACEBYTE_FLASH_WINDOW=0 timeout 75 "${mpirun_1[@]}" -x SPACEBYTE_FLASH_WINDOW "$bin" bench \
-    --config launch/configs/spacebyte_1e19.textproto --steps 5 --set train.device=cuda \
-    --set train.batch_size=64 --set train.micro_batch_size=8 \
-    > "$out/bench_spacebyte_1e19_mb8_chunked.json" || true
-  # And with the Q/K norm and RoPE as separate ops, for the fused kernel's share.
-  SPACEBYTE_FUSED_NORM_ROPE=0 timeout 75 "${mpirun_1[@]}" -x SPACEBYTE_FUSED_NORM_ROPE "$bin" bench \
-    --config launch/configs/spacebyte_1e19.textproto --steps 3 --set train.device=cuda \
-    --set train.batch_size=64 --set train.micro_batch_size=8 \
-    > "$out/bench_spacebyte_1e19_mb8_unfused.json" || true
+  bench spacebyte_1e18 8 5 60 spacebyte_1e18_mb8 && ok=1
+  bench spacebyte_1e18 16 5 60 spacebyte_1e18_mb16 && ok=1
   [ $ok = 1 ]
 }
 
-stage_baseline() {
-  local ok=0
-  for mode in eager compile; do
-    timeout $([ $mode = eager ] && echo 90 || echo 180) "$python" launch/pytorch_baseline.py --device cuda --mode $mode \
-      --config launch/configs/spacebyte_1e19.textproto --batch 64 --micro_batch 8 \
-      --steps 5 --warmup 2 --trace "$out/trace_baseline_$mode" \
-      > "$out/baseline_spacebyte_1e19_$mode.json" && ok=1
-  done
-  [ $ok = 1 ]
-}
-
-for s in env build tests train precision bench baseline; do stage "$s"; done
+# Most telling first, so a check cut short by its budget keeps the figures
+# that matter. The second number is the least time worth starting a stage
+# with.
+stage env 5
+stage build 60
+stage kernels 20
+stage bench 60
+stage baseline 90
+stage precision 30
+stage tests 30
+stage ablation 60
+stage train 60
+stage small 45
+stage eager 45
 summary
 echo "[$(($(date +%s) - t0))s] done: $out/summary.md"
