@@ -156,16 +156,25 @@ void BackwardCpu(const torch::Tensor& grad_out, const torch::Tensor& x, const to
   }
 }
 
-// Calls f<In, Other>() for x's dtype and `other`, which is In or float.
+// Calls F<In, Other>::Run for x's dtype and `other`: Other is In or float,
+// or In is float (the fp32 residual stream normed into half precision).
 template <template <typename, typename> class F, typename... Args>
 void Dispatch(torch::ScalarType in, torch::ScalarType other, Args&&... args) {
   auto with = [&](auto in_value) {
     using In = decltype(in_value);
     if (other == torch::CppTypeToScalarType<In>::value) {
       F<In, In>::Run(std::forward<Args>(args)...);
-    } else {
-      TORCH_CHECK(other == torch::kFloat, "NormRope: ", other, " with ", in);
+    } else if (other == torch::kFloat) {
       F<In, float>::Run(std::forward<Args>(args)...);
+    } else if constexpr (std::is_same_v<In, float>) {
+      TORCH_CHECK(other == torch::kBFloat16 || other == torch::kHalf, "NormRope: ", other);
+      if (other == torch::kBFloat16) {
+        F<float, c10::BFloat16>::Run(std::forward<Args>(args)...);
+      } else {
+        F<float, c10::Half>::Run(std::forward<Args>(args)...);
+      }
+    } else {
+      TORCH_CHECK(false, "NormRope: ", other, " with ", in);
     }
   };
   switch (in) {
@@ -333,28 +342,38 @@ bool NormRopeApplies(const torch::Tensor& x) {
 #endif
 }
 
-std::string NormRopeMismatch(const torch::Device& device) {
-  torch::AutoGradMode grad(true);
-  at::Generator gen = at::detail::createCPUGenerator(/*seed_val=*/20261207);
+namespace {
+
+// Vectors of width d, the second of each group of `full`'s last dimension
+// (a strided view, as attention hands Q over) or its only one.
+torch::Tensor Part(const torch::Tensor& full, int64_t d) {
+  const int64_t groups = full.size(-1) / d;
+  return full.unflatten(-1, {groups, d}).select(-2, groups > 1 ? 1 : 0);
+}
+
+// What differs between NormRope on `device` and the separate ops in fp32 on
+// the CPU, for Part(full, d) given to the kernel as `x_dtype`; empty if
+// nothing beyond bf16 rounding.
+std::string CaseMismatch(const torch::Device& device, const torch::Tensor& full, int64_t d,
+                         torch::ScalarType x_dtype, const torch::Tensor& cos,
+                         const torch::Tensor& sin, at::Generator& gen, const char* what) {
   const auto cpu = torch::TensorOptions().dtype(torch::kFloat);
-  // A strided view of a wider projection, as attention hands it over, with
-  // d_key 64 (the kernels take 64 and 128).
-  const torch::Tensor wide = at::randn({2, 40, 3, 128}, gen, cpu) * 3 + 1;
-  const torch::Tensor angle = at::rand({40, 32}, gen, cpu) * 6.3;
-  const torch::Tensor cos = angle.cos(), sin = angle.sin();
-  const torch::Tensor grad_out = at::randn({2, 40, 3, 64}, gen, cpu);
+  const torch::Tensor x_cpu = Part(full, d);
+  const torch::Tensor grad_out = at::randn(x_cpu.sizes(), gen, cpu);
   for (bool center : {true, false}) {
-    const torch::Tensor scale = (at::rand({64}, gen, cpu) + 0.5).requires_grad_(true);
-    const torch::Tensor x = wide.unflatten(-1, {2, 64}).select(-2, 1).requires_grad_(true);
-    const torch::Tensor want = Reference(x, scale, cos, sin, center, 1e-5);
+    const torch::Tensor scale = (at::rand({d}, gen, cpu) + 0.5).requires_grad_(true);
+    const torch::Tensor x = x_cpu.detach().requires_grad_(true);
+    const torch::Tensor want =
+        cos.defined() ? Reference(x, scale, cos, sin, center, 1e-5)
+                      : Reference(x, scale, torch::ones({x.size(1), d / 2}),
+                                  torch::zeros({x.size(1), d / 2}), center, 1e-5);
     const auto want_grads = torch::autograd::grad({want}, {x, scale}, {grad_out});
 
-    const torch::Tensor x_dev =
-        wide.to(device, torch::kBFloat16).unflatten(-1, {2, 64}).select(-2, 1).detach()
-            .requires_grad_(true);
+    const torch::Tensor x_dev = Part(full.to(device, x_dtype), d).detach().requires_grad_(true);
     const torch::Tensor scale_dev = scale.detach().to(device).requires_grad_(true);
-    const torch::Tensor got = NormRope(x_dev, scale_dev, cos.to(device), sin.to(device), center,
-                                       1e-5, torch::kBFloat16);
+    const torch::Tensor got =
+        NormRope(x_dev, scale_dev, cos.defined() ? cos.to(device) : cos,
+                 sin.defined() ? sin.to(device) : sin, center, 1e-5, torch::kBFloat16);
     const auto got_grads =
         torch::autograd::grad({got}, {x_dev, scale_dev}, {grad_out.to(device, torch::kBFloat16)});
     const std::vector<std::tuple<const char*, torch::Tensor, torch::Tensor>> pairs = {
@@ -365,12 +384,32 @@ std::string NormRopeMismatch(const torch::Device& device) {
       const double worst = (g - want_t).abs().max().item<double>();
       const double bound = 0.02 + 0.02 * want_t.abs().max().item<double>();
       if (!(worst <= bound) || g.sizes() != want_t.sizes()) {
-        return std::string(center ? "LayerNorm " : "RMSNorm ") + name + " differs by " +
-               std::to_string(worst) + " > " + std::to_string(bound);
+        return std::string(what) + (center ? " LayerNorm " : " RMSNorm ") + name +
+               " differs by " + std::to_string(worst) + " > " + std::to_string(bound);
       }
     }
   }
   return "";
+}
+
+}  // namespace
+
+std::string NormRopeMismatch(const torch::Device& device) {
+  torch::AutoGradMode grad(true);
+  at::Generator gen = at::detail::createCPUGenerator(/*seed_val=*/20261207);
+  const auto cpu = torch::TensorOptions().dtype(torch::kFloat);
+  // Q or K: a strided bf16 view of a wider projection, as attention hands
+  // it over, with d_key 64, turned.
+  const torch::Tensor wide = at::randn({2, 40, 3, 128}, gen, cpu) * 3 + 1;
+  const torch::Tensor angle = at::rand({40, 32}, gen, cpu) * 6.3;
+  const std::string head = CaseMismatch(device, wide, 64, torch::kBFloat16, angle.cos(),
+                                        angle.sin(), gen, "head vectors:");
+  if (!head.empty()) return head;
+  // A block's pre-norm: fp32 rows of the residual stream, 768 wide, into
+  // bf16, not turned.
+  const torch::Tensor rows = at::randn({2, 40, 1, 768}, gen, cpu) * 3 + 1;
+  return CaseMismatch(device, rows, 768, torch::kFloat, torch::Tensor(), torch::Tensor(), gen,
+                      "rows:");
 }
 
 }  // namespace spacebyte::trainer

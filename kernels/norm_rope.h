@@ -1,15 +1,19 @@
 #ifndef SPACEBYTE_KERNELS_NORM_ROPE_H_
 #define SPACEBYTE_KERNELS_NORM_ROPE_H_
 
-// Attention's per-head Q or K norm and RoPE in one pass over memory, forward
-// and backward. As separate ops, under CUDA autocast, a query went through
-// a cast to fp32, the norm, the rotation and a cast back to bf16 for the
-// attention kernel: four reads and four writes of a tensor the size of the
-// residual stream, about 45% of a local layer's element-wise traffic. Here
-// each head vector is read once and written once, in the dtype the
-// attention kernel takes, and backward saves only the input and two floats
-// per vector. The arithmetic is kernels/norm_rope_math.h, shared by the CPU
-// loop and the CUDA kernel.
+// A norm with its scale, optionally followed by RoPE, in one pass over
+// memory, forward and backward. Two uses:
+// - attention's per-head Q or K norm and RoPE. As separate ops, under CUDA
+//   autocast, a query went through a cast to fp32, the norm, the rotation
+//   and a cast back to bf16 for the attention kernel: four reads and four
+//   writes of a tensor the size of the residual stream;
+// - on CUDA, a block's pre-norm over rows of the fp32 residual stream
+//   (heads = 1), written straight into the bf16 the projection after it
+//   takes, where the norm wrote fp32 and autocast then cast it.
+// Each vector is read once and written once, in the dtype its consumer
+// takes, and backward saves only the input and two floats per vector. The
+// arithmetic is kernels/norm_rope_math.h, shared by the CPU loop and the
+// CUDA kernel.
 
 #include <torch/torch.h>
 
@@ -29,8 +33,9 @@ torch::Tensor NormRope(const torch::Tensor& x, const torch::Tensor& scale, const
 
 // Whether NormRope takes x: float, bf16 or fp16 [B, L, heads, d] with d even
 // and the last dimension contiguous; on the CPU always then, on CUDA in a
-// CUDA build once the process's check against the separate ops passed
-// (reported once on stderr if not). SPACEBYTE_FUSED_NORM_ROPE=0 turns it
+// CUDA build for d up to 1024 once the process's check against the
+// separate ops passed (reported once on stderr if not). Output dtypes: x's,
+// float, or from float x bf16 or fp16. SPACEBYTE_FUSED_NORM_ROPE=0 turns it
 // off everywhere.
 bool NormRopeApplies(const torch::Tensor& x);
 

@@ -1,12 +1,15 @@
-// CUDA kernels of kernels/norm_rope.h: one warp per head vector, each lane
-// holding P adjacent pairs' worth (pair j = p * 32 + lane, d = 64 P), so a
-// warp reads and writes each vector in one coalesced sweep and the sums
-// over a vector are warp shuffles. The per-pair arithmetic is
-// kernels/norm_rope_math.h, which the CPU tests check.
+// CUDA kernels of kernels/norm_rope.h: one warp per vector (a head's, or a
+// whole row of the residual stream), each lane holding up to P pairs
+// (pair j = p * 32 + lane, for j < d / 2 and d up to 64 P), so a warp reads
+// and writes each vector in coalesced sweeps and the sums over a vector are
+// warp shuffles. The per-pair arithmetic is kernels/norm_rope_math.h, which
+// the CPU tests check.
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+
+#include <type_traits>
 
 #include "kernels/norm_rope_cuda.h"
 #include "kernels/norm_rope_math.h"
@@ -66,37 +69,42 @@ __global__ void __launch_bounds__(kThreads)
                   const float* __restrict__ cos, const float* __restrict__ sin, bool center,
                   float eps, Shape shape, Out* __restrict__ out, float* __restrict__ mean,
                   float* __restrict__ rstd) {
-  constexpr int kD = 64 * P;
+  const int d = static_cast<int>(shape.d), half = d / 2;
   const int lane = threadIdx.x % kWarp;
   const int64_t vectors = shape.batch * shape.length * shape.heads;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * kWarpsPerBlock;
   for (int64_t n = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp;
        n < vectors; n += stride) {
     const In* src = x + Offset(shape, n);
-    float a[P], b[P], sum = 0;
+    float a[P] = {}, b[P] = {}, sum = 0;
 #pragma unroll
     for (int p = 0; p < P; ++p) {
       const int j = p * kWarp + lane;
-      a[p] = ToFloat(src[2 * j]);
-      b[p] = ToFloat(src[2 * j + 1]);
-      sum += a[p] + b[p];
+      if (j < half) {
+        a[p] = ToFloat(src[2 * j]);
+        b[p] = ToFloat(src[2 * j + 1]);
+        sum += a[p] + b[p];
+      }
     }
-    const float m = WarpSum(sum) / kD;
+    const float m = WarpSum(sum) / d;
     float squares = 0;
 #pragma unroll
-    for (int p = 0; p < P; ++p) squares += (a[p] - m) * (a[p] - m) + (b[p] - m) * (b[p] - m);
-    const float r = Rstd(WarpSum(squares), kD, eps);
+    for (int p = 0; p < P; ++p) {
+      if (p * kWarp + lane < half) squares += (a[p] - m) * (a[p] - m) + (b[p] - m) * (b[p] - m);
+    }
+    const float r = Rstd(WarpSum(squares), d, eps);
     if (lane == 0) {
       mean[n] = m;
       rstd[n] = r;
     }
     const int64_t position = Position(shape, n);
-    Out* dst = out + n * kD;
+    Out* dst = out + n * d;
 #pragma unroll
     for (int p = 0; p < P; ++p) {
       const int j = p * kWarp + lane;
+      if (j >= half) continue;
       float c, s;
-      Turn(cos, sin, position, kD, j, c, s);
+      Turn(cos, sin, position, d, j, c, s);
       ForwardPair(a[p], b[p], scale[2 * j], scale[2 * j + 1], c, s, center, m, r);
       dst[2 * j] = FromFloat<Out>(a[p]);
       dst[2 * j + 1] = FromFloat<Out>(b[p]);
@@ -111,52 +119,56 @@ __global__ void __launch_bounds__(kThreads)
                    const float* __restrict__ sin, bool center, const float* __restrict__ mean,
                    const float* __restrict__ rstd, Shape shape, In* __restrict__ grad_in,
                    float* __restrict__ dscale) {
-  constexpr int kD = 64 * P;
-  __shared__ float block_share[kWarpsPerBlock][kD];
+  // Each warp's share of the scale's gradient, in shared memory rather than
+  // registers, which the wide rows' P values of x and of the gradient fill.
+  __shared__ float block_share[kWarpsPerBlock][64 * P];
+  const int d = static_cast<int>(shape.d), half = d / 2;
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
+  float* share = block_share[warp];
+  // Each lane zeroes and adds to its own pairs' values only.
+#pragma unroll
+  for (int p = 0; p < P; ++p) {
+    const int j = p * kWarp + lane;
+    if (j < half) share[2 * j] = share[2 * j + 1] = 0;
+  }
   const int64_t vectors = shape.batch * shape.length * shape.heads;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * kWarpsPerBlock;
-  float share_a[P] = {}, share_b[P] = {};
   for (int64_t n = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + warp; n < vectors;
        n += stride) {
     const In* src = x + Offset(shape, n);
-    const Grad* g = grad_out + n * kD;
+    const Grad* g = grad_out + n * d;
     const float m = mean[n], r = rstd[n];
     const int64_t position = Position(shape, n);
-    float xa[P], xb[P], ga[P], gb[P];
+    float xa[P] = {}, xb[P] = {}, ga[P] = {}, gb[P] = {};
     Sums sums;
 #pragma unroll
     for (int p = 0; p < P; ++p) {
       const int j = p * kWarp + lane;
+      if (j >= half) continue;
       xa[p] = ToFloat(src[2 * j]);
       xb[p] = ToFloat(src[2 * j + 1]);
       ga[p] = ToFloat(g[2 * j]);
       gb[p] = ToFloat(g[2 * j + 1]);
       float c, s;
-      Turn(cos, sin, position, kD, j, c, s);
+      Turn(cos, sin, position, d, j, c, s);
       BackwardPair(ga[p], gb[p], xa[p], xb[p], scale[2 * j], scale[2 * j + 1], c, s, center, m, r,
-                   share_a[p], share_b[p], sums);
+                   share[2 * j], share[2 * j + 1], sums);
     }
     sums.g = WarpSum(sums.g);
     sums.g_centred = WarpSum(sums.g_centred);
     sums.g_x = WarpSum(sums.g_x);
-    In* dst = grad_in + n * kD;
+    In* dst = grad_in + n * d;
 #pragma unroll
     for (int p = 0; p < P; ++p) {
       const int j = p * kWarp + lane;
-      dst[2 * j] = FromFloat<In>(InputGradient(ga[p], xa[p], kD, center, m, r, sums));
-      dst[2 * j + 1] = FromFloat<In>(InputGradient(gb[p], xb[p], kD, center, m, r, sums));
+      if (j >= half) continue;
+      dst[2 * j] = FromFloat<In>(InputGradient(ga[p], xa[p], d, center, m, r, sums));
+      dst[2 * j + 1] = FromFloat<In>(InputGradient(gb[p], xb[p], d, center, m, r, sums));
     }
   }
   // The block's share of the scale's gradient, then one atomic add per value.
-#pragma unroll
-  for (int p = 0; p < P; ++p) {
-    const int j = p * kWarp + lane;
-    block_share[warp][2 * j] = share_a[p];
-    block_share[warp][2 * j + 1] = share_b[p];
-  }
   __syncthreads();
-  for (int i = threadIdx.x; i < kD; i += kThreads) {
+  for (int i = threadIdx.x; i < d; i += kThreads) {
     float total = 0;
     for (int w = 0; w < kWarpsPerBlock; ++w) total += block_share[w][i];
     atomicAdd(&dscale[i], total);
@@ -168,14 +180,20 @@ struct Tag {
   using type = T;
 };
 
-// Calls f(Tag<In>, Tag<Other>) for the dtypes given; Other is In or float.
+// Calls f(Tag<In>, Tag<Other>) for the dtypes given: Other is In or float,
+// or In is float (a row of the fp32 residual stream, normed into the
+// half-precision type a matrix product takes).
 template <typename F>
 const char* WithTypes(DType in, DType other, F&& f) {
   auto with_in = [&](auto in_tag) -> const char* {
     using In = typename decltype(in_tag)::type;
+    if (other == in) return f(in_tag, Tag<In>{});
     if (other == DType::kFloat) return f(in_tag, Tag<float>{});
-    if (other != in) return "unsupported dtype pair";
-    return f(in_tag, Tag<In>{});
+    if constexpr (std::is_same_v<In, float>) {
+      if (other == DType::kBFloat16) return f(in_tag, Tag<__nv_bfloat16>{});
+      return f(in_tag, Tag<__half>{});
+    }
+    return "unsupported dtype pair";
   };
   switch (in) {
     case DType::kFloat: return with_in(Tag<float>{});
@@ -183,6 +201,15 @@ const char* WithTypes(DType in, DType other, F&& f) {
     case DType::kHalf: return with_in(Tag<__half>{});
   }
   return "unsupported dtype";
+}
+
+// Calls f(std::integral_constant<int, P>) with the fewest pairs per lane
+// that cover d (CudaSupportsWidth).
+template <typename F>
+const char* WithPairsPerLane(int64_t d, F&& f) {
+  if (d <= 128) return f(std::integral_constant<int, 2>{});
+  if (d <= 512) return f(std::integral_constant<int, 8>{});
+  return f(std::integral_constant<int, 16>{});
 }
 
 const char* LastError() {
@@ -201,22 +228,18 @@ int64_t Blocks(const Shape& shape, int64_t cap) {
 const char* LaunchForward(const void* x, DType x_type, const float* scale, const float* cos,
                           const float* sin, bool center, float eps, const Shape& shape, void* out,
                           DType out_type, float* mean, float* rstd, void* stream) {
-  if (!CudaSupportsWidth(shape.d)) return "unsupported head width";
+  if (!CudaSupportsWidth(shape.d)) return "unsupported width";
   const dim3 grid(static_cast<unsigned>(Blocks(shape, int64_t{1} << 30)));
   auto s = static_cast<cudaStream_t>(stream);
   return WithTypes(x_type, out_type, [&](auto in_tag, auto out_tag) -> const char* {
     using In = typename decltype(in_tag)::type;
     using Out = typename decltype(out_tag)::type;
-    const auto* in = static_cast<const In*>(x);
-    auto* dst = static_cast<Out*>(out);
-    if (shape.d == 64) {
-      ForwardKernel<In, Out, 1><<<grid, kThreads, 0, s>>>(in, scale, cos, sin, center, eps, shape,
-                                                          dst, mean, rstd);
-    } else {
-      ForwardKernel<In, Out, 2><<<grid, kThreads, 0, s>>>(in, scale, cos, sin, center, eps, shape,
-                                                          dst, mean, rstd);
-    }
-    return LastError();
+    return WithPairsPerLane(shape.d, [&](auto pairs) -> const char* {
+      ForwardKernel<In, Out, decltype(pairs)::value><<<grid, kThreads, 0, s>>>(
+          static_cast<const In*>(x), scale, cos, sin, center, eps, shape, static_cast<Out*>(out),
+          mean, rstd);
+      return LastError();
+    });
   });
 }
 
@@ -224,23 +247,18 @@ const char* LaunchBackward(const void* grad_out, DType grad_type, const void* x,
                            const float* scale, const float* cos, const float* sin, bool center,
                            const float* mean, const float* rstd, const Shape& shape,
                            void* grad_in, float* dscale, void* stream) {
-  if (!CudaSupportsWidth(shape.d)) return "unsupported head width";
+  if (!CudaSupportsWidth(shape.d)) return "unsupported width";
   const dim3 grid(static_cast<unsigned>(Blocks(shape, kMaxBackwardBlocks)));
   auto s = static_cast<cudaStream_t>(stream);
   return WithTypes(x_type, grad_type, [&](auto in_tag, auto grad_tag) -> const char* {
     using In = typename decltype(in_tag)::type;
     using Grad = typename decltype(grad_tag)::type;
-    const auto* g = static_cast<const Grad*>(grad_out);
-    const auto* in = static_cast<const In*>(x);
-    auto* dst = static_cast<In*>(grad_in);
-    if (shape.d == 64) {
-      BackwardKernel<In, Grad, 1><<<grid, kThreads, 0, s>>>(g, in, scale, cos, sin, center, mean,
-                                                            rstd, shape, dst, dscale);
-    } else {
-      BackwardKernel<In, Grad, 2><<<grid, kThreads, 0, s>>>(g, in, scale, cos, sin, center, mean,
-                                                            rstd, shape, dst, dscale);
-    }
-    return LastError();
+    return WithPairsPerLane(shape.d, [&](auto pairs) -> const char* {
+      BackwardKernel<In, Grad, decltype(pairs)::value><<<grid, kThreads, 0, s>>>(
+          static_cast<const Grad*>(grad_out), static_cast<const In*>(x), scale, cos, sin, center,
+          mean, rstd, shape, static_cast<In*>(grad_in), dscale);
+      return LastError();
+    });
   });
 }
 

@@ -17,12 +17,13 @@ struct Shape {
   int64_t stride_batch, stride_length, stride_heads;
 };
 
-// The head widths the kernels take (a warp holds one vector, 64 values per
-// sweep).
-inline bool CudaSupportsWidth(int64_t d) { return d == 64 || d == 128; }
+// The widths the kernels take: even, up to 1024 (a warp holds one vector in
+// registers, 64 values per sweep, up to 16 sweeps).
+inline bool CudaSupportsWidth(int64_t d) { return d > 0 && d % 2 == 0 && d <= 1024; }
 
 // Each returns null, or cudaGetErrorString of what failed. `stream` is a
-// cudaStream_t.
+// cudaStream_t. Dtype pairs: x's and out's (grad_out's) alike, or one of
+// them float.
 // out [batch, length, heads, d] contiguous; mean and rstd one per vector.
 const char* LaunchForward(const void* x, DType x_type, const float* scale, const float* cos,
                           const float* sin, bool center, float eps, const Shape& shape, void* out,

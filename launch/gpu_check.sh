@@ -97,7 +97,7 @@ source launch/offline_env.sh "$deps" "$work/prefix" || {
 
 # The program and the test binaries with CUDA code paths: all the check runs.
 gpu_targets="spacebyte precision_mpi_test nccl_collectives_test attention_kernels_test \
-norm_rope_test batch_upload_test"
+norm_rope_test batch_upload_test layers_test"
 
 stage_build() {
   # shellcheck disable=SC2086
@@ -111,7 +111,7 @@ stage_build() {
 # CPU loops and the dense mask: the code no CPU machine has run.
 stage_kernels() {
   local rc=0 t
-  for t in norm_rope_test attention_kernels_test batch_upload_test; do
+  for t in norm_rope_test attention_kernels_test batch_upload_test layers_test; do
     timeout "$(cap 60)" "$build/bin/$t" || rc=1
   done
   return $rc

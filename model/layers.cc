@@ -61,6 +61,22 @@ torch::Tensor ApplyRope(const torch::Tensor& x, int64_t offset) {
 
 constexpr double kNormEps = 1e-5;
 
+namespace {
+
+// The dtype of a fused norm's output (kernels/norm_rope.h): what the
+// separate ops return (float under autocast, whose norms run in float),
+// except under CUDA autocast, where the product or attention kernel after
+// it takes bf16 and the cast is made in the same pass.
+torch::ScalarType NormedDtype(const torch::Tensor& x) {
+  const std::optional<c10::DeviceType> autocast = Autocast::Active();
+  if (!autocast) return x.scalar_type();
+  return x.is_cuda() && *autocast == c10::DeviceType::CUDA ? torch::kBFloat16 : torch::kFloat;
+}
+
+bool Sharded(const parallel::Collectives* tp) { return tp != nullptr && tp->size() > 1; }
+
+}  // namespace
+
 NormImpl::NormImpl(int64_t width, NormKind kind)
     : kind_(kind), scale_(register_parameter("scale", torch::ones({width}))) {}
 
@@ -72,17 +88,19 @@ torch::Tensor NormImpl::Scaled(const torch::Tensor& x, const torch::Tensor& scal
   return x * torch::rsqrt(var + kNormEps) * scale;
 }
 
-namespace {
-
-// The dtype of the normed Q and K: what the separate ops return (float
-// under autocast, whose norm runs in float), except under CUDA autocast,
-// where the attention kernels take bf16 and the cast is made in the same
-// pass.
-torch::ScalarType QkDtype(const torch::Tensor& x) {
-  const std::optional<c10::DeviceType> autocast = Autocast::Active();
-  if (!autocast) return x.scalar_type();
-  return x.is_cuda() && *autocast == c10::DeviceType::CUDA ? torch::kBFloat16 : torch::kFloat;
+torch::Tensor NormImpl::BeforeProduct(const torch::Tensor& x, bool fp32_grad) {
+  // On the CPU torch's vectorised LayerNorm is twice as fast as the fused
+  // loop (layers_benchmark's BM_PreNormForwardBackward), and autocast there
+  // has the product cast its input anyway.
+  if (x.dim() != 3 || !x.is_cuda()) return forward(x);
+  const torch::Tensor rows = x.unsqueeze(2);  // [B, L, 1, width]: one vector per row
+  if (!NormRopeApplies(rows)) return forward(x);
+  const torch::ScalarType dtype = fp32_grad && Autocast::Active() ? torch::kFloat : NormedDtype(x);
+  return NormRope(rows, scale_, {}, {}, kind_ == NormKind::kLayerNorm, kNormEps, dtype)
+      .squeeze(2);
 }
+
+namespace {
 
 // Local blocks on CUDA in half precision: FlashAttention's sliding window on
 // the [B, L, H, d_key] layout, when the kernel applies (see its header).
@@ -112,7 +130,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, KvCache* cache) {
   // Tensor-parallel region (docs/model.md#tensor-parallelism-ours): identity
   // forward, gradient summed over the tp group in backward. Heads come from
   // the weight, so a shard runs its own heads.
-  const torch::Tensor qkv = qkv_linear_(parallel::CopyToTensorParallel(layer_norm_(x), tp_));
+  const torch::Tensor qkv = qkv_linear_(
+      parallel::CopyToTensorParallel(layer_norm_->BeforeProduct(x, Sharded(tp_)), tp_));
   const int64_t heads = qkv.size(-1) / (3 * d_key_);
   const std::vector<torch::Tensor> parts =
       qkv.view({batch, length, 3, heads, d_key_}).unbind(2);
@@ -133,7 +152,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, KvCache* cache) {
       sin = turn.select(-1, 1).contiguous();
     }
     const bool center = norm_ == NormKind::kLayerNorm;
-    const torch::ScalarType dtype = QkDtype(parts[0]);
+    const torch::ScalarType dtype = NormedDtype(parts[0]);
     q = NormRope(parts[0], q_scale, cos, sin, center, kNormEps, dtype);
     k = NormRope(parts[1], k_scale, cos, sin, center, kNormEps, dtype);
   } else {
@@ -190,7 +209,8 @@ FeedForwardImpl::FeedForwardImpl(int64_t width, const ModelSpec& spec)
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
   // linear_1 column-parallel, linear_2 row-parallel: one region.
-  torch::Tensor h = linear_1_(parallel::CopyToTensorParallel(layer_norm_(x), tp_));
+  torch::Tensor h = linear_1_(
+      parallel::CopyToTensorParallel(layer_norm_->BeforeProduct(x, Sharded(tp_)), tp_));
   h = nonlinear_ == Nonlinear::kReLU ? torch::relu_(h) : torch::gelu(h, "tanh");
   return parallel::ReduceFromTensorParallel(linear_2_(h), tp_);
 }
@@ -268,7 +288,7 @@ LogitsHeadImpl::LogitsHeadImpl(int64_t width, NormKind norm)
       logits_linear_(register_module("logits_linear", MakeLinear(width, kVocabSize))) {}
 
 torch::Tensor LogitsHeadImpl::forward(const torch::Tensor& x) {
-  return logits_linear_(layer_norm_(x));
+  return logits_linear_(layer_norm_->BeforeProduct(x, /*fp32_grad=*/false));
 }
 
 }  // namespace spacebyte::trainer

@@ -51,6 +51,12 @@ class NormImpl : public torch::nn::Module {
  public:
   NormImpl(int64_t width, NormKind kind);
   torch::Tensor forward(const torch::Tensor& x) { return Scaled(x, scale_); }
+  // forward(x) [B, L, width] as the matrix product after it takes it: on
+  // CUDA in one pass over memory where kernels/norm_rope.h applies, and
+  // under autocast straight into bf16, so that neither the fp32 output nor
+  // its cast is written. `fp32_grad`: in fp32 all the same, for a product
+  // split over tensor-parallel ranks, whose gradient sum stays in fp32.
+  torch::Tensor BeforeProduct(const torch::Tensor& x, bool fp32_grad);
   // With the scale as given: the parameter passed through an op, such as a
   // tensor-parallel region's entry.
   torch::Tensor Scaled(const torch::Tensor& x, const torch::Tensor& scale);

@@ -1,8 +1,8 @@
-// The fused Q/K norm and RoPE (kernels/norm_rope.h) against the separate
-// ops written out in double: outputs and both gradients, LayerNorm and the
+// The fused norm and RoPE (kernels/norm_rope.h) against the separate ops
+// written out in double: outputs and both gradients, LayerNorm and the
 // reference's RMSNorm, with and without the rotation, on the strided views
-// attention hands over, in each dtype pair the model uses; on a GPU, the
-// CUDA kernels against the CPU loop.
+// attention hands over and on the rows of a block's pre-norm, in each dtype
+// pair the model uses; on a GPU, the CUDA kernels against the CPU loop.
 
 #include "kernels/norm_rope.h"
 
@@ -31,6 +31,7 @@ struct Case {
   bool center, rope;
   torch::ScalarType in, out;
   double tolerance;  // relative to the largest value
+  int64_t heads = 3, d = 16;  // heads 1, d wide: a block's pre-norm over rows
 };
 
 class NormRopeTest : public ::testing::TestWithParam<Case> {};
@@ -38,7 +39,7 @@ class NormRopeTest : public ::testing::TestWithParam<Case> {};
 TEST_P(NormRopeTest, MatchesTheSeparateOpsAndTheirGradients) {
   const Case c = GetParam();
   torch::manual_seed(7);
-  const int64_t batch = 2, length = 37, heads = 3, d = 16;
+  const int64_t batch = 2, length = 37, heads = c.heads, d = c.d;
   // Q as a view of a fused projection [B, L, 3, H, d]: strided, last dim contiguous.
   const torch::Tensor qkv = torch::randn({batch, length, 3, heads, d}, torch::kDouble) * 2 + 0.5;
   const torch::Tensor scale = torch::rand({d}, torch::kDouble) + 0.5;
@@ -83,7 +84,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{false, false, torch::kFloat, torch::kFloat, 2e-5},
                       Case{true, true, torch::kBFloat16, torch::kFloat, 8e-3},
                       Case{true, true, torch::kBFloat16, torch::kBFloat16, 1.6e-2},
-                      Case{false, true, torch::kHalf, torch::kHalf, 2e-3}));
+                      Case{false, true, torch::kHalf, torch::kHalf, 2e-3},
+                      // Rows of the fp32 residual stream into the product's bf16.
+                      Case{true, false, torch::kFloat, torch::kBFloat16, 8e-3, 1, 96},
+                      Case{false, false, torch::kFloat, torch::kHalf, 2e-3, 1, 96}));
 
 TEST(NormRopeCheckTest, TheProcessCheckPassesOnTheCpu) {
   EXPECT_EQ(NormRopeMismatch(torch::kCPU), "");
@@ -98,27 +102,44 @@ TEST(NormRopeCheckTest, AppliesOnlyToWhatItComputes) {
   EXPECT_FALSE(NormRopeApplies(torch::randn({5, 3, 8})));
 }
 
-// On a GPU: the process's check, then a problem large enough that every
+// On a GPU: the process's check, then problems large enough that every
 // backward block loops over several vectors and adds its share of the
-// scale's gradient atomically, against the CPU loop on the same bf16 inputs.
+// scale's gradient atomically, against the CPU loop on the same inputs:
+// head vectors (bf16, turned) and rows of the residual stream (fp32 into
+// bf16), at widths that fill each lane's pairs and one that leaves some
+// lanes idle (96).
 TEST(NormRopeCudaTest, MatchesTheCpuLoopOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const torch::Device cuda(torch::kCUDA, 0);
   ASSERT_EQ(NormRopeMismatch(cuda), "");
   torch::manual_seed(11);
-  for (const int64_t d : {64, 128}) {
+  struct Shape {
+    int64_t heads, d;
+    bool rope;
+    torch::ScalarType in;
+  };
+  for (const Shape& shape : {Shape{12, 64, true, torch::kBFloat16},
+                             Shape{12, 128, true, torch::kBFloat16},
+                             Shape{1, 96, false, torch::kFloat},
+                             Shape{1, 768, false, torch::kFloat},
+                             Shape{1, 1024, false, torch::kFloat}}) {
+    const int64_t d = shape.d, length = 1500 * 12 / shape.heads;
     for (const bool center : {true, false}) {
-      const torch::Tensor qkv = (torch::randn({2, 1500, 3, 12, d}) * 2 + 0.5).to(torch::kBFloat16);
+      const torch::Tensor qkv =
+          (torch::randn({2, length, 3, shape.heads, d}) * 2 + 0.5).to(shape.in);
       const torch::Tensor scale = torch::rand({d}) + 0.5;
-      const torch::Tensor angle = torch::rand({1500, d / 2}) * 6.3;
-      const torch::Tensor grad = torch::randn({2, 1500, 12, d}).to(torch::kBFloat16);
+      const torch::Tensor angle = torch::rand({length, d / 2}) * 6.3;
+      const torch::Tensor cos = shape.rope ? angle.cos() : torch::Tensor();
+      const torch::Tensor sin = shape.rope ? angle.sin() : torch::Tensor();
+      const torch::Tensor grad = torch::randn({2, length, shape.heads, d}).to(torch::kBFloat16);
       std::vector<torch::Tensor> results[2];
       for (const torch::Device device : {torch::Device(torch::kCPU), cuda}) {
         const torch::Tensor x = qkv.to(device).select(2, 0).detach().requires_grad_(true);
         ASSERT_TRUE(NormRopeApplies(x)) << device;
         const torch::Tensor s = scale.to(device).requires_grad_(true);
-        const torch::Tensor y = NormRope(x, s, angle.cos().to(device), angle.sin().to(device),
-                                         center, 1e-5, torch::kBFloat16);
+        const torch::Tensor y =
+            NormRope(x, s, shape.rope ? cos.to(device) : cos, shape.rope ? sin.to(device) : sin,
+                     center, 1e-5, torch::kBFloat16);
         const auto grads = torch::autograd::grad({y}, {x, s}, {grad.to(device)});
         results[device.is_cuda()] = {y.cpu().to(torch::kFloat), grads[0].cpu().to(torch::kFloat),
                                      grads[1].cpu()};

@@ -52,6 +52,27 @@ void BM_QueryNormRopeForwardBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_QueryNormRopeForwardBackward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
+// A block's pre-norm, forward and backward, on rows of the residual stream
+// [1, 6144, 768] in fp32: torch's LayerNorm (Arg 0) and the one pass of
+// kernels/norm_rope.h without rotation (Arg 1), which the model uses on
+// CUDA only (NormImpl::BeforeProduct) because on the CPU it is slower.
+void BM_PreNormForwardBackward(benchmark::State& state) {
+  torch::manual_seed(0);
+  const bool fused = state.range(0) == 1;
+  const torch::Tensor x = torch::randn({1, 6144, 768}).requires_grad_(true);
+  const torch::Tensor grad = torch::randn({1, 6144, 768});
+  Norm norm(768, NormKind::kLayerNorm);
+  for (auto _ : state) {
+    torch::Tensor y = fused ? NormRope(x.unsqueeze(2), norm->scale(), {}, {}, true, 1e-5,
+                                       torch::kFloat).squeeze(2)
+                            : norm(x);
+    y.backward(grad);
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * grad.numel() * grad.element_size());
+}
+BENCHMARK(BM_PreNormForwardBackward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
 void BM_LocalBlockForwardBackward(benchmark::State& state) {
   torch::manual_seed(0);
   ModelSpec spec;

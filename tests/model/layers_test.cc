@@ -96,5 +96,42 @@ TEST(AttentionTest, RunsUnderCpuAutocastWithEitherNorm) {
   }
 }
 
+// On CUDA a block's pre-norm runs as one fused op (the grad_fn under the
+// squeeze says which) that hands the product bf16 under autocast, except
+// for a product split over tensor-parallel ranks; values and gradients
+// match the norm's within bf16 rounding.
+TEST(NormTest, BeforeProductOnCudaIsOnePassIntoTheProductsDtype) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  for (const NormKind kind : {NormKind::kLayerNorm, NormKind::kRMSNorm}) {
+    torch::manual_seed(3);
+    Norm norm(768, kind);
+    norm->to(torch::kCUDA);
+    {
+      torch::NoGradGuard no_grad;
+      norm->scale().uniform_(0.5, 1.5);
+    }
+    const torch::Tensor x =
+        (torch::randn({2, 64, 768}, torch::kCUDA) * 2 + 1).requires_grad_(true);
+    const torch::Tensor grad = torch::randn({2, 64, 768}, torch::kCUDA);
+    const torch::Tensor want = norm(x);
+    const auto want_grads = torch::autograd::grad({want}, {x, norm->scale()}, {grad});
+    Autocast autocast(torch::kCUDA, true);
+    const torch::Tensor got = norm->BeforeProduct(x, /*fp32_grad=*/false);
+    EXPECT_EQ(got.scalar_type(), torch::kBFloat16);
+    EXPECT_EQ(norm->BeforeProduct(x, /*fp32_grad=*/true).scalar_type(), torch::kFloat);
+    ASSERT_TRUE(got.grad_fn() != nullptr && got.grad_fn()->next_edges().size() == 1);
+    const std::string op = got.grad_fn()->next_edges()[0].function->name();
+    EXPECT_NE(op.find("NormRope"), std::string::npos) << op;
+    const auto got_grads =
+        torch::autograd::grad({got}, {x, norm->scale()}, {grad.to(torch::kBFloat16)});
+    const std::vector<std::pair<torch::Tensor, torch::Tensor>> pairs = {
+        {got, want}, {got_grads[0], want_grads[0]}, {got_grads[1], want_grads[1]}};
+    for (const auto& [g, w] : pairs) {
+      EXPECT_LT((g.to(torch::kFloat) - w).abs().max().item<double>(),
+                0.02 * w.abs().max().item<double>());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace spacebyte::trainer
