@@ -77,6 +77,16 @@ void AddCudaFields(const TrainingSession& s, double achieved_gflops, nlohmann::j
   const torch::Tensor head = torch::empty(
       {1, 1, 1, s.spec.model.d_key}, torch::TensorOptions(torch::kBFloat16).device(s.device));
   (*j)["qk_norm_rope"] = NormRopeApplies(head) ? "fused kernel" : "separate ops";
+  // The blocks' pre-norms: fused on the widths the kernel takes (up to 1024).
+  int fused = 0, widths = 0;
+  for (const int64_t width : {s.spec.model.d_model, s.spec.model.d_local}) {
+    if (width <= 0) continue;
+    ++widths;
+    fused += NormRopeApplies(torch::empty({1, 1, 1, width}, head.options().dtype(torch::kFloat)));
+  }
+  (*j)["pre_norm"] = fused == widths ? "fused kernel"
+                     : fused == 0    ? "separate ops"
+                                     : "fused where <= 1024 wide";
   if (info->peak_bf16_tflops) {
     const double peak_gflops = *info->peak_bf16_tflops * 1e3 * s.grid->world_size();
     (*j)["datasheet_bf16_tflops"] = *info->peak_bf16_tflops;
