@@ -14,6 +14,7 @@
 #include "kernels/flash_window_attention.h"
 #include "kernels/matmul_peak.h"
 #include "kernels/norm_rope.h"
+#include "kernels/linear_relu.h"
 #include "kernels/op_profile.h"
 #include "kernels/phase_timer.h"
 #include "train/training_session.h"
@@ -84,6 +85,9 @@ void AddCudaFields(const TrainingSession& s, double achieved_gflops, nlohmann::j
     ++widths;
     fused += NormRopeApplies(torch::empty({1, 1, 1, width}, head.options().dtype(torch::kFloat)));
   }
+  (*j)["ff_relu"] = s.spec.model.nonlinear == Nonlinear::kReLU && LinearReluApplies(head)
+                        ? "in the product's epilogue"
+                        : "separate op";
   (*j)["pre_norm"] = fused == widths ? "fused kernel"
                      : fused == 0    ? "separate ops"
                                      : "fused where <= 1024 wide";

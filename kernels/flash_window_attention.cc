@@ -15,9 +15,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 
-#include <cstdlib>
-#include <cstring>
-
 #include "kernels/attention_kernels.h"
 #include "kernels/kernel_check.h"
 #endif
@@ -63,16 +60,6 @@ std::string CheckFailure(const torch::Device& device) {
   return FlashWindowMismatch(q, k, v, at::randn({2, 200, 2, 64}, gen, cpu).to(device), 8);
 }
 
-// SPACEBYTE_FLASH_WINDOW=0 keeps the chunked path: for a side-by-side on
-// one card, or a way round a kernel that misbehaves despite the check.
-bool TurnedOff() {
-  static const bool off = [] {
-    const char* value = std::getenv("SPACEBYTE_FLASH_WINDOW");
-    return value != nullptr && std::strcmp(value, "0") == 0;
-  }();
-  return off;
-}
-
 bool CheckedOk(const torch::Device& device) {
   return PassesCheckOnce("FlashAttention's sliding window", device,
                          [&] { return CheckFailure(device); }, "the chunked windowed attention");
@@ -91,28 +78,16 @@ std::string FlashWindowMismatch(const torch::Tensor& q, const torch::Tensor& k,
   const torch::Tensor slow =
       MaskedAttention(heads_first(q), heads_first(k), heads_first(v), window).transpose(1, 2);
   const auto slow_grads = torch::autograd::grad({slow}, {q, k, v}, {grad_out});
-  const std::vector<std::tuple<const char*, torch::Tensor, torch::Tensor>> pairs = {
-      {"output", fast, slow},
-      {"dq", fast_grads[0], slow_grads[0]},
-      {"dk", fast_grads[1], slow_grads[1]},
-      {"dv", fast_grads[2], slow_grads[2]}};
-  for (const auto& [name, got, want] : pairs) {
-    // bf16 rounding (of the output, the probabilities and the gradients)
-    // stays near 1% of the largest value.
-    const double worst =
-        (got.to(torch::kFloat) - want.to(torch::kFloat)).abs().max().item<double>();
-    const double bound = 0.02 + 0.02 * want.abs().max().item<double>();
-    if (!(worst <= bound)) {
-      return std::string(name) + " differs by " + std::to_string(worst) + " > " +
-             std::to_string(bound);
-    }
-  }
-  return "";
+  return FirstMismatch({{"output", fast, slow},
+                        {"dq", fast_grads[0], slow_grads[0]},
+                        {"dk", fast_grads[1], slow_grads[1]},
+                        {"dv", fast_grads[2], slow_grads[2]}});
 }
 
 std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
                                                     const torch::Tensor& v, int64_t window) {
-  if (!q.is_cuda() || q.size(-1) % 8 != 0 || q.size(-1) > 256 || TurnedOff()) {
+  if (!q.is_cuda() || q.size(-1) % 8 != 0 || q.size(-1) > 256 ||
+      SwitchedOff("SPACEBYTE_FLASH_WINDOW")) {
     return std::nullopt;
   }
   at::ScalarType dtype = q.scalar_type();
@@ -125,7 +100,7 @@ std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor& q, cons
 }
 
 bool FlashWindowedAttentionWorks(const torch::Device& device) {
-  return device.is_cuda() && !TurnedOff() && CheckedOk(device);
+  return device.is_cuda() && !SwitchedOff("SPACEBYTE_FLASH_WINDOW") && CheckedOk(device);
 }
 #else
 std::string FlashWindowMismatch(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,

@@ -1,5 +1,7 @@
 #include "kernels/kernel_check.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -27,6 +29,26 @@ bool PassesCheckOnce(const std::string& kernel, const torch::Device& device,
               << failure << "); using " << fallback << "\n";
   }
   return checked[key] = failure.empty();
+}
+
+std::string FirstMismatch(const std::vector<Compared>& results) {
+  for (const Compared& r : results) {
+    const torch::Tensor got = r.got.to(torch::kCPU, torch::kFloat);
+    const torch::Tensor want = r.want.to(torch::kCPU, torch::kFloat);
+    if (got.sizes() != want.sizes()) return std::string(r.name) + " has another shape";
+    const double worst = (got - want).abs().max().item<double>();
+    const double bound = 0.02 + 0.02 * want.abs().max().item<double>();
+    if (!(worst <= bound)) {
+      return std::string(r.name) + " differs by " + std::to_string(worst) + " > " +
+             std::to_string(bound);
+    }
+  }
+  return "";
+}
+
+bool SwitchedOff(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && std::strcmp(value, "0") == 0;
 }
 
 }  // namespace spacebyte::trainer

@@ -3,8 +3,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -293,14 +291,6 @@ class NormRopeFunction : public torch::autograd::Function<NormRopeFunction> {
   }
 };
 
-bool TurnedOff() {
-  static const bool off = [] {
-    const char* value = std::getenv("SPACEBYTE_FUSED_NORM_ROPE");
-    return value != nullptr && std::strcmp(value, "0") == 0;
-  }();
-  return off;
-}
-
 // The separate ops NormRope stands for, in fp32 on the CPU.
 torch::Tensor Reference(const torch::Tensor& x, const torch::Tensor& scale,
                         const torch::Tensor& cos, const torch::Tensor& sin, bool center,
@@ -328,8 +318,8 @@ torch::Tensor NormRope(const torch::Tensor& x, const torch::Tensor& scale, const
 
 bool NormRopeApplies(const torch::Tensor& x) {
   const torch::ScalarType t = x.scalar_type();
-  if (TurnedOff() || x.dim() != 4 || x.size(3) % 2 != 0 || x.stride(3) != 1 ||
-      (t != torch::kFloat && t != torch::kBFloat16 && t != torch::kHalf)) {
+  if (SwitchedOff("SPACEBYTE_FUSED_NORM_ROPE") || x.dim() != 4 || x.size(3) % 2 != 0 ||
+      x.stride(3) != 1 || (t != torch::kFloat && t != torch::kBFloat16 && t != torch::kHalf)) {
     return false;
   }
   if (x.is_cpu()) return true;
@@ -376,17 +366,11 @@ std::string CaseMismatch(const torch::Device& device, const torch::Tensor& full,
                  sin.defined() ? sin.to(device) : sin, center, 1e-5, torch::kBFloat16);
     const auto got_grads =
         torch::autograd::grad({got}, {x_dev, scale_dev}, {grad_out.to(device, torch::kBFloat16)});
-    const std::vector<std::tuple<const char*, torch::Tensor, torch::Tensor>> pairs = {
-        {"output", got, want}, {"dx", got_grads[0], want_grads[0]},
-        {"dscale", got_grads[1], want_grads[1]}};
-    for (const auto& [name, got_t, want_t] : pairs) {
-      const torch::Tensor g = got_t.to(torch::kCPU, torch::kFloat);
-      const double worst = (g - want_t).abs().max().item<double>();
-      const double bound = 0.02 + 0.02 * want_t.abs().max().item<double>();
-      if (!(worst <= bound) || g.sizes() != want_t.sizes()) {
-        return std::string(what) + (center ? " LayerNorm " : " RMSNorm ") + name +
-               " differs by " + std::to_string(worst) + " > " + std::to_string(bound);
-      }
+    const std::string mismatch = FirstMismatch(
+        {{"output", got, want}, {"dx", got_grads[0], want_grads[0]},
+         {"dscale", got_grads[1], want_grads[1]}});
+    if (!mismatch.empty()) {
+      return std::string(what) + (center ? " LayerNorm " : " RMSNorm ") + mismatch;
     }
   }
   return "";

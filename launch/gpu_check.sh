@@ -97,7 +97,7 @@ source launch/offline_env.sh "$deps" "$work/prefix" || {
 
 # The program and the test binaries with CUDA code paths: all the check runs.
 gpu_targets="spacebyte precision_mpi_test nccl_collectives_test attention_kernels_test \
-norm_rope_test batch_upload_test layers_test"
+norm_rope_test linear_relu_test batch_upload_test layers_test"
 
 stage_build() {
   # shellcheck disable=SC2086
@@ -111,7 +111,7 @@ stage_build() {
 # CPU loops and the dense mask: the code no CPU machine has run.
 stage_kernels() {
   local rc=0 t
-  for t in norm_rope_test attention_kernels_test batch_upload_test layers_test; do
+  for t in norm_rope_test linear_relu_test attention_kernels_test batch_upload_test layers_test; do
     timeout "$(cap 60)" "$build/bin/$t" || rc=1
   done
   return $rc
@@ -122,7 +122,7 @@ stage_kernels() {
 bench() {
   local preset=$1 micro=$2 steps=$3 limit=$4 name=$5 x=()
   shift 5
-  for v in SPACEBYTE_FLASH_WINDOW SPACEBYTE_FUSED_NORM_ROPE; do
+  for v in SPACEBYTE_FLASH_WINDOW SPACEBYTE_FUSED_NORM_ROPE SPACEBYTE_FUSED_LINEAR_RELU; do
     [ -n "${!v:-}" ] && x+=(-x "$v")
   done
   echo "== $name"
@@ -170,12 +170,14 @@ stage_tests() {
   ctest --test-dir "$build" -L gpu --output-on-failure --timeout "$(cap 120)"
 }
 
-# What the flash window and the fused Q/K kernel are worth: the same step
-# with each turned off, at micro-batch 8 (the chunked path at 16 held 79.5 GB
-# on an H200: over an H100's 80).
+# What the flash window and our fused kernels (norms with RoPE, ReLU in the
+# product's epilogue) are worth: the same step with each turned off, at
+# micro-batch 8 (the chunked path at 16 held 79.5 GB on an H200: over an
+# H100's 80).
 stage_ablation() {
   local rc=0
-  SPACEBYTE_FUSED_NORM_ROPE=0 bench spacebyte_1e19 8 3 75 spacebyte_1e19_mb8_unfused || rc=1
+  SPACEBYTE_FUSED_NORM_ROPE=0 SPACEBYTE_FUSED_LINEAR_RELU=0 \
+    bench spacebyte_1e19 8 3 75 spacebyte_1e19_mb8_unfused || rc=1
   SPACEBYTE_FLASH_WINDOW=0 bench spacebyte_1e19 8 3 75 spacebyte_1e19_mb8_chunked || rc=1
   return $rc
 }

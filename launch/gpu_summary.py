@@ -47,7 +47,7 @@ def main():
         if row:
             keep = ("bytes_per_s", "step_s", "mfu", "mfu_basis", "achieved_gflops",
                     "matmul_peak_gflops", "peak_gpu_memory_mb", "gpu", "model_flops_per_byte",
-                    "local_attention", "qk_norm_rope", "pre_norm")
+                    "local_attention", "qk_norm_rope", "pre_norm", "ff_relu")
             bench[os.path.basename(path)[6:-5]] = {k: row[k] for k in keep if k in row}
     summary["bench"] = bench
     # The traced step's largest kernels, ours and the baseline's alike.
@@ -103,11 +103,11 @@ def main():
     for title, rows in (("spacebyte bench", bench), ("PyTorch baseline", baseline)):
         if rows:
             md += ["", f"| {title} | bytes/s | step s | MFU | peak GPU MiB | local attention "
-                   "| Q/K norm + RoPE | pre-norms |", "|---|---|---|---|---|---|---|---|"]
+                   "| Q/K norm + RoPE | pre-norms | ReLU |", "|---|---|---|---|---|---|---|---|---|"]
             md += [f"| {k} | {v.get('bytes_per_s', 0):.0f} | {v.get('step_s', 0):.3f} | "
                    f"{v.get('mfu', 0):.3f} | {v.get('peak_gpu_memory_mb', 0):.0f} | "
                    f"{v.get('local_attention', '')} | {v.get('qk_norm_rope', '')} | "
-                   f"{v.get('pre_norm', '')} |"
+                   f"{v.get('pre_norm', '')} | {v.get('ff_relu', '')} |"
                    for k, v in rows.items()]
     for name, row in sorted(summary.get("top_ops", {}).items()):
         md += ["", f"Largest {row['basis']} in one step of {name} "

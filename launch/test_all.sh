@@ -76,7 +76,7 @@ for leg in $legs; do
       # The program and the binaries with CUDA code paths; the rest are the
       # pytorch leg's sources again, and building them took 4 of CI's minutes.
       build_targets="spacebyte precision_mpi_test nccl_collectives_test attention_kernels_test
-        norm_rope_test batch_upload_test layers_test" run_leg pytorch-cuda build-pytorch-cuda "-L gpu" \
+        norm_rope_test linear_relu_test batch_upload_test layers_test" run_leg pytorch-cuda build-pytorch-cuda "-L gpu" \
         -DSPACEBYTE_LIBTORCH=pytorch -DSPACEBYTE_PYTHON="$(realpath "$venv")/bin/python" -DSPACEBYTE_CUDA=ON ;;
     *) echo "unknown leg $leg (debian | fuzz | pytorch | pytorch-cuda)"; exit 2 ;;
   esac

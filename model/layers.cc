@@ -8,6 +8,7 @@
 #include "kernels/autocast.h"
 #include "kernels/band_attention_cpu.h"
 #include "kernels/flash_window_attention.h"
+#include "kernels/linear_relu.h"
 #include "kernels/norm_rope.h"
 #include "kernels/phase_timer.h"
 #include "parallel/tensor_parallel.h"
@@ -71,6 +72,14 @@ torch::ScalarType NormedDtype(const torch::Tensor& x) {
   const std::optional<c10::DeviceType> autocast = Autocast::Active();
   if (!autocast) return x.scalar_type();
   return x.is_cuda() && *autocast == c10::DeviceType::CUDA ? torch::kBFloat16 : torch::kFloat;
+}
+
+// The dtype autocast runs a product on x in: bf16 under CUDA autocast (the
+// only precision it runs here), x's own otherwise.
+torch::ScalarType ProductDtype(const torch::Tensor& x) {
+  const std::optional<c10::DeviceType> autocast = Autocast::Active();
+  return autocast && *autocast == c10::DeviceType::CUDA && x.is_cuda() ? torch::kBFloat16
+                                                                       : x.scalar_type();
 }
 
 bool Sharded(const parallel::Collectives* tp) { return tp != nullptr && tp->size() > 1; }
@@ -209,9 +218,18 @@ FeedForwardImpl::FeedForwardImpl(int64_t width, const ModelSpec& spec)
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
   // linear_1 column-parallel, linear_2 row-parallel: one region.
-  torch::Tensor h = linear_1_(
-      parallel::CopyToTensorParallel(layer_norm_->BeforeProduct(x, Sharded(tp_)), tp_));
-  h = nonlinear_ == Nonlinear::kReLU ? torch::relu_(h) : torch::gelu(h, "tanh");
+  const torch::Tensor in =
+      parallel::CopyToTensorParallel(layer_norm_->BeforeProduct(x, Sharded(tp_)), tp_);
+  torch::Tensor h;
+  if (nonlinear_ == Nonlinear::kReLU && LinearReluApplies(in)) {
+    // The ReLU in the product's epilogue (kernels/linear_relu.h), in the
+    // dtype autocast would have run the product in.
+    const torch::ScalarType dtype = ProductDtype(in);
+    h = LinearRelu(in.to(dtype), linear_1_->weight.to(dtype));
+  } else {
+    h = linear_1_(in);
+    h = nonlinear_ == Nonlinear::kReLU ? torch::relu_(h) : torch::gelu(h, "tanh");
+  }
   return parallel::ReduceFromTensorParallel(linear_2_(h), tp_);
 }
 

@@ -133,5 +133,33 @@ TEST(NormTest, BeforeProductOnCudaIsOnePassIntoTheProductsDtype) {
   }
 }
 
+// On CUDA under autocast the feed-forward's ReLU runs in its first
+// product's epilogue (kernels/linear_relu.h); switched off, linear and ReLU
+// apart give the same values and gradients within bf16 rounding.
+TEST(FeedForwardTest, ReluInTheEpilogueOnCudaMatchesLinearAndRelu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(4);
+  ModelSpec spec;
+  FeedForward ff(256, spec);
+  ff->to(torch::kCUDA);
+  const torch::Tensor x = torch::randn({2, 100, 256}, torch::kCUDA).requires_grad_(true);
+  auto run = [&] {
+    Autocast autocast(torch::kCUDA, true);
+    const torch::Tensor y = ff(x);
+    const auto grads = torch::autograd::grad({y.to(torch::kFloat).square().sum()},
+                                             {x, ff->named_parameters()["linear_1.weight"]});
+    return std::vector<torch::Tensor>{y.to(torch::kFloat), grads[0], grads[1]};
+  };
+  const std::vector<torch::Tensor> fused = run();
+  setenv("SPACEBYTE_FUSED_LINEAR_RELU", "0", 1);
+  const std::vector<torch::Tensor> apart = run();
+  unsetenv("SPACEBYTE_FUSED_LINEAR_RELU");
+  for (size_t i = 0; i < fused.size(); ++i) {
+    EXPECT_LT((fused[i] - apart[i]).abs().max().item<double>(),
+              1e-2 * apart[i].abs().max().item<double>())
+        << "result " << i;
+  }
+}
+
 }  // namespace
 }  // namespace spacebyte::trainer
