@@ -355,7 +355,15 @@ def bench(config_path, steps, warmup, threads, device="cpu", mode="eager", batch
 
     for _ in range(warmup):
         step()
-    traced = trace_step(step, cuda, trace) if trace else {}
+    traced = {}
+    if trace:
+        # A profiler that cannot start (no CUPTI, say) costs the trace, not
+        # the figures.
+        try:
+            traced = trace_step(step, cuda, trace)
+        except Exception as e:  # noqa: BLE001: any failure of the profiler
+            traced = {"trace_error": f"{type(e).__name__}: {e}".splitlines()[0]}
+            print(f"pytorch_baseline: no trace: {traced['trace_error']}", file=sys.stderr)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     start, cpu_start = time.perf_counter(), time.process_time()
