@@ -13,8 +13,8 @@
 #include "kernels/cuda_info.h"
 #include "kernels/flash_window_attention.h"
 #include "kernels/matmul_peak.h"
-#include "kernels/norm_rope.h"
 #include "kernels/linear_relu.h"
+#include "kernels/norm_rope.h"
 #include "kernels/op_profile.h"
 #include "kernels/phase_timer.h"
 #include "train/training_session.h"
@@ -85,12 +85,12 @@ void AddCudaFields(const TrainingSession& s, double achieved_gflops, nlohmann::j
     ++widths;
     fused += NormRopeApplies(torch::empty({1, 1, 1, width}, head.options().dtype(torch::kFloat)));
   }
-  (*j)["ff_relu"] = s.spec.model.nonlinear == Nonlinear::kReLU && LinearReluApplies(head)
-                        ? "in the product's epilogue"
-                        : "separate op";
   (*j)["pre_norm"] = fused == widths ? "fused kernel"
                      : fused == 0    ? "separate ops"
                                      : "fused where <= 1024 wide";
+  (*j)["ff_relu"] = s.spec.model.nonlinear == Nonlinear::kReLU && LinearReluApplies(head)
+                        ? "in the product's epilogue"
+                        : "separate op";
   if (info->peak_bf16_tflops) {
     const double peak_gflops = *info->peak_bf16_tflops * 1e3 * s.grid->world_size();
     (*j)["datasheet_bf16_tflops"] = *info->peak_bf16_tflops;
