@@ -136,8 +136,16 @@ absl::StatusOr<OpProfile> ProfileOps(const std::function<void()>& work, bool cud
   std::set<prof::ActivityType> activities = {prof::ActivityType::CPU};
   if (cuda) activities.insert(prof::ActivityType::CUDA);
   const prof::ProfilerConfig config(prof::ProfilerState::KINETO);
-  torch::autograd::profiler::prepareProfiler(config, activities);
-  torch::autograd::profiler::enableProfiler(config, activities);
+  try {
+    torch::autograd::profiler::prepareProfiler(config, activities);
+    torch::autograd::profiler::enableProfiler(config, activities);
+  } catch (const c10::Error& e) {
+    // The work runs all the same: on several ranks it holds collectives
+    // that the others, whose profiler may have started, wait in.
+    work();
+    return absl::UnavailableError(
+        absl::StrCat("the profiler did not start: ", e.what_without_backtrace()));
+  }
   try {
     work();
     if (cuda) SynchronizeCuda();

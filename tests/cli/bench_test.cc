@@ -98,6 +98,29 @@ TEST(BenchProgramTest, TraceWritesTheStepsOperatorsAndPhases) {
   }
 }
 
+// A trace that cannot be written costs the trace, not the figures taken
+// before it (a GPU node's minutes); a --trace directory that cannot be made
+// fails before any step is timed.
+TEST(BenchProgramTest, UnwritableTraceKeepsTheFiguresAndAnUnmakableDirFailsFirst) {
+  const std::string dir = testing::TempDir() + "/bench_trace_blocked";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/rank0_trace.json");  // the file's path is taken
+  const nlohmann::json j = Bench("", " --trace " + dir);
+  ASSERT_FALSE(j.empty());
+  EXPECT_GT(j.at("bytes_per_s").get<double>(), 0);
+  EXPECT_NE(j.at("trace_error").get<std::string>().find("rank0_trace.json"), std::string::npos)
+      << j.dump();
+  EXPECT_FALSE(j.contains("trace"));
+
+  const std::string file = testing::TempDir() + "/bench_trace_file";
+  std::ofstream(file) << "x";
+  const CommandResult r = RunCommand(std::string(SPACEBYTE_BIN) + " bench --config " +
+                                     TinyConfig() + " --steps 1 --trace " + file + "/sub");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("--trace " + file + "/sub"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("bytes_per_s"), std::string::npos) << r.output;
+}
+
 // Counts that measure nothing are refused rather than printed as a figure
 // of zero (bench --steps 0 printed bytes_per_s 0); so are eval's.
 TEST(BenchProgramTest, CountsOutOfRangeAreRefused) {
