@@ -88,6 +88,11 @@ void AddCudaFields(const TrainingSession& s, double achieved_gflops, nlohmann::j
   (*j)["pre_norm"] = fused == widths ? "fused kernel"
                      : fused == 0    ? "separate ops"
                                      : "fused where <= 1024 wide";
+  // The residual adds before them, judged on the rows every byte goes through.
+  const torch::Tensor row = torch::empty({1, 1, 1, s.spec.model.byte_width()},
+                                         head.options().dtype(torch::kFloat));
+  (*j)["residual_add"] =
+      AddNormApplies(row, row.to(torch::kBFloat16)) ? "in the pre-norm kernel" : "separate op";
   (*j)["ff_relu"] = s.spec.model.nonlinear == Nonlinear::kReLU && LinearReluApplies(head)
                         ? "in the product's epilogue"
                         : "separate op";

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
-#include <tuple>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -215,53 +215,84 @@ void* CurrentStream(const torch::Tensor& x) {
 const float* Table(const torch::Tensor& t) { return t.numel() > 0 ? t.data_ptr<float>() : nullptr; }
 #endif
 
-std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> Forward(
-    const torch::Tensor& x, const torch::Tensor& scale, const torch::Tensor& cos,
-    const torch::Tensor& sin, bool center, float eps, torch::ScalarType out_dtype) {
+struct Normed {
+  torch::Tensor out, mean, rstd;
+  torch::Tensor sum;  // x + delta, when a delta was given
+};
+
+// rotate(norm(x + delta) * scale); delta undefined: of x alone. On the CPU
+// the add is its own op (the CPU model keeps torch's norm and add; this
+// path is the CUDA kernel's reference).
+Normed Forward(const torch::Tensor& x, const torch::Tensor& delta, const torch::Tensor& scale,
+               const torch::Tensor& cos, const torch::Tensor& sin, bool center, float eps,
+               torch::ScalarType out_dtype) {
   const auto floats = x.options().dtype(torch::kFloat);
   const int64_t vectors = x.size(0) * x.size(1) * x.size(2);
-  torch::Tensor out = torch::empty(x.sizes(), x.options().dtype(out_dtype));
-  torch::Tensor mean = torch::empty({vectors}, floats), rstd = torch::empty({vectors}, floats);
+  Normed r{torch::empty(x.sizes(), x.options().dtype(out_dtype)), torch::empty({vectors}, floats),
+           torch::empty({vectors}, floats)};
   if (x.is_cuda()) {
 #ifdef SPACEBYTE_WITH_CUDA
+    norm_rope::ResidualAdd add;
+    if (delta.defined()) {
+      r.sum = torch::empty(x.sizes(), x.options());
+      add = {delta.data_ptr(), CudaType(delta.scalar_type()), r.sum.data_ptr()};
+    }
     const char* error = norm_rope::LaunchForward(
         x.data_ptr(), CudaType(x.scalar_type()), scale.data_ptr<float>(), Table(cos), Table(sin),
-        center, eps, CudaShape(x), out.data_ptr(), CudaType(out_dtype), mean.data_ptr<float>(),
-        rstd.data_ptr<float>(), CurrentStream(x));
+        center, eps, CudaShape(x), r.out.data_ptr(), CudaType(out_dtype),
+        r.mean.data_ptr<float>(), r.rstd.data_ptr<float>(), add, CurrentStream(x));
     TORCH_CHECK(error == nullptr, "NormRope CUDA forward: ", error);
 #else
     TORCH_CHECK(false, "NormRope on CUDA needs a CUDA build");
 #endif
   } else {
-    Dispatch<ForwardOnCpu>(x.scalar_type(), out_dtype, x, scale, cos, sin, center, eps, out, mean,
-                           rstd);
+    if (delta.defined()) r.sum = x + delta;
+    const torch::Tensor& in = delta.defined() ? r.sum : x;
+    Dispatch<ForwardOnCpu>(in.scalar_type(), out_dtype, in, scale, cos, sin, center, eps, r.out,
+                           r.mean, r.rstd);
   }
-  return {out, mean, rstd};
+  return r;
 }
 
-std::tuple<torch::Tensor, torch::Tensor> Backward(
-    const torch::Tensor& grad_out, const torch::Tensor& x, const torch::Tensor& scale,
-    const torch::Tensor& cos, const torch::Tensor& sin, bool center, const torch::Tensor& mean,
-    const torch::Tensor& rstd) {
-  torch::Tensor grad_in = torch::empty(x.sizes(), x.options());
+struct NormGrads {
+  torch::Tensor in, scale;
+  torch::Tensor delta;  // the residual's, in its dtype
+};
+
+// x: what was normalised (the sum, with a residual). grad_sum: the sum's
+// own gradient, added to the input's (undefined: none); delta_dtype: with a
+// residual, its gradient's dtype.
+NormGrads Backward(const torch::Tensor& grad_out, const torch::Tensor& x,
+                   const torch::Tensor& scale, const torch::Tensor& cos, const torch::Tensor& sin,
+                   bool center, const torch::Tensor& mean, const torch::Tensor& rstd,
+                   const torch::Tensor& grad_sum, std::optional<torch::ScalarType> delta_dtype) {
+  NormGrads g{torch::empty(x.sizes(), x.options())};
   if (x.is_cuda()) {
 #ifdef SPACEBYTE_WITH_CUDA
-    torch::Tensor dscale = torch::zeros({x.size(3)}, x.options().dtype(torch::kFloat));
+    g.scale = torch::zeros({x.size(3)}, x.options().dtype(torch::kFloat));
+    norm_rope::ResidualGrad residual;
+    if (delta_dtype) {
+      g.delta = torch::empty(x.sizes(), x.options().dtype(*delta_dtype));
+      residual = {grad_sum.defined() ? grad_sum.data_ptr<float>() : nullptr, g.delta.data_ptr(),
+                  CudaType(*delta_dtype)};
+    }
     const char* error = norm_rope::LaunchBackward(
         grad_out.data_ptr(), CudaType(grad_out.scalar_type()), x.data_ptr(),
         CudaType(x.scalar_type()), scale.data_ptr<float>(), Table(cos), Table(sin), center,
-        mean.data_ptr<float>(), rstd.data_ptr<float>(), CudaShape(x), grad_in.data_ptr(),
-        dscale.data_ptr<float>(), CurrentStream(x));
+        mean.data_ptr<float>(), rstd.data_ptr<float>(), CudaShape(x), g.in.data_ptr(),
+        g.scale.data_ptr<float>(), residual, CurrentStream(x));
     TORCH_CHECK(error == nullptr, "NormRope CUDA backward: ", error);
-    return {grad_in, dscale};
+    return g;
 #else
     TORCH_CHECK(false, "NormRope on CUDA needs a CUDA build");
 #endif
   }
-  torch::Tensor dscale = torch::zeros({x.size(3)}, x.options().dtype(torch::kDouble));
+  g.scale = torch::zeros({x.size(3)}, x.options().dtype(torch::kDouble));
   Dispatch<BackwardOnCpu>(x.scalar_type(), grad_out.scalar_type(), grad_out, x, scale, cos, sin,
-                          center, mean, rstd, grad_in, dscale);
-  return {grad_in, dscale};
+                          center, mean, rstd, g.in, g.scale);
+  if (grad_sum.defined()) g.in += grad_sum;
+  if (delta_dtype) g.delta = g.in.to(*delta_dtype);
+  return g;
 }
 
 class NormRopeFunction : public torch::autograd::Function<NormRopeFunction> {
@@ -271,23 +302,61 @@ class NormRopeFunction : public torch::autograd::Function<NormRopeFunction> {
                                const torch::Tensor& sin, bool center, double eps,
                                int64_t out_dtype) {
     const torch::Tensor scale_f = scale.to(torch::kFloat).contiguous();
-    auto [out, mean, rstd] = Forward(x, scale_f, cos, sin, center, static_cast<float>(eps),
-                                     static_cast<torch::ScalarType>(out_dtype));
-    ctx->save_for_backward({x, scale_f, cos, sin, mean, rstd});
+    Normed r = Forward(x, {}, scale_f, cos, sin, center, static_cast<float>(eps),
+                       static_cast<torch::ScalarType>(out_dtype));
+    ctx->save_for_backward({x, scale_f, cos, sin, r.mean, r.rstd});
     ctx->saved_data["center"] = center;
     ctx->saved_data["scale_dtype"] = static_cast<int64_t>(scale.scalar_type());
-    return out;
+    return r.out;
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
-    auto [grad_in, dscale] = Backward(grads[0].contiguous(), saved[0], saved[1], saved[2],
-                                      saved[3], ctx->saved_data["center"].toBool(), saved[4],
-                                      saved[5]);
+    NormGrads g = Backward(grads[0].contiguous(), saved[0], saved[1], saved[2], saved[3],
+                           ctx->saved_data["center"].toBool(), saved[4], saved[5], {}, {});
     const auto scale_dtype = static_cast<torch::ScalarType>(ctx->saved_data["scale_dtype"].toInt());
-    return {grad_in,          dscale.to(scale_dtype), torch::Tensor(), torch::Tensor(),
-            torch::Tensor(), torch::Tensor(),        torch::Tensor()};
+    return {g.in,            g.scale.to(scale_dtype), torch::Tensor(), torch::Tensor(),
+            torch::Tensor(), torch::Tensor(),         torch::Tensor()};
+  }
+};
+
+// The residual add and a row norm after it: outputs the sum and the normed
+// rows; backward saves the sum and two floats per row, as the norm alone.
+class AddNormFunction : public torch::autograd::Function<AddNormFunction> {
+ public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const torch::Tensor& base,
+                                                const torch::Tensor& delta,
+                                                const torch::Tensor& scale, bool center,
+                                                double eps, int64_t out_dtype) {
+    const torch::Tensor scale_f = scale.to(torch::kFloat).contiguous();
+    const torch::Tensor none = torch::empty({0}, base.options().dtype(torch::kFloat));
+    Normed r = Forward(base, delta, scale_f, none, none, center, static_cast<float>(eps),
+                       static_cast<torch::ScalarType>(out_dtype));
+    ctx->save_for_backward({r.sum, scale_f, r.mean, r.rstd});
+    ctx->saved_data["center"] = center;
+    ctx->saved_data["scale_dtype"] = static_cast<int64_t>(scale.scalar_type());
+    ctx->saved_data["delta_dtype"] = static_cast<int64_t>(delta.scalar_type());
+    return {r.sum, r.out};
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor& sum = saved[0];
+    const torch::Tensor none = torch::empty({0}, sum.options().dtype(torch::kFloat));
+    // A normed output nobody used has a zero gradient, which the kernel takes.
+    const torch::Tensor grad_normed =
+        grads[1].defined() ? grads[1].contiguous() : torch::zeros_like(sum);
+    const torch::Tensor grad_sum =
+        grads[0].defined() ? grads[0].to(torch::kFloat).contiguous() : torch::Tensor();
+    NormGrads g = Backward(grad_normed, sum, saved[1], none, none,
+                           ctx->saved_data["center"].toBool(), saved[2], saved[3], grad_sum,
+                           static_cast<torch::ScalarType>(ctx->saved_data["delta_dtype"].toInt()));
+    const auto scale_dtype = static_cast<torch::ScalarType>(ctx->saved_data["scale_dtype"].toInt());
+    return {g.in, g.delta, g.scale.to(scale_dtype), torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -331,6 +400,28 @@ bool NormRopeApplies(const torch::Tensor& x) {
 #else
   return false;
 #endif
+}
+
+std::pair<torch::Tensor, torch::Tensor> AddNorm(const torch::Tensor& base,
+                                                const torch::Tensor& delta,
+                                                const torch::Tensor& scale, bool center,
+                                                double eps, torch::ScalarType out_dtype) {
+  const torch::autograd::variable_list r = AddNormFunction::apply(
+      base, delta.contiguous(), scale, center, eps, static_cast<int64_t>(out_dtype));
+  return {r[0], r[1]};
+}
+
+bool AddNormApplies(const torch::Tensor& base, const torch::Tensor& delta) {
+  const torch::ScalarType t = delta.scalar_type();
+  if (SwitchedOff("SPACEBYTE_FUSED_ADD_NORM") || !NormRopeApplies(base) || base.size(2) != 1 ||
+      base.scalar_type() != torch::kFloat || !base.is_contiguous() ||
+      delta.sizes() != base.sizes() || delta.device() != base.device() ||
+      (t != torch::kFloat && t != torch::kBFloat16 && t != torch::kHalf)) {
+    return false;
+  }
+  return base.is_cpu() ||
+         PassesCheckOnce("the fused residual add and pre-norm kernel", base.device(),
+                         [&] { return AddNormMismatch(base.device()); }, "separate ops");
 }
 
 namespace {
@@ -392,6 +483,40 @@ std::string NormRopeMismatch(const torch::Device& device) {
   const torch::Tensor rows = at::randn({2, 40, 1, 768}, gen, cpu) * 3 + 1;
   return CaseMismatch(device, rows, 768, torch::kFloat, torch::Tensor(), torch::Tensor(), gen,
                       "rows:");
+}
+
+std::string AddNormMismatch(const torch::Device& device) {
+  torch::AutoGradMode grad(true);
+  at::Generator gen = at::detail::createCPUGenerator(/*seed_val=*/20261208);
+  const auto cpu = torch::TensorOptions().dtype(torch::kFloat);
+  // fp32 rows of the residual stream plus a bf16 branch output, 768 wide,
+  // into bf16; the sum's gradient comes from the next residual add.
+  const torch::Tensor base_cpu = at::randn({2, 40, 1, 768}, gen, cpu) * 3 + 1;
+  const torch::Tensor delta_cpu = (at::randn({2, 40, 1, 768}, gen, cpu) * 2).to(torch::kBFloat16);
+  const torch::Tensor grad_sum = at::randn(base_cpu.sizes(), gen, cpu);
+  const torch::Tensor grad_out = at::randn(base_cpu.sizes(), gen, cpu).to(torch::kBFloat16);
+  for (bool center : {true, false}) {
+    const torch::Tensor scale = (at::rand({768}, gen, cpu) + 0.5).requires_grad_(true);
+    const torch::Tensor base = base_cpu.detach().requires_grad_(true);
+    const torch::Tensor delta = delta_cpu.detach().requires_grad_(true);
+    const torch::Tensor sum = base + delta;
+    const torch::Tensor want = Reference(sum, scale, {}, {}, center, 1e-5);
+    const auto want_grads = torch::autograd::grad(
+        {sum, want}, {base, delta, scale}, {grad_sum, grad_out.to(torch::kFloat)});
+
+    const torch::Tensor base_dev = base_cpu.to(device).requires_grad_(true);
+    const torch::Tensor delta_dev = delta_cpu.to(device).requires_grad_(true);
+    const torch::Tensor scale_dev = scale.detach().to(device).requires_grad_(true);
+    const auto [got_sum, got] =
+        AddNorm(base_dev, delta_dev, scale_dev, center, 1e-5, torch::kBFloat16);
+    const auto got_grads = torch::autograd::grad({got_sum, got}, {base_dev, delta_dev, scale_dev},
+                                                 {grad_sum.to(device), grad_out.to(device)});
+    const std::string mismatch = FirstMismatch(
+        {{"sum", got_sum, sum}, {"output", got, want}, {"dbase", got_grads[0], want_grads[0]},
+         {"ddelta", got_grads[1], want_grads[1]}, {"dscale", got_grads[2], want_grads[2]}});
+    if (!mismatch.empty()) return (center ? "LayerNorm " : "RMSNorm ") + mismatch;
+  }
+  return "";
 }
 
 }  // namespace spacebyte::trainer

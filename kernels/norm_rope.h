@@ -9,11 +9,15 @@
 //   writes of a tensor the size of the residual stream;
 // - on CUDA, a block's pre-norm over rows of the fp32 residual stream
 //   (heads = 1), written straight into the bf16 the projection after it
-//   takes, where the norm wrote fp32 and autocast then cast it.
+//   takes, where the norm wrote fp32 and autocast then cast it; with the
+//   residual add before it in the same pass (AddNorm).
 // Each vector is read once and written once, in the dtype its consumer
 // takes, and backward saves only the input and two floats per vector. The
 // arithmetic is kernels/norm_rope_math.h, shared by the CPU loop and the
 // CUDA kernel.
+
+#include <string>
+#include <utility>
 
 #include <torch/torch.h>
 
@@ -43,6 +47,29 @@ bool NormRopeApplies(const torch::Tensor& x);
 // fp32 on the CPU) forward and in both gradients, within bf16 rounding;
 // otherwise what differs. The CUDA check runs it on a small problem.
 std::string NormRopeMismatch(const torch::Device& device);
+
+// A block's residual add and the pre-norm after it in one pass: base
+// [B, L, 1, d] (rows of the fp32 residual stream) plus delta (the branch's
+// output, same shape, any of the three dtypes). Returns {base + delta in
+// fp32, NormRope(base + delta) of `out_dtype`, not turned}. Backward adds
+// the sum's own gradient to the norm's and writes the result once for base
+// and once in delta's dtype: the add, its backward's cast and the gradient
+// sum are not separate passes over the stream. Differentiable in base,
+// delta and scale.
+std::pair<torch::Tensor, torch::Tensor> AddNorm(const torch::Tensor& base,
+                                                const torch::Tensor& delta,
+                                                const torch::Tensor& scale, bool center,
+                                                double eps, torch::ScalarType out_dtype);
+
+// Whether AddNorm takes them: NormRopeApplies(base) with one vector per row
+// (heads 1), base float and contiguous, delta of its shape on its device;
+// on CUDA once the process's check against the separate ops passed.
+// SPACEBYTE_FUSED_ADD_NORM=0 turns it off.
+bool AddNormApplies(const torch::Tensor& base, const torch::Tensor& delta);
+
+// As NormRopeMismatch, for AddNorm: the sum, the output and the three
+// gradients against the separate ops in fp32 on the CPU.
+std::string AddNormMismatch(const torch::Device& device);
 
 }  // namespace spacebyte::trainer
 

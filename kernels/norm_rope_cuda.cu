@@ -48,6 +48,23 @@ __device__ __forceinline__ __half FromFloat<__half>(float v) {
   return __float2half(v);
 }
 
+// The residual's values, whose dtype is a runtime argument: the branch is
+// the same across a launch, and these kernels wait on memory, not on it.
+__device__ __forceinline__ float Load(const void* p, DType type, int64_t i) {
+  switch (type) {
+    case DType::kBFloat16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    case DType::kHalf: return __half2float(static_cast<const __half*>(p)[i]);
+    default: return static_cast<const float*>(p)[i];
+  }
+}
+__device__ __forceinline__ void Store(void* p, DType type, int64_t i, float v) {
+  switch (type) {
+    case DType::kBFloat16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16(v); break;
+    case DType::kHalf: static_cast<__half*>(p)[i] = __float2half(v); break;
+    default: static_cast<float*>(p)[i] = v;
+  }
+}
+
 __device__ __forceinline__ int64_t Position(const Shape& s, int64_t n) {
   return (n / s.heads) % s.length;
 }
@@ -68,7 +85,7 @@ __global__ void __launch_bounds__(kThreads)
     ForwardKernel(const In* __restrict__ x, const float* __restrict__ scale,
                   const float* __restrict__ cos, const float* __restrict__ sin, bool center,
                   float eps, Shape shape, Out* __restrict__ out, float* __restrict__ mean,
-                  float* __restrict__ rstd) {
+                  float* __restrict__ rstd, ResidualAdd add) {
   const int d = static_cast<int>(shape.d), half = d / 2;
   const int lane = threadIdx.x % kWarp;
   const int64_t vectors = shape.batch * shape.length * shape.heads;
@@ -83,6 +100,15 @@ __global__ void __launch_bounds__(kThreads)
       if (j < half) {
         a[p] = ToFloat(src[2 * j]);
         b[p] = ToFloat(src[2 * j + 1]);
+        if (add.delta != nullptr) {
+          // The sum as stored (x's dtype) is what gets normalised.
+          const In sa = FromFloat<In>(a[p] + Load(add.delta, add.delta_type, n * d + 2 * j));
+          const In sb = FromFloat<In>(b[p] + Load(add.delta, add.delta_type, n * d + 2 * j + 1));
+          static_cast<In*>(add.sum)[n * d + 2 * j] = sa;
+          static_cast<In*>(add.sum)[n * d + 2 * j + 1] = sb;
+          a[p] = ToFloat(sa);
+          b[p] = ToFloat(sb);
+        }
         sum += a[p] + b[p];
       }
     }
@@ -118,7 +144,7 @@ __global__ void __launch_bounds__(kThreads)
                    const float* __restrict__ scale, const float* __restrict__ cos,
                    const float* __restrict__ sin, bool center, const float* __restrict__ mean,
                    const float* __restrict__ rstd, Shape shape, In* __restrict__ grad_in,
-                   float* __restrict__ dscale) {
+                   float* __restrict__ dscale, ResidualGrad residual) {
   // Each warp's share of the scale's gradient, in shared memory rather than
   // registers, which the wide rows' P values of x and of the gradient fill.
   __shared__ float block_share[kWarpsPerBlock][64 * P];
@@ -162,8 +188,18 @@ __global__ void __launch_bounds__(kThreads)
     for (int p = 0; p < P; ++p) {
       const int j = p * kWarp + lane;
       if (j >= half) continue;
-      dst[2 * j] = FromFloat<In>(InputGradient(ga[p], xa[p], d, center, m, r, sums));
-      dst[2 * j + 1] = FromFloat<In>(InputGradient(gb[p], xb[p], d, center, m, r, sums));
+      float da = InputGradient(ga[p], xa[p], d, center, m, r, sums);
+      float db = InputGradient(gb[p], xb[p], d, center, m, r, sums);
+      if (residual.grad_sum != nullptr) {
+        da += residual.grad_sum[n * d + 2 * j];
+        db += residual.grad_sum[n * d + 2 * j + 1];
+      }
+      dst[2 * j] = FromFloat<In>(da);
+      dst[2 * j + 1] = FromFloat<In>(db);
+      if (residual.grad_delta != nullptr) {
+        Store(residual.grad_delta, residual.delta_type, n * d + 2 * j, da);
+        Store(residual.grad_delta, residual.delta_type, n * d + 2 * j + 1, db);
+      }
     }
   }
   // The block's share of the scale's gradient, then one atomic add per value.
@@ -227,7 +263,8 @@ int64_t Blocks(const Shape& shape, int64_t cap) {
 
 const char* LaunchForward(const void* x, DType x_type, const float* scale, const float* cos,
                           const float* sin, bool center, float eps, const Shape& shape, void* out,
-                          DType out_type, float* mean, float* rstd, void* stream) {
+                          DType out_type, float* mean, float* rstd, const ResidualAdd& add,
+                          void* stream) {
   if (!CudaSupportsWidth(shape.d)) return "unsupported width";
   const dim3 grid(static_cast<unsigned>(Blocks(shape, int64_t{1} << 30)));
   auto s = static_cast<cudaStream_t>(stream);
@@ -237,7 +274,7 @@ const char* LaunchForward(const void* x, DType x_type, const float* scale, const
     return WithPairsPerLane(shape.d, [&](auto pairs) -> const char* {
       ForwardKernel<In, Out, decltype(pairs)::value><<<grid, kThreads, 0, s>>>(
           static_cast<const In*>(x), scale, cos, sin, center, eps, shape, static_cast<Out*>(out),
-          mean, rstd);
+          mean, rstd, add);
       return LastError();
     });
   });
@@ -246,7 +283,8 @@ const char* LaunchForward(const void* x, DType x_type, const float* scale, const
 const char* LaunchBackward(const void* grad_out, DType grad_type, const void* x, DType x_type,
                            const float* scale, const float* cos, const float* sin, bool center,
                            const float* mean, const float* rstd, const Shape& shape,
-                           void* grad_in, float* dscale, void* stream) {
+                           void* grad_in, float* dscale, const ResidualGrad& residual,
+                           void* stream) {
   if (!CudaSupportsWidth(shape.d)) return "unsupported width";
   const dim3 grid(static_cast<unsigned>(Blocks(shape, kMaxBackwardBlocks)));
   auto s = static_cast<cudaStream_t>(stream);
@@ -256,7 +294,7 @@ const char* LaunchBackward(const void* grad_out, DType grad_type, const void* x,
     return WithPairsPerLane(shape.d, [&](auto pairs) -> const char* {
       BackwardKernel<In, Grad, decltype(pairs)::value><<<grid, kThreads, 0, s>>>(
           static_cast<const Grad*>(grad_out), static_cast<const In*>(x), scale, cos, sin, center,
-          mean, rstd, shape, static_cast<In*>(grad_in), dscale);
+          mean, rstd, shape, static_cast<In*>(grad_in), dscale, residual);
       return LastError();
     });
   });

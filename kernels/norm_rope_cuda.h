@@ -21,18 +21,39 @@ struct Shape {
 // registers, 64 values per sweep, up to 16 sweeps).
 inline bool CudaSupportsWidth(int64_t d) { return d > 0 && d % 2 == 0 && d <= 1024; }
 
+// The residual add a block's pre-norm can take in the same pass (heads 1,
+// x's rows contiguous): the kernel normalises x + delta (delta [rows, d]
+// contiguous, of delta_type), having written that sum, in x's dtype, to
+// `sum`. Null delta: no add.
+struct ResidualAdd {
+  const void* delta = nullptr;
+  DType delta_type = DType::kFloat;
+  void* sum = nullptr;
+};
+
+// Its backward: the sum's own gradient (float, null if none) is added to the
+// input gradient, which is written a second time into grad_delta, in
+// delta_type. Null grad_delta: no residual.
+struct ResidualGrad {
+  const float* grad_sum = nullptr;
+  void* grad_delta = nullptr;
+  DType delta_type = DType::kFloat;
+};
+
 // Each returns null, or cudaGetErrorString of what failed. `stream` is a
 // cudaStream_t. Dtype pairs: x's and out's (grad_out's) alike, or one of
 // them float.
 // out [batch, length, heads, d] contiguous; mean and rstd one per vector.
 const char* LaunchForward(const void* x, DType x_type, const float* scale, const float* cos,
                           const float* sin, bool center, float eps, const Shape& shape, void* out,
-                          DType out_type, float* mean, float* rstd, void* stream);
+                          DType out_type, float* mean, float* rstd, const ResidualAdd& add,
+                          void* stream);
 // grad_in like x but contiguous; dscale [d], zeroed by the caller, is added to.
 const char* LaunchBackward(const void* grad_out, DType grad_type, const void* x, DType x_type,
                            const float* scale, const float* cos, const float* sin, bool center,
                            const float* mean, const float* rstd, const Shape& shape,
-                           void* grad_in, float* dscale, void* stream);
+                           void* grad_in, float* dscale, const ResidualGrad& residual,
+                           void* stream);
 
 }  // namespace spacebyte::trainer::norm_rope
 

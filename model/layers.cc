@@ -97,6 +97,16 @@ torch::Tensor NormImpl::Scaled(const torch::Tensor& x, const torch::Tensor& scal
   return x * torch::rsqrt(var + kNormEps) * scale;
 }
 
+namespace {
+
+// A pre-norm's output dtype: the product's, or fp32 for a product split
+// over tensor-parallel ranks (`fp32_grad`).
+torch::ScalarType PreNormDtype(const torch::Tensor& x, bool fp32_grad) {
+  return fp32_grad && Autocast::Active() ? torch::kFloat : NormedDtype(x);
+}
+
+}  // namespace
+
 torch::Tensor NormImpl::BeforeProduct(const torch::Tensor& x, bool fp32_grad) {
   // On the CPU torch's vectorised LayerNorm is twice as fast as the fused
   // loop (layers_benchmark's BM_PreNormForwardBackward), and autocast there
@@ -104,9 +114,24 @@ torch::Tensor NormImpl::BeforeProduct(const torch::Tensor& x, bool fp32_grad) {
   if (x.dim() != 3 || !x.is_cuda()) return forward(x);
   const torch::Tensor rows = x.unsqueeze(2);  // [B, L, 1, width]: one vector per row
   if (!NormRopeApplies(rows)) return forward(x);
-  const torch::ScalarType dtype = fp32_grad && Autocast::Active() ? torch::kFloat : NormedDtype(x);
-  return NormRope(rows, scale_, {}, {}, kind_ == NormKind::kLayerNorm, kNormEps, dtype)
+  return NormRope(rows, scale_, {}, {}, kind_ == NormKind::kLayerNorm, kNormEps,
+                  PreNormDtype(x, fp32_grad))
       .squeeze(2);
+}
+
+std::pair<torch::Tensor, torch::Tensor> NormImpl::AddBeforeProduct(const Residual& r,
+                                                                   bool fp32_grad) {
+  // CUDA only, as BeforeProduct: on the CPU torch's add and LayerNorm win.
+  if (r.delta.defined() && r.base.dim() == 3 && r.base.is_cuda()) {
+    const torch::Tensor base = r.base.unsqueeze(2), delta = r.delta.unsqueeze(2);
+    if (AddNormApplies(base, delta)) {
+      auto [sum, normed] = AddNorm(base, delta, scale_, kind_ == NormKind::kLayerNorm, kNormEps,
+                                   PreNormDtype(r.base, fp32_grad));
+      return {sum.squeeze(2), normed.squeeze(2)};
+    }
+  }
+  const torch::Tensor x = r.Sum();
+  return {x, BeforeProduct(x, fp32_grad)};
 }
 
 namespace {
@@ -134,13 +159,13 @@ AttentionImpl::AttentionImpl(int64_t width, const ModelSpec& spec, int64_t windo
       q_layer_norm_(register_module("Q_layer_norm", Norm(spec.d_key, spec.norm))),
       k_layer_norm_(register_module("K_layer_norm", Norm(spec.d_key, spec.norm))) {}
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, KvCache* cache) {
+Residual AttentionImpl::Forward(const Residual& r, KvCache* cache) {
+  const auto [x, normed] = layer_norm_->AddBeforeProduct(r, Sharded(tp_));
   const int64_t batch = x.size(0), length = x.size(1);
   // Tensor-parallel region (docs/model.md#tensor-parallelism-ours): identity
   // forward, gradient summed over the tp group in backward. Heads come from
   // the weight, so a shard runs its own heads.
-  const torch::Tensor qkv = qkv_linear_(
-      parallel::CopyToTensorParallel(layer_norm_->BeforeProduct(x, Sharded(tp_)), tp_));
+  const torch::Tensor qkv = qkv_linear_(parallel::CopyToTensorParallel(normed, tp_));
   const int64_t heads = qkv.size(-1) / (3 * d_key_);
   const std::vector<torch::Tensor> parts =
       qkv.view({batch, length, 3, heads, d_key_}).unbind(2);
@@ -183,8 +208,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, KvCache* cache) {
               .transpose(1, 2);
   }
   // Leaving the region: the partial outputs of all heads summed over tp.
-  return parallel::ReduceFromTensorParallel(linear_(out.reshape({batch, length, heads * d_key_})),
-                                            tp_);
+  return {x, parallel::ReduceFromTensorParallel(
+                 linear_(out.reshape({batch, length, heads * d_key_})), tp_)};
 }
 
 torch::Tensor AttentionImpl::Attend(const torch::Tensor& q, const torch::Tensor& k,
@@ -216,10 +241,10 @@ FeedForwardImpl::FeedForwardImpl(int64_t width, const ModelSpec& spec)
       linear_1_(register_module("linear_1", MakeLinear(width, spec.d_ff_mult * width))),
       linear_2_(register_module("linear_2", MakeLinear(spec.d_ff_mult * width, width))) {}
 
-torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
+Residual FeedForwardImpl::Forward(const Residual& r) {
+  const auto [x, normed] = layer_norm_->AddBeforeProduct(r, Sharded(tp_));
   // linear_1 column-parallel, linear_2 row-parallel: one region.
-  const torch::Tensor in =
-      parallel::CopyToTensorParallel(layer_norm_->BeforeProduct(x, Sharded(tp_)), tp_);
+  const torch::Tensor in = parallel::CopyToTensorParallel(normed, tp_);
   torch::Tensor h;
   if (nonlinear_ == Nonlinear::kReLU && LinearReluApplies(in)) {
     // The ReLU in the product's epilogue (kernels/linear_relu.h), in the
@@ -230,17 +255,12 @@ torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
     h = linear_1_(in);
     h = nonlinear_ == Nonlinear::kReLU ? torch::relu_(h) : torch::gelu(h, "tanh");
   }
-  return parallel::ReduceFromTensorParallel(linear_2_(h), tp_);
+  return {x, parallel::ReduceFromTensorParallel(linear_2_(h), tp_)};
 }
 
 BlockImpl::BlockImpl(int64_t width, const ModelSpec& spec, int64_t window)
     : attention_(register_module("attention", Attention(width, spec, window))),
       feedforward_(register_module("feedforward", FeedForward(width, spec))) {}
-
-torch::Tensor BlockImpl::forward(const torch::Tensor& x, KvCache* cache) {
-  torch::Tensor h = x + attention_(x, cache);
-  return h + feedforward_(h);
-}
 
 namespace {
 
@@ -291,14 +311,16 @@ BlockStackImpl::BlockStackImpl(int64_t count, int64_t width, const ModelSpec& sp
 torch::Tensor BlockStackImpl::forward(torch::Tensor x, std::vector<KvCache>* caches) {
   const bool checkpoint = checkpointing_ && caches == nullptr && is_training() &&
                           torch::GradMode::is_enabled();
-  for (size_t i = 0; i < blocks_.size(); ++i) {
-    if (checkpoint) {
-      x = CheckpointedBlock::apply(x, blocks_[i].get());
-    } else {
-      x = blocks_[i]->forward(x, caches != nullptr ? &(*caches)[i] : nullptr);
-    }
+  if (checkpoint) {
+    for (Block& block : blocks_) x = CheckpointedBlock::apply(x, block.get());
+    return x;
   }
-  return x;
+  // Each block's last add is made by the next block's first pre-norm.
+  Residual r{x, {}};
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    r = blocks_[i]->Forward(r, caches != nullptr ? &(*caches)[i] : nullptr);
+  }
+  return r.Sum();
 }
 
 LogitsHeadImpl::LogitsHeadImpl(int64_t width, NormKind norm)

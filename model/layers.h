@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include <utility>
 #include <vector>
 
 #include "model/model_spec.h"
@@ -44,6 +45,15 @@ torch::Tensor RopeRotation(int64_t length, int64_t d_key, int64_t offset,
                            const torch::Device& device);
 torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& rotation);
 
+// The residual stream as a sum not yet taken: base + delta, or base alone
+// where delta is undefined. A block's branches return their output still
+// to be added, so that the pre-norm after each can add it in the same pass
+// over the stream (NormImpl::AddBeforeProduct).
+struct Residual {
+  torch::Tensor base, delta;
+  torch::Tensor Sum() const { return delta.defined() ? base + delta : base; }
+};
+
 // Normalisation over the last dimension with a learned scale and no bias:
 // LayerNorm, or the reference's RMSNorm (which, unlike the textbook one,
 // divides by the standard deviation about the mean).
@@ -57,6 +67,9 @@ class NormImpl : public torch::nn::Module {
   // its cast is written. `fp32_grad`: in fp32 all the same, for a product
   // split over tensor-parallel ranks, whose gradient sum stays in fp32.
   torch::Tensor BeforeProduct(const torch::Tensor& x, bool fp32_grad);
+  // {r.Sum(), BeforeProduct(r.Sum())}; on CUDA the add is made in the
+  // norm's pass where kernels/norm_rope.h's AddNorm applies.
+  std::pair<torch::Tensor, torch::Tensor> AddBeforeProduct(const Residual& r, bool fp32_grad);
   // With the scale as given: the parameter passed through an op, such as a
   // tensor-parallel region's entry.
   torch::Tensor Scaled(const torch::Tensor& x, const torch::Tensor& scale);
@@ -77,7 +90,11 @@ class AttentionImpl : public torch::nn::Module {
   AttentionImpl(int64_t width, const ModelSpec& spec, int64_t window);
 
   // With a cache, x holds the positions after those already cached.
-  torch::Tensor forward(const torch::Tensor& x, KvCache* cache = nullptr);
+  torch::Tensor forward(const torch::Tensor& x, KvCache* cache = nullptr) {
+    return Forward({x, {}}, cache).delta;
+  }
+  // The stream r.Sum() and, as its delta, this layer's output on it.
+  Residual Forward(const Residual& r, KvCache* cache);
 
   // Splits the heads over `tp` (the weights must already be this rank's
   // shards: model/tensor_parallel_plan.cc); null: not split.
@@ -101,7 +118,9 @@ TORCH_MODULE(Attention);
 class FeedForwardImpl : public torch::nn::Module {
  public:
   FeedForwardImpl(int64_t width, const ModelSpec& spec);
-  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor forward(const torch::Tensor& x) { return Forward({x, {}}).delta; }
+  // The stream r.Sum() and, as its delta, this layer's output on it.
+  Residual Forward(const Residual& r);
 
   // Splits the hidden features over `tp` (the weights must already be this
   // rank's shards); null: not split.
@@ -120,7 +139,14 @@ TORCH_MODULE(FeedForward);
 class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(int64_t width, const ModelSpec& spec, int64_t window);
-  torch::Tensor forward(const torch::Tensor& x, KvCache* cache = nullptr);
+  torch::Tensor forward(const torch::Tensor& x, KvCache* cache = nullptr) {
+    return Forward({x, {}}, cache).Sum();
+  }
+  // The same on a stream whose last add is pending, returning the
+  // feed-forward's add pending for the next block's pre-norm to make.
+  Residual Forward(const Residual& r, KvCache* cache) {
+    return feedforward_->Forward(attention_->Forward(r, cache));
+  }
 
   Attention& attention() { return attention_; }
   FeedForward& feedforward() { return feedforward_; }

@@ -1,5 +1,10 @@
 #include "model/layers.h"
 
+#include <cstdlib>
+#include <set>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -157,6 +162,65 @@ TEST(FeedForwardTest, ReluInTheEpilogueOnCudaMatchesLinearAndRelu) {
   for (size_t i = 0; i < fused.size(); ++i) {
     EXPECT_LT((fused[i] - apart[i]).abs().max().item<double>(),
               1e-2 * apart[i].abs().max().item<double>())
+        << "result " << i;
+  }
+}
+
+// A stack hands each block's last add to the next block's first pre-norm;
+// on the CPU, where that add is its own op, the stack gives bit for bit
+// what the blocks run one by one give, each summing its own stream.
+TEST(BlockStackTest, PendingAddsGiveWhatTheBlocksGiveOneByOne) {
+  torch::manual_seed(5);
+  ModelSpec spec;
+  spec.d_key = 16;
+  BlockStack stack(3, 64, spec, /*window=*/8);
+  const torch::Tensor x = torch::randn({2, 20, 64});
+  torch::Tensor want = x;
+  for (size_t i = 0; i < stack->size(); ++i) want = stack[i]->forward(want);
+  EXPECT_TRUE(torch::equal(stack(x), want));
+}
+
+// Whether `name` is among the ops that `y`'s gradient passes through.
+bool InGraph(const torch::Tensor& y, const std::string& name) {
+  std::vector<torch::autograd::Node*> todo = {y.grad_fn().get()};
+  std::set<torch::autograd::Node*> seen;
+  while (!todo.empty()) {
+    torch::autograd::Node* node = todo.back();
+    todo.pop_back();
+    if (node == nullptr || !seen.insert(node).second) continue;
+    if (node->name().find(name) != std::string::npos) return true;
+    for (const auto& edge : node->next_edges()) todo.push_back(edge.function.get());
+  }
+  return false;
+}
+
+// On CUDA under autocast the stack's residual adds run inside the
+// pre-norms after them (kernels/norm_rope.h's AddNorm); switched off, the
+// adds and norms apart give the same values and gradients within bf16
+// rounding.
+TEST(BlockStackTest, ResidualAddsInThePreNormsOnCudaMatchTheSeparateOps) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(6);
+  ModelSpec spec;
+  BlockStack stack(3, 768, spec, /*window=*/32);
+  stack->to(torch::kCUDA);
+  const torch::Tensor x = torch::randn({2, 100, 768}, torch::kCUDA).requires_grad_(true);
+  auto run = [&](bool fused) {
+    Autocast autocast(torch::kCUDA, true);
+    const torch::Tensor y = stack(x);
+    EXPECT_EQ(InGraph(y, "AddNorm"), fused);
+    const auto grads = torch::autograd::grad(
+        {y.to(torch::kFloat).square().sum()},
+        {x, stack->named_parameters()["1.attention.layer_norm.scale"]});
+    return std::vector<torch::Tensor>{y.to(torch::kFloat), grads[0], grads[1]};
+  };
+  const std::vector<torch::Tensor> fused = run(true);
+  setenv("SPACEBYTE_FUSED_ADD_NORM", "0", 1);
+  const std::vector<torch::Tensor> apart = run(false);
+  unsetenv("SPACEBYTE_FUSED_ADD_NORM");
+  for (size_t i = 0; i < fused.size(); ++i) {
+    EXPECT_LT((fused[i] - apart[i]).abs().max().item<double>(),
+              2e-2 * apart[i].abs().max().item<double>())
         << "result " << i;
   }
 }
