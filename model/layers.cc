@@ -1,6 +1,7 @@
 #include "model/layers.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <string>
 
@@ -84,7 +85,16 @@ torch::ScalarType ProductDtype(const torch::Tensor& x) {
 
 bool Sharded(const parallel::Collectives* tp) { return tp != nullptr && tp->size() > 1; }
 
+std::atomic<bool> fused_pre_norms_on_cpu{false};
+
+// Whether a pre-norm on x may take the fused kernels (SetFusedPreNormsOnCpu).
+bool FusedPreNormDevice(const torch::Tensor& x) {
+  return x.is_cuda() || (x.is_cpu() && fused_pre_norms_on_cpu.load());
+}
+
 }  // namespace
+
+void SetFusedPreNormsOnCpu(bool on) { fused_pre_norms_on_cpu = on; }
 
 NormImpl::NormImpl(int64_t width, NormKind kind)
     : kind_(kind), scale_(register_parameter("scale", torch::ones({width}))) {}
@@ -108,10 +118,7 @@ torch::ScalarType PreNormDtype(const torch::Tensor& x, bool fp32_grad) {
 }  // namespace
 
 torch::Tensor NormImpl::BeforeProduct(const torch::Tensor& x, bool fp32_grad) {
-  // On the CPU torch's vectorised LayerNorm is twice as fast as the fused
-  // loop (layers_benchmark's BM_PreNormForwardBackward), and autocast there
-  // has the product cast its input anyway.
-  if (x.dim() != 3 || !x.is_cuda()) return forward(x);
+  if (x.dim() != 3 || !FusedPreNormDevice(x)) return forward(x);
   const torch::Tensor rows = x.unsqueeze(2);  // [B, L, 1, width]: one vector per row
   if (!NormRopeApplies(rows)) return forward(x);
   return NormRope(rows, scale_, {}, {}, kind_ == NormKind::kLayerNorm, kNormEps,
@@ -121,8 +128,7 @@ torch::Tensor NormImpl::BeforeProduct(const torch::Tensor& x, bool fp32_grad) {
 
 std::pair<torch::Tensor, torch::Tensor> NormImpl::AddBeforeProduct(const Residual& r,
                                                                    bool fp32_grad) {
-  // CUDA only, as BeforeProduct: on the CPU torch's add and LayerNorm win.
-  if (r.delta.defined() && r.base.dim() == 3 && r.base.is_cuda()) {
+  if (r.delta.defined() && r.base.dim() == 3 && FusedPreNormDevice(r.base)) {
     const torch::Tensor base = r.base.unsqueeze(2), delta = r.delta.unsqueeze(2);
     if (AddNormApplies(base, delta)) {
       auto [sum, normed] = AddNorm(base, delta, scale_, kind_ == NormKind::kLayerNorm, kNormEps,

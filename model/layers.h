@@ -54,6 +54,14 @@ struct Residual {
   torch::Tensor Sum() const { return delta.defined() ? base + delta : base; }
 };
 
+// Whether blocks' pre-norms, and the residual adds before them, take the
+// fused kernels of kernels/norm_rope.h on the CPU as well as on CUDA. Off
+// by default: on the CPU torch's LayerNorm is about twice as fast as the
+// fused loop (layers_benchmark's BM_PreNormForwardBackward). Tests turn it
+// on to run the CUDA path's wiring (pending adds, dtypes, gradients) on a
+// machine without a GPU.
+void SetFusedPreNormsOnCpu(bool on);
+
 // Normalisation over the last dimension with a learned scale and no bias:
 // LayerNorm, or the reference's RMSNorm (which, unlike the textbook one,
 // divides by the standard deviation about the mean).

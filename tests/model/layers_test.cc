@@ -194,6 +194,48 @@ bool InGraph(const torch::Tensor& y, const std::string& name) {
   return false;
 }
 
+// The CUDA path's wiring, run on the CPU: with the fused pre-norms on, a
+// stack's residual adds and pre-norms go through AddNorm and NormRope, in
+// fp32 and under bf16 autocast, with and without activation checkpointing
+// (whose blocks keep their own adds), and give the separate ops' values
+// and gradients.
+TEST(BlockStackTest, FusedPreNormsOnTheCpuMatchTheSeparateOps) {
+  torch::manual_seed(8);
+  ModelSpec spec;
+  spec.d_key = 16;
+  BlockStack stack(3, 64, spec, /*window=*/8);
+  const torch::Tensor x = torch::randn({2, 20, 64}).requires_grad_(true);
+  auto run = [&](bool fused, bool bf16, bool checkpointing) {
+    SetFusedPreNormsOnCpu(fused);
+    stack->set_checkpointing(checkpointing);
+    Autocast autocast(torch::kCPU, bf16);
+    const torch::Tensor y = stack(x);
+    EXPECT_EQ(InGraph(y, "AddNorm"), fused && !checkpointing);
+    // backward, not grad: a checkpointed block's parameters get theirs in
+    // its nested backward.
+    stack->zero_grad();
+    x.mutable_grad() = torch::Tensor();
+    y.to(torch::kFloat).square().sum().backward();
+    SetFusedPreNormsOnCpu(false);
+    const auto params = stack->named_parameters();
+    return std::vector<torch::Tensor>{y.to(torch::kFloat).detach(), x.grad().clone(),
+                                      params["1.feedforward.layer_norm.scale"].grad().clone(),
+                                      params["2.attention.QKV_linear.weight"].grad().clone()};
+  };
+  for (const bool bf16 : {false, true}) {
+    for (const bool checkpointing : {false, true}) {
+      const std::vector<torch::Tensor> fused = run(true, bf16, checkpointing);
+      const std::vector<torch::Tensor> apart = run(false, bf16, checkpointing);
+      for (size_t i = 0; i < fused.size(); ++i) {
+        EXPECT_LT((fused[i] - apart[i]).abs().max().item<double>(),
+                  (bf16 ? 2e-2 : 1e-5) * apart[i].abs().max().item<double>())
+            << (bf16 ? "bf16" : "fp32") << (checkpointing ? " checkpointed" : "") << " result "
+            << i;
+      }
+    }
+  }
+}
+
 // On CUDA under autocast the stack's residual adds run inside the
 // pre-norms after them (kernels/norm_rope.h's AddNorm); switched off, the
 // adds and norms apart give the same values and gradients within bf16
