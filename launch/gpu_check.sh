@@ -109,10 +109,20 @@ stage_build() {
 
 # Our own CUDA kernels and the private flash-attention entry, against the
 # CPU loops and the dense mask: the code no CPU machine has run.
+# A test that fails reruns its CUDA cases under compute-sanitizer, whose
+# report (the kernel, the thread and the address of a bad access) is what a
+# fix made later without a GPU needs.
 stage_kernels() {
-  local rc=0 t
+  local rc=0 t sanitizer
+  sanitizer=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
   for t in norm_rope_test linear_relu_test attention_kernels_test batch_upload_test layers_test; do
-    timeout "$(cap 60)" "$build/bin/$t" || rc=1
+    timeout "$(cap 60)" "$build/bin/$t" && continue
+    rc=1
+    if [ -x "$sanitizer" ]; then
+      echo "== $t under compute-sanitizer"
+      timeout "$(cap 90)" "$sanitizer" --tool memcheck --print-limit 20 "$build/bin/$t" \
+        --gtest_filter='*Cuda*'
+    fi
   done
   return $rc
 }
