@@ -386,10 +386,18 @@ torch::Tensor NormRope(const torch::Tensor& x, const torch::Tensor& scale, const
                                  center, eps, static_cast<int64_t>(out_dtype));
 }
 
+namespace {
+
+// The dtypes the kernels read and write (Dispatch, CudaType).
+bool KernelDtype(torch::ScalarType t) {
+  return t == torch::kFloat || t == torch::kBFloat16 || t == torch::kHalf;
+}
+
+}  // namespace
+
 bool NormRopeApplies(const torch::Tensor& x) {
-  const torch::ScalarType t = x.scalar_type();
   if (SwitchedOff("SPACEBYTE_FUSED_NORM_ROPE") || x.dim() != 4 || x.size(3) % 2 != 0 ||
-      x.stride(3) != 1 || (t != torch::kFloat && t != torch::kBFloat16 && t != torch::kHalf)) {
+      x.stride(3) != 1 || !KernelDtype(x.scalar_type())) {
     return false;
   }
   if (x.is_cpu()) return true;
@@ -412,11 +420,10 @@ std::pair<torch::Tensor, torch::Tensor> AddNorm(const torch::Tensor& base,
 }
 
 bool AddNormApplies(const torch::Tensor& base, const torch::Tensor& delta) {
-  const torch::ScalarType t = delta.scalar_type();
   if (SwitchedOff("SPACEBYTE_FUSED_ADD_NORM") || !NormRopeApplies(base) || base.size(2) != 1 ||
       base.scalar_type() != torch::kFloat || !base.is_contiguous() ||
       delta.sizes() != base.sizes() || delta.device() != base.device() ||
-      (t != torch::kFloat && t != torch::kBFloat16 && t != torch::kHalf)) {
+      !KernelDtype(delta.scalar_type())) {
     return false;
   }
   return base.is_cpu() ||
