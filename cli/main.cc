@@ -33,6 +33,7 @@
 #include "train/config_file.h"
 #include "train/evaluator.h"
 #include "train/patch_stats.h"
+#include "train/run_spec.h"
 #include "train/stop_signals.h"
 #include "train/train.h"
 #include "train/training_session.h"
@@ -152,8 +153,10 @@ int RunEval(int argc, char** argv) {
   flags.Int("max_windows", &max_windows,
             "at most this many windows (with --data: per language); 0 = all");
   flags.Int("batch_size", &batch_size, "windows per forward pass");
-  std::string device = "cpu";
+  std::string device = "cpu", precision;
   flags.String("device", &device, "cpu | cuda (under mpirun: local rank's device)");
+  flags.String("precision", &precision,
+               "bf16 (autocast, as training runs) | fp32; bf16 on cuda, fp32 on cpu");
   flags.Require("checkpoint");
   if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
   if (bytes.empty() == data.empty()) {
@@ -162,6 +165,9 @@ int RunEval(int argc, char** argv) {
   if (device != "cpu" && device != "cuda") {
     return Finish(absl::InvalidArgumentError("--device must be cpu or cuda"));
   }
+  const absl::StatusOr<bool> bf16 =
+      ResolveBf16(precision, device == "cuda", "--precision", "--device cuda");
+  if (!bf16.ok()) return Finish(bf16.status());
   if (max_windows < 0 || batch_size < 1) {
     return Finish(absl::InvalidArgumentError(absl::StrCat(
         "--max_windows must be 0 (all) or more and --batch_size at least 1; got ", max_windows,
@@ -172,7 +178,7 @@ int RunEval(int argc, char** argv) {
     absl::StatusOr<LoadedModel> loaded = LoadModelOn(checkpoint, device == "cuda", 0);
     if (!loaded.ok()) return Finish(loaded.status());
     absl::StatusOr<EvalResult> result =
-        EvaluateBytesFile(*loaded->model, bytes, max_windows, batch_size);
+        EvaluateBytesFile(*loaded->model, bytes, max_windows, batch_size, *bf16);
     if (!result.ok()) return Finish(result.status());
     std::cout << ToJson(*result).dump() << "\n";
     return 0;
@@ -196,7 +202,8 @@ int RunEval(int argc, char** argv) {
         !st.ok()) {
       return st;
     }
-    const EvalResult result = (*evaluator)->Evaluate(*loaded->model, loaded->step, **world, batch_size);
+    const EvalResult result =
+        (*evaluator)->Evaluate(*loaded->model, loaded->step, **world, batch_size, *bf16);
     if (env.world_rank() == 0) std::cout << ToJson(result).dump() << std::endl;
     return absl::OkStatus();
   });

@@ -233,8 +233,11 @@ stage_train() {
     --run_dir "$run" --set data.path="$data" --set train.device=cuda --set train.steps=200 \
     --set train.eval_interval=100 || return 1
   cp "$run/metrics.jsonl" "$out/tiny_cuda_metrics.jsonl"
+  # bf16 (the default on CUDA, as training ran), then fp32: how far apart.
   timeout "$(cap 60)" "${mpirun_1[@]}" "$bin" eval --checkpoint "$run" --data "$data" --split test \
     --device cuda > "$out/tiny_cuda_eval.json" || return 1
+  timeout "$(cap 60)" "${mpirun_1[@]}" "$bin" eval --checkpoint "$run" --data "$data" --split test \
+    --device cuda --precision fp32 > "$out/tiny_cuda_eval_fp32.json" || return 1
   timeout "$(cap 30)" "$bin" sample --checkpoint "$run" --prompt "Article 1. " --max_bytes 120 \
     --device cuda --seed 1 > "$out/tiny_cuda_sample.txt"
 }

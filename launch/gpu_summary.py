@@ -92,7 +92,8 @@ def main():
     if tiny:
         train_rows = [r for r in tiny if "split" not in r]
         summary["tiny_cuda"] = {"last": train_rows[-1] if train_rows else None,
-                                "eval": last(os.path.join(out, "tiny_cuda_eval.json"))}
+                                "eval": last(os.path.join(out, "tiny_cuda_eval.json")),
+                                "eval_fp32": last(os.path.join(out, "tiny_cuda_eval_fp32.json"))}
 
     # The goals, from the 1e19 runs: our best run (micro-batch, and
     # kernels on or off, as its name says) against the compiled baseline,
@@ -141,6 +142,11 @@ def main():
         p = summary["precision"]
         md += ["", f"bf16 CUDA against fp32 CPU over {p['steps']} steps: max |loss diff| "
                f"{p['max_abs_loss_diff']:.4f}"]
+    evals = [summary.get("tiny_cuda", {}).get(k) or {} for k in ("eval", "eval_fp32")]
+    if all("bits_per_byte" in e for e in evals):
+        md += ["", "tiny run's test split on CUDA: "
+               + ", ".join(f"{e.get('precision', '?')} {e['bits_per_byte']:.5f} bits/byte"
+                           for e in evals)]
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(md))

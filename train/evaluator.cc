@@ -8,7 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "data/eval_stream.h"
 #include "data/file_read.h"
+#include "kernels/autocast.h"
 #include "train/patch_stats.h"
+#include "train/run_spec.h"
 
 namespace spacebyte::trainer {
 
@@ -62,12 +64,14 @@ void Evaluator::AddLanguage(const std::string& name, const std::vector<uint8_t>&
 }
 
 EvalResult Evaluator::Evaluate(ByteLm& model, int64_t step, parallel::Collectives& dp,
-                                int64_t batch_size) {
+                                int64_t batch_size, bool bf16) {
   torch::NoGradGuard no_grad;
   model.eval();
   const int64_t n = windows(), languages = static_cast<int64_t>(languages_.size());
   // Batches, sums and the dp all-reduce live on the model's device.
   const torch::Device device = model.parameters().front().device();
+  // The weights' bf16 copies are cast once, for the whole evaluation.
+  const Autocast autocast(device.type(), bf16);
   const torch::Tensor targets_here = targets_.to(device), language_here = language_.to(device);
   const torch::Tensor scored_here = scored_.to(device, torch::kDouble);
   // Per language: summed losses (nats) and scored bytes.
@@ -102,6 +106,7 @@ EvalResult Evaluator::Evaluate(ByteLm& model, int64_t step, parallel::Collective
   m.step = step;
   m.split = split_;
   m.windows = n;
+  m.precision = PrecisionName(bf16);
   double loss = 0, scored = 0, total = 0, ignored = 0;
   for (int64_t l = 0; l < languages; ++l) {
     const Language& language = languages_[l];
@@ -127,10 +132,12 @@ EvalResult Evaluator::Evaluate(ByteLm& model, int64_t step, parallel::Collective
 }
 
 absl::StatusOr<EvalResult> EvaluateBytesFile(ByteLm& model, const std::string& path,
-                                             int64_t max_windows, int64_t batch_size) {
+                                             int64_t max_windows, int64_t batch_size,
+                                             bool bf16) {
   const int64_t context = model.spec().context_size;
   const torch::Device device = model.parameters().front().device();
   torch::NoGradGuard no_grad;
+  const Autocast autocast(device.type(), bf16);
   model.eval();
   // Read a batch at a time: the file may be larger than memory, and with
   // --max_windows only its first windows are read at all.
@@ -159,6 +166,7 @@ absl::StatusOr<EvalResult> EvaluateBytesFile(ByteLm& model, const std::string& p
   }
   EvalResult r;
   r.windows = windows;
+  r.precision = PrecisionName(bf16);
   r.loss = loss_sum / static_cast<double>(windows);
   r.ignored_fraction = ignored_sum / static_cast<double>(windows);
   return r;

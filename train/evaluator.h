@@ -34,8 +34,10 @@ class Evaluator {
                                                          int64_t windows_per_language);
 
   // Collective over `dp` (and the tp group inside the model's forward).
+  // `bf16`: under bfloat16 autocast, as training runs (train.precision);
+  // else in float32.
   EvalResult Evaluate(ByteLm& model, int64_t step, parallel::Collectives& dp,
-                      int64_t batch_size);
+                      int64_t batch_size, bool bf16);
 
   int64_t windows() const { return targets_.size(0); }
 
@@ -65,7 +67,8 @@ class Evaluator {
 // each window's mean over its non-ignored targets. max_windows <= 0: all.
 // Read a batch at a time, only as far as max_windows reaches.
 absl::StatusOr<EvalResult> EvaluateBytesFile(ByteLm& model, const std::string& path,
-                                             int64_t max_windows, int64_t batch_size);
+                                             int64_t max_windows, int64_t batch_size,
+                                             bool bf16);
 
 }  // namespace spacebyte::trainer
 

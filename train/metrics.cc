@@ -32,7 +32,8 @@ nlohmann::json ToJson(const EvalResult& r) {
   nlohmann::json j = {{"loss", r.loss},
                       {"bits_per_byte", r.bits_per_byte()},
                       {"ignored_fraction", r.ignored_fraction},
-                      {"windows", r.windows}};
+                      {"windows", r.windows},
+                      {"precision", r.precision}};
   if (r.split.empty()) return j;
   j["step"] = r.step;
   j["split"] = r.split;
@@ -93,6 +94,10 @@ absl::StatusOr<EvalResult> ParseEval(const nlohmann::json& line) {
   r.coverage = Number(line, "coverage");
   r.ignored_fraction = Number(line, "ignored_fraction");
   r.windows = Count(line, "windows");
+  // Absent in lines of older runs.
+  if (const auto it = line.find("precision"); it != line.end() && it->is_string()) {
+    r.precision = it->get<std::string>();
+  }
   for (const auto& [key, out] :
        {std::pair{"bits_per_byte_by_language", &r.bits_per_byte_by_language},
         std::pair{"ignored_fraction_by_language", &r.ignored_fraction_by_language},

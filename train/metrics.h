@@ -45,6 +45,7 @@ struct EvalResult {
   double coverage = 0;          // scored / all bytes of the split
   double ignored_fraction = 0;  // training view: targets past TG in T-byte windows
   int64_t windows = 0;
+  std::string precision;  // "fp32" | "bf16": what the forward passes ran in
   std::map<std::string, double> bits_per_byte_by_language;
   std::map<std::string, double> ignored_fraction_by_language;
   std::map<std::string, double> bytes_per_patch_by_language;

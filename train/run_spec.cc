@@ -225,26 +225,38 @@ absl::StatusOr<TrainSpec> ResolveTrain(const proto::TrainConfig& c, const ModelS
     return Invalid(absl::StrCat("train.device = '", c.device(), "' is not one of cpu | cuda"));
   }
   t.cuda = c.device() == "cuda";
-  if (!c.precision().empty() && c.precision() != "bf16" && c.precision() != "fp32") {
-    return Invalid(absl::StrCat("train.precision = '", c.precision(), "' is not one of bf16 | fp32"));
-  }
-  t.bf16 = c.precision().empty() ? t.cuda : c.precision() == "bf16";
-  if (t.bf16 && TORCH_VERSION_MAJOR < 2) {
-    // bf16 by default means CUDA was asked for: name the device, not a
-    // precision the user never chose.
-    if (c.precision().empty()) {
-      return Invalid(absl::StrCat("train.device = cuda needs a CUDA LibTorch >= 2; this build has ",
-                                  TORCH_VERSION, " (docs/launch.md: building on a GPU node)"));
-    }
-    return Invalid(absl::StrCat("train.precision = bf16 needs LibTorch >= 2; this build has ",
-                                TORCH_VERSION, " (set train.precision: \"fp32\")"));
-  }
+  absl::StatusOr<bool> bf16 =
+      ResolveBf16(c.precision(), t.cuda, "train.precision", "train.device = cuda");
+  if (!bf16.ok()) return Invalid(std::string(bf16.status().message()));
+  t.bf16 = *bf16;
   if (t.log_interval <= 0) return Invalid("train.log_interval must be positive");
   if (absl::Status s = CheckTrainNumbers(t); !s.ok()) return s;
   return t;
 }
 
 }  // namespace
+
+absl::StatusOr<bool> ResolveBf16(const std::string& precision, bool cuda,
+                                 const std::string& precision_name,
+                                 const std::string& cuda_name) {
+  if (!precision.empty() && precision != "bf16" && precision != "fp32") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(precision_name, " = '", precision, "' is not one of bf16 | fp32"));
+  }
+  const bool bf16 = precision.empty() ? cuda : precision == "bf16";
+  if (!bf16 || TORCH_VERSION_MAJOR >= 2) return bf16;
+  // bf16 by default means CUDA was asked for: name the device, not a
+  // precision the user never chose.
+  if (precision.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(cuda_name, " needs a CUDA LibTorch >= 2; this build has ", TORCH_VERSION,
+                     " (docs/launch.md: building on a GPU node)"));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(precision_name,
+                                                 " = bf16 needs LibTorch >= 2; this build has ",
+                                                 TORCH_VERSION, " (set ", precision_name,
+                                                 " to fp32)"));
+}
 
 absl::StatusOr<RunSpec> ResolveRunConfig(const proto::RunConfig& config, int world_size) {
   RunSpec spec;
@@ -315,7 +327,7 @@ proto::RunConfig ResolvedConfig(const proto::RunConfig& config, const RunSpec& s
   t.set_micro_batch_size(s.train.micro_batch_size);
   t.set_lr(s.train.lr);
   t.set_device(s.train.cuda ? "cuda" : "cpu");
-  t.set_precision(s.train.bf16 ? "bf16" : "fp32");
+  t.set_precision(PrecisionName(s.train.bf16));
   WriteFields(s.data, kDataFields, r.mutable_data());
   r.mutable_data()->set_mixing(s.data.unimax ? "unimax" : "temperature");
   // Only under unimax, so configs of temperature runs saved before it

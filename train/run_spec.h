@@ -72,6 +72,15 @@ struct RunSpec {
   LogSpec log;
 };
 
+// The precision rule of train.precision, for every setting that follows it:
+// "bf16" | "fp32" | "" (bf16 on CUDA, fp32 on the CPU); true for bf16.
+// Errors name `precision_name`, or `cuda_name` where the default chose bf16
+// on a build that cannot run it.
+absl::StatusOr<bool> ResolveBf16(const std::string& precision, bool cuda,
+                                 const std::string& precision_name, const std::string& cuda_name);
+// Its value's name: "bf16" | "fp32".
+inline const char* PrecisionName(bool bf16) { return bf16 ? "bf16" : "fp32"; }
+
 // Resolves `config` for a job of `world_size` ranks. Errors name the field.
 absl::StatusOr<RunSpec> ResolveRunConfig(const proto::RunConfig& config, int world_size);
 

@@ -158,7 +158,8 @@ absl::Status Trainer::Evaluate(const std::string& split, int64_t step) {
     it = evaluators_.emplace(split, std::move(*v)).first;
   }
   if (it->second == nullptr || it->second->windows() == 0) return absl::OkStatus();
-  log_->Eval(it->second->Evaluate(*s_.model, step, *s_.dp, s_.spec.train.micro_batch_size));
+  log_->Eval(it->second->Evaluate(*s_.model, step, *s_.dp, s_.spec.train.micro_batch_size,
+                                  s_.spec.train.bf16));
   return log_->status();
 }
 

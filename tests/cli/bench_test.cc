@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <torch/version.h>
 
 #include "model/byte_lm.h"
 #include "tests/cli/run_command.h"
@@ -131,7 +132,14 @@ TEST(BenchProgramTest, CountsOutOfRangeAreRefused) {
         std::pair{std::string(" eval --checkpoint x --bytes y --max_windows -1"),
                   "--max_windows must be 0 (all) or more"},
         std::pair{std::string(" eval --checkpoint x --bytes y --batch_size 0"),
-                  "--batch_size at least 1"}}) {
+                  "--batch_size at least 1"},
+        std::pair{std::string(" eval --checkpoint x --bytes y --precision fp16"),
+                  "--precision = 'fp16' is not one of bf16 | fp32"},
+        TORCH_VERSION_MAJOR >= 2
+            ? std::pair{std::string(" eval --checkpoint x --bytes y --device gpu"),
+                        "--device must be cpu or cuda"}
+            : std::pair{std::string(" eval --checkpoint x --bytes y --precision bf16"),
+                        "--precision = bf16 needs LibTorch >= 2"}}) {
     const CommandResult r = RunCommand(bin + flags);
     EXPECT_EQ(r.status, 1) << flags << "\n" << r.output;
     EXPECT_NE(r.output.find(error), std::string::npos) << flags << "\n" << r.output;

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include "tests/cli/run_command.h"
 #include "model/byte_lm.h"
@@ -88,6 +89,15 @@ TEST_P(GoldenTest, ConvertThenEvalGivesReferenceLoss) {
   EXPECT_NEAR(result["loss"].get<double>(), want, 1e-5 * want);
   EXPECT_EQ(result["windows"].get<int64_t>(), Golden("tokens").size(0));
   EXPECT_NEAR(result["bits_per_byte"].get<double>(), want / std::log(2.0), 1e-4);
+  EXPECT_EQ(result["precision"], "fp32");
+  if (TORCH_VERSION_MAJOR >= 2) {
+    // Under bf16 autocast, as the reference evaluates on a GPU: near, not equal.
+    const nlohmann::json bf16 = nlohmann::json::parse(Checked(
+        bin + " eval --checkpoint " + dir + "/run --bytes " + bytes_path + " --precision bf16"));
+    EXPECT_EQ(bf16["precision"], "bf16");
+    EXPECT_NE(bf16["loss"].get<double>(), result["loss"].get<double>());
+    EXPECT_NEAR(bf16["loss"].get<double>(), want, 0.01 * want);
+  }
 
   // The same windows at the head of a 64 GiB file (sparse: no disk used),
   // in batches that do not divide them: only what --max_windows scores is

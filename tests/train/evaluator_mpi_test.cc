@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include "data/prep.h"
 #include "tests/parallel/mpi_gtest_main.h"
@@ -71,7 +72,7 @@ class EvaluatorTest : public ::testing::Test {
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
   EvalResult Evaluate(PatchMethod method, int64_t windows_per_language,
-                      int64_t word_patch_bytes = 0) {
+                      int64_t word_patch_bytes = 0, bool bf16 = false) {
     torch::manual_seed(3);
     ModelSpec spec = Spec(method);
     spec.word_patch_bytes = word_patch_bytes;
@@ -82,7 +83,7 @@ class EvaluatorTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<parallel::Collectives>> dp =
         MakeCollectives(MPI_COMM_WORLD, torch::kCPU);
     EXPECT_TRUE(dp.ok()) << dp.status();
-    return (*evaluator)->Evaluate(*model, 0, **dp, /*batch_size=*/4);
+    return (*evaluator)->Evaluate(*model, 0, **dp, /*batch_size=*/4, bf16);
   }
 
   static fs::path root_;
@@ -134,6 +135,24 @@ TEST_F(EvaluatorTest, AWindowLimitCutsCoverageShort) {
   EXPECT_EQ(m.windows, 2);  // one per language
   EXPECT_GT(m.coverage, 0.0);
   EXPECT_LT(m.coverage, 0.1);
+}
+
+// train.precision bf16 evaluates under the same autocast as its training
+// steps (the reference's way, and on a GPU several times faster than
+// float32): the figures move by bf16's rounding only.
+TEST_F(EvaluatorTest, Bf16ScoresUnderAutocastCloseToFp32) {
+  if (TORCH_VERSION_MAJOR < 2) GTEST_SKIP() << "bf16 autocast needs LibTorch >= 2";
+  const EvalResult fp32 = Evaluate(PatchMethod::kUtf8, 0);
+  const EvalResult bf16 = Evaluate(PatchMethod::kUtf8, 0, 0, /*bf16=*/true);
+  EXPECT_EQ(fp32.precision, "fp32");
+  EXPECT_EQ(bf16.precision, "bf16");
+  EXPECT_EQ(bf16.windows, fp32.windows);
+  EXPECT_DOUBLE_EQ(bf16.coverage, 1.0);
+  EXPECT_NE(bf16.loss, fp32.loss) << "the same figure: the forward did not run in bf16";
+  EXPECT_NEAR(bf16.loss, fp32.loss, 0.01 * fp32.loss);
+  for (const auto& [language, bpb] : fp32.bits_per_byte_by_language) {
+    EXPECT_NEAR(bf16.bits_per_byte_by_language.at(language), bpb, 0.01 * bpb) << language;
+  }
 }
 
 }  // namespace

@@ -40,6 +40,7 @@ TEST(MetricsTest, EveryFieldRoundTripsThroughALine) {
   e.coverage = 0.5;
   e.ignored_fraction = 0.0625;
   e.windows = 17;
+  e.precision = "bf16";
   e.bits_per_byte_by_language = {{"eng", 1.5}, {"rus", 2.5}};
   e.ignored_fraction_by_language = {{"eng", 0.0}, {"rus", 0.25}};
   e.bytes_per_patch_by_language = {{"eng", 6.0}, {"rus", 2.5}};
@@ -70,6 +71,7 @@ TEST(MetricsTest, EveryFieldRoundTripsThroughALine) {
   EXPECT_EQ(re.coverage, e.coverage);
   EXPECT_EQ(re.ignored_fraction, e.ignored_fraction);
   EXPECT_EQ(re.windows, e.windows);
+  EXPECT_EQ(re.precision, e.precision);
   EXPECT_EQ(re.bits_per_byte_by_language, e.bits_per_byte_by_language);
   EXPECT_EQ(re.ignored_fraction_by_language, e.ignored_fraction_by_language);
   EXPECT_EQ(re.bytes_per_patch_by_language, e.bytes_per_patch_by_language);
@@ -81,11 +83,12 @@ TEST(MetricsTest, ByteFileResultIsTheDocumentedEvalLine) {
   EvalResult r;
   r.loss = 2.0;
   r.windows = 3;
+  r.precision = "fp32";
   nlohmann::json j = ToJson(r);
   std::vector<std::string> keys;
   for (const auto& [key, value] : j.items()) keys.push_back(key);
   EXPECT_EQ(keys, (std::vector<std::string>{"bits_per_byte", "ignored_fraction", "loss",
-                                            "windows"}));
+                                            "precision", "windows"}));
   EXPECT_DOUBLE_EQ(j["bits_per_byte"].get<double>(), 2.0 / std::log(2.0));
 }
 

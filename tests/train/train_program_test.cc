@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <torch/version.h>
 
 #include "absl/strings/str_split.h"
 #include "train_program.h"
@@ -85,6 +86,8 @@ TEST_F(TrainProgramTest, ValidationBitsPerByteFallsAndReportDrawsIt) {
   const nlohmann::json scored = nlohmann::json::parse(eval.output.substr(eval.output.find('{')));
   EXPECT_EQ(scored.at("step").get<int64_t>(), 60);
   EXPECT_EQ(scored.at("coverage").get<double>(), 1.0);
+  EXPECT_EQ(scored.at("precision"), "fp32");
+  EXPECT_EQ(EvalLines(run, "test").back().precision, "fp32");
   EXPECT_NEAR(scored.at("bits_per_byte").get<double>(),
               EvalLines(run, "test").back().bits_per_byte(), 1e-5);
 }
@@ -202,6 +205,20 @@ TEST_F(TrainProgramTest, ActivationCheckpointingGivesTheSameLosses) {
       Train(config, dir_ + "/checkpointed", {"train.activation_checkpointing=true"});
   ASSERT_EQ(r.status, 0) << r.output;
   ExpectSameCurve(dir_ + "/plain", dir_ + "/checkpointed", 1e-5);
+}
+
+// A bf16 run evaluates under the autocast it trains under (the reference's
+// way); its lines say so.
+TEST_F(TrainProgramTest, Bf16RunEvaluatesInBf16) {
+  if (TORCH_VERSION_MAJOR < 2) GTEST_SKIP() << "bf16 autocast needs LibTorch >= 2";
+  const std::string run = dir_ + "/run";
+  const CommandResult r = Train(Config(2), run, {"train.precision=bf16"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* split : {"validation", "test"}) {
+    const std::vector<EvalResult> lines = EvalLines(run, split);
+    ASSERT_EQ(lines.size(), 1u) << split;
+    EXPECT_EQ(lines.back().precision, "bf16") << split;
+  }
 }
 
 TEST_F(TrainProgramTest, ByteBudgetSetsTheStepCount) {
