@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/autocast.h"
 #include "kernels/cuda_info.h"
 #include "kernels/flash_window_attention.h"
 #include "kernels/matmul_peak.h"
@@ -17,6 +18,7 @@
 #include "kernels/norm_rope.h"
 #include "kernels/op_profile.h"
 #include "kernels/phase_timer.h"
+#include "torch/version.h"
 #include "train/training_session.h"
 
 namespace spacebyte::trainer {
@@ -122,6 +124,27 @@ StepTimes TimeSteps(TrainingSession& s, const torch::Tensor& targets, int64_t st
   return times;
 }
 
+// Bytes per second of `passes` forward passes as evaluation runs them
+// (no gradients, the model in eval mode, a micro-batch of rows each, in
+// `bf16` or fp32), after one untimed pass; every rank's bytes.
+double EvalBytesPerS(TrainingSession& s, const torch::Tensor& targets, int64_t passes, bool bf16) {
+  torch::NoGradGuard no_grad;
+  const Autocast autocast(s.device.type(), bf16);
+  s.model->eval();
+  const torch::Tensor rows = targets.narrow(0, 0, s.spec.train.micro_batch_size);
+  auto pass = [&] { ComputeLoss(s.model->Forward(TokensFromTargets(rows)), rows); };
+  pass();
+  if (s.device.is_cuda()) SynchronizeCuda();
+  s.grid->world().Barrier();
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < passes; ++i) pass();
+  if (s.device.is_cuda()) SynchronizeCuda();
+  s.grid->world().Barrier();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  s.model->train();
+  return static_cast<double>(passes * rows.numel() * s.grid->dp()) / seconds;
+}
+
 // One more step under the profiler; its largest operators go into `j`
 // and, on rank 0, as a table to stderr.
 absl::Status TraceStep(TrainingSession& s, const torch::Tensor& targets, const std::string& dir,
@@ -225,6 +248,11 @@ absl::StatusOr<std::string> Bench(const BenchOptions& options, const parallel::M
       j["trace_error"] = std::string(traced.message());
       std::cerr << "bench: rank " << env.world_rank() << ": no trace: " << traced.message() << "\n";
     }
+  }
+  if (options.eval) {
+    nlohmann::json eval = {{"fp32", EvalBytesPerS(s, targets, options.steps, false)}};
+    if (TORCH_VERSION_MAJOR >= 2) eval["bf16"] = EvalBytesPerS(s, targets, options.steps, true);
+    j["eval_bytes_per_s"] = eval;
   }
   if (s.grid->dp() > 1) {
     const double allreduce = GradientAllReduceSeconds(s, options.steps);

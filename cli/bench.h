@@ -21,6 +21,10 @@ struct BenchOptions {
   // written to DIR/rankN_trace.json; the largest operators (kernels on
   // CUDA) go to stderr and into the JSON line as "top_ops".
   std::string trace_dir;
+  // Also times evaluation's forward passes (no gradients, one micro-batch
+  // each, as the evaluator runs them) in fp32 and, where the build has
+  // autocast, bf16: "eval_bytes_per_s" {"fp32": .., "bf16": ..}.
+  bool eval = false;
 };
 
 // `spacebyte bench`: trains `steps` steps on synthetic text-like bytes after

@@ -416,6 +416,8 @@ int RunBench(int argc, char** argv) {
   flags.String("trace", &o.trace_dir,
                "profile one more step: DIR/rankN_trace.json (Chrome trace) and the\n"
                "largest operators, GPU kernels on CUDA, to stderr (rank 0)");
+  flags.Bool("eval", &o.eval,
+             "also time --steps evaluation forward passes of a micro-batch, fp32 and bf16");
   flags.Require("config");
   if (int code = ParseOrExit(flags, argc, argv); code >= 0) return code;
   if (o.steps < 1 || o.warmup < 0) {

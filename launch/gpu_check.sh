@@ -242,10 +242,11 @@ stage_train() {
     --device cuda --seed 1 > "$out/tiny_cuda_sample.txt"
 }
 
-# The smaller preset, for how the step scales.
+# The smaller preset, for how the step scales; at micro-batch 8 also
+# evaluation's forward passes in bf16 and in fp32.
 stage_small() {
   local ok=0
-  bench spacebyte_1e18 8 5 60 spacebyte_1e18_mb8 && ok=1
+  bench spacebyte_1e18 8 5 60 spacebyte_1e18_mb8 --eval && ok=1
   bench spacebyte_1e18 16 5 60 spacebyte_1e18_mb16 && ok=1
   [ $ok = 1 ]
 }

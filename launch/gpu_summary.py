@@ -47,7 +47,8 @@ def main():
         if row:
             keep = ("bytes_per_s", "step_s", "mfu", "mfu_basis", "achieved_gflops",
                     "matmul_peak_gflops", "peak_gpu_memory_mb", "gpu", "model_flops_per_byte",
-                    "local_attention", "qk_norm_rope", "pre_norm", "residual_add", "ff_relu")
+                    "local_attention", "qk_norm_rope", "pre_norm", "residual_add", "ff_relu",
+                    "eval_bytes_per_s")
             bench[os.path.basename(path)[6:-5]] = {k: row[k] for k in keep if k in row}
     summary["bench"] = bench
     # The traced step's largest kernels, ours and the baseline's alike.
@@ -133,6 +134,11 @@ def main():
                    f"{v.get('pre_norm', '')} | {v.get('residual_add', '')} | "
                    f"{v.get('ff_relu', '')} |"
                    for k, v in rows.items()]
+    for name, row in sorted(bench.items()):
+        e = row.get("eval_bytes_per_s") or {}
+        if e.get("bf16") and e.get("fp32"):
+            md += ["", f"Evaluation's forward passes, {name}: bf16 {e['bf16']:.0f} bytes/s, "
+                   f"fp32 {e['fp32']:.0f} ({e['bf16'] / e['fp32']:.1f}x)"]
     for name, row in sorted(summary.get("top_ops", {}).items()):
         md += ["", f"Largest {row['basis']} in one step of {name} "
                f"({row['total_ms']:.0f} ms in all):",

@@ -49,9 +49,12 @@ int64_t TinyModelValues() {
 }
 
 TEST(BenchProgramTest, PrintsThroughputMemoryAndOptimizerState) {
-  const nlohmann::json j = Bench("", "");
+  const nlohmann::json j = Bench("", " --eval");
   ASSERT_FALSE(j.empty());
   EXPECT_GT(j.at("bytes_per_s").get<double>(), 0);
+  // --eval: evaluation's forward passes, in each precision the build has.
+  EXPECT_GT(j.at("eval_bytes_per_s").at("fp32").get<double>(), 0) << j.dump();
+  EXPECT_EQ(j.at("eval_bytes_per_s").contains("bf16"), TORCH_VERSION_MAJOR >= 2) << j.dump();
   EXPECT_FALSE(j.at("shard_optimizer").get<bool>());
   ASSERT_EQ(j.at("peak_rss_mb_per_rank").size(), 1u);
   const double want_mb = static_cast<double>(2 * 4 * TinyModelValues() + 8) / (1 << 20);
