@@ -58,6 +58,10 @@ StepResult TrainStep::Take(const torch::Tensor& targets, double lr) {
     PhaseScope phase("grad sync (dp)");
     grad_sync_->Finish();
   }
+  if (tp_.size() > 1) {
+    PhaseScope phase("grad sync (tp)");
+    AverageReplicatedOverTp();
+  }
   StepResult result;
   {
     PhaseScope phase("grad clip");
@@ -88,6 +92,44 @@ std::vector<torch::Tensor> TrainStep::GradShards() const {
   std::vector<torch::Tensor> shards;
   for (int b = 0; b < grad_sync_->num_buckets(); ++b) shards.push_back(grad_sync_->grad_shard(b));
   return shards;
+}
+
+// Each tp rank computes the replicated tensors' gradients from the same
+// inputs, but on CUDA the atomic adds of gather's backward, of the norms'
+// scale gradients and of flash attention's backward need not add in the
+// same order on every rank. Unaveraged, the replicas would drift apart in
+// their last bits, then further under Adam, and the tp ranks would compute
+// the global blocks from different local ones. One all-reduce of the
+// replicated gradients (or of this dp rank's slices of them) keeps them
+// bitwise equal.
+void TrainStep::AverageReplicatedOverTp() {
+  std::vector<torch::Tensor> grads;
+  if (grad_sync_->sharded()) {
+    const parallel::FlatBuckets& layout = grad_sync_->layout();
+    for (int b = 0; b < layout.num_buckets(); ++b) {
+      const auto [begin, end] = layout.Owned(b, dp_.rank());
+      for (const auto& seg : layout.Segments(b, begin, end)) {
+        if (is_tp_shard_[layout.slots()[seg.slot].param]) continue;
+        grads.push_back(grad_sync_->grad_shard(b).narrow(0, seg.bucket_offset - begin, seg.length));
+      }
+    }
+  } else {
+    for (const torch::Tensor& p : replicated_) {
+      if (p.grad().defined()) grads.push_back(p.grad());
+    }
+  }
+  if (grads.empty()) return;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> flat;
+  for (const torch::Tensor& g : grads) flat.push_back(g.reshape({-1}));
+  torch::Tensor sum = torch::cat(flat);
+  tp_.AllReduceSum(sum);
+  sum.div_(tp_.size());
+  int64_t offset = 0;
+  for (const torch::Tensor& g : grads) {
+    g.copy_(sum.narrow(0, offset, g.numel()).view(g.sizes()));
+    offset += g.numel();
+  }
 }
 
 double TrainStep::ClipGradients() {

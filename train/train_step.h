@@ -4,7 +4,8 @@
 // One optimizer step on this rank's rows of a global batch: micro-batches
 // with gradient accumulation, data-parallel averaging that overlaps the last
 // backward (an all-reduce, or with a sharded optimizer a reduce-scatter and
-// an all-gather of the updated parameters), global-norm clipping, AdamW.
+// an all-gather of the updated parameters), the replicated gradients
+// averaged over tp, global-norm clipping, AdamW.
 
 #include <memory>
 
@@ -34,6 +35,8 @@ class TrainStep {
   StepResult Take(const torch::Tensor& targets, double lr);
 
  private:
+  // tp > 1: the replicated tensors' gradients averaged over the tp group.
+  void AverageReplicatedOverTp();
   // Clips to train.grad_clip by the global norm; returns the norm before.
   double ClipGradients();
   double ClipWholeGradients();
