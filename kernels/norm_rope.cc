@@ -13,6 +13,7 @@
 #include "kernels/norm_rope_math.h"
 
 #ifdef SPACEBYTE_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
 #include "kernels/norm_rope_cuda.h"
@@ -232,6 +233,8 @@ Normed Forward(const torch::Tensor& x, const torch::Tensor& delta, const torch::
            torch::empty({vectors}, floats)};
   if (x.is_cuda()) {
 #ifdef SPACEBYTE_WITH_CUDA
+    // Launches go to the current device: x's, whichever the caller's is.
+    const c10::cuda::CUDAGuard device(x.device());
     norm_rope::ResidualAdd add;
     if (delta.defined()) {
       r.sum = torch::empty(x.sizes(), x.options());
@@ -269,6 +272,7 @@ NormGrads Backward(const torch::Tensor& grad_out, const torch::Tensor& x,
   NormGrads g{torch::empty(x.sizes(), x.options())};
   if (x.is_cuda()) {
 #ifdef SPACEBYTE_WITH_CUDA
+    const c10::cuda::CUDAGuard device(x.device());
     g.scale = torch::zeros({x.size(3)}, x.options().dtype(torch::kFloat));
     norm_rope::ResidualGrad residual;
     if (delta_dtype) {
@@ -485,11 +489,16 @@ std::string NormRopeMismatch(const torch::Device& device) {
   const std::string head = CaseMismatch(device, wide, 64, torch::kBFloat16, angle.cos(),
                                         angle.sin(), gen, "head vectors:");
   if (!head.empty()) return head;
-  // A block's pre-norm: fp32 rows of the residual stream, 768 wide, into
-  // bf16, not turned.
-  const torch::Tensor rows = at::randn({2, 40, 1, 768}, gen, cpu) * 3 + 1;
-  return CaseMismatch(device, rows, 768, torch::kFloat, torch::Tensor(), torch::Tensor(), gen,
-                      "rows:");
+  // A block's pre-norm: fp32 rows of the residual stream into bf16, not
+  // turned; 384 and 768 wide, so that both kernels for rows (8 and 16 pairs
+  // a lane) are checked.
+  for (const int64_t d : {384, 768}) {
+    const torch::Tensor rows = at::randn({2, 40, 1, d}, gen, cpu) * 3 + 1;
+    const std::string row = CaseMismatch(device, rows, d, torch::kFloat, torch::Tensor(),
+                                         torch::Tensor(), gen, "rows:");
+    if (!row.empty()) return row;
+  }
+  return "";
 }
 
 std::string AddNormMismatch(const torch::Device& device) {

@@ -144,6 +144,30 @@ class NcclCollectives : public Collectives {
   int device_;
 };
 
+// `mine`, settled over `comm` before any rank waits on the others: a rank
+// that could not set its device (or, the root, make the id) would otherwise
+// leave the rest in MPI_Bcast or ncclCommInitRank for good. Every rank
+// returns an error if one failed; the one that failed says why.
+absl::Status AgreeInGroup(MPI_Comm comm, const absl::Status& mine) {
+  int ok = mine.ok() ? 1 : 0, all = 0;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+  if (all == 1) return absl::OkStatus();
+  return mine.ok() ? absl::UnavailableError("another rank of this NCCL group failed to set up")
+                   : mine;
+}
+
+absl::Status SetDeviceAndMakeId(int device, bool root, ncclUniqueId* id) {
+  if (cudaError_t e = cudaSetDevice(device); e != cudaSuccess) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot use CUDA device ", device, ": ", cudaGetErrorString(e)));
+  }
+  if (!root) return absl::OkStatus();
+  if (ncclResult_t r = ncclGetUniqueId(id); r != ncclSuccess) {
+    return absl::UnavailableError(absl::StrCat("ncclGetUniqueId: ", ncclGetErrorString(r)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Collectives>> MakeNcclCollectives(MPI_Comm comm,
@@ -151,29 +175,32 @@ absl::StatusOr<std::unique_ptr<Collectives>> MakeNcclCollectives(MPI_Comm comm,
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  if (cudaError_t e = cudaSetDevice(device); e != cudaSuccess) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot use CUDA device ", device, ": ", cudaGetErrorString(e)));
-  }
   ncclUniqueId id;
-  if (rank == 0) {
-    if (ncclResult_t r = ncclGetUniqueId(&id); r != ncclSuccess) {
-      return absl::UnavailableError(
-          absl::StrCat("ncclGetUniqueId: ", ncclGetErrorString(r)));
-    }
+  if (absl::Status st = AgreeInGroup(comm, SetDeviceAndMakeId(device, rank == 0, &id));
+      !st.ok()) {
+    return st;
   }
   MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm);
-  ncclComm_t nccl;
+  ncclComm_t nccl = nullptr;
+  absl::Status made;
   if (ncclResult_t r = ncclCommInitRank(&nccl, size, id, rank); r != ncclSuccess) {
-    return absl::UnavailableError(absl::StrCat(
-        "ncclCommInitRank on device ", device, ": ", ncclGetErrorString(r)));
+    nccl = nullptr;
+    made = absl::UnavailableError(absl::StrCat("ncclCommInitRank on device ", device, ": ",
+                                               ncclGetErrorString(r)));
   }
-  cudaStream_t stream;
-  if (cudaError_t e = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
-      e != cudaSuccess) {
-    ncclCommDestroy(nccl);
-    return absl::UnavailableError(
-        absl::StrCat("cudaStreamCreate: ", cudaGetErrorString(e)));
+  cudaStream_t stream = nullptr;
+  if (made.ok()) {
+    if (cudaError_t e = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+        e != cudaSuccess) {
+      made = absl::UnavailableError(absl::StrCat("cudaStreamCreate: ", cudaGetErrorString(e)));
+    }
+  }
+  // A rank whose communicator or stream failed takes the group down with it,
+  // rather than leaving the others in their first collective.
+  if (absl::Status st = AgreeInGroup(comm, made); !st.ok()) {
+    if (stream != nullptr) cudaStreamDestroy(stream);
+    if (nccl != nullptr) ncclCommAbort(nccl);
+    return st;
   }
   return std::unique_ptr<Collectives>(
       std::make_unique<NcclCollectives>(nccl, stream, device, rank, size));

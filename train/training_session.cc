@@ -85,7 +85,9 @@ absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(
                            std::pair{s->grid->dp_comm(), &s->dp}}) {
     absl::StatusOr<std::unique_ptr<parallel::Collectives>> c =
         MakeCollectives(comm, s->device);
-    if (!c.ok()) return c.status();
+    // Agreed: the ranks of a group whose NCCL setup failed return here,
+    // while the others would go on into the next group's setup.
+    if (absl::Status st = parallel::WorldGroup().Agree(c.status()); !st.ok()) return st;
     *out = std::move(*c);
   }
 

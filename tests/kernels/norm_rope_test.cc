@@ -206,6 +206,7 @@ TEST(NormRopeCudaTest, MatchesTheCpuLoopOnCuda) {
   for (const Shape& shape : {Shape{12, 64, true, torch::kBFloat16},
                              Shape{12, 128, true, torch::kBFloat16},
                              Shape{1, 96, false, torch::kFloat},
+                             Shape{1, 384, false, torch::kFloat},
                              Shape{1, 768, false, torch::kFloat},
                              Shape{1, 1024, false, torch::kFloat}}) {
     const int64_t d = shape.d, length = 1500 * 12 / shape.heads;
@@ -247,7 +248,7 @@ TEST(AddNormCudaTest, MatchesTheCpuPathOnCuda) {
   const torch::Device cuda(torch::kCUDA, 0);
   ASSERT_EQ(AddNormMismatch(cuda), "");
   torch::manual_seed(13);
-  for (const int64_t d : {96, 768, 1024}) {
+  for (const int64_t d : {96, 384, 768, 1024}) {
     for (const bool center : {true, false}) {
       const torch::Tensor base = torch::randn({2, 3000, 1, d}) * 2 + 0.5;
       const torch::Tensor delta = torch::randn({2, 3000, 1, d}).to(torch::kBFloat16);
