@@ -5,10 +5,16 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "parallel/mpi_env.h"
 
 namespace spacebyte::parallel {
 namespace {
@@ -71,12 +77,59 @@ class NcclPending : public PendingCollective {
   int device_;
 };
 
+// Watches a communicator for the errors NCCL reports asynchronously (a
+// network or remote failure): its kernels then spin for good, and the host
+// with them at its next read of a result, so no error would ever reach the
+// trainer. On one, aborts the communicator and the job (AbortAll: one line
+// on stderr, MPI_Abort, exit code 1; MpiEnv asks for MPI_THREAD_MULTIPLE).
+class AsyncErrorWatch {
+ public:
+  AsyncErrorWatch(ncclComm_t comm, int device, int rank)
+      : thread_([this, comm, device, rank] { Run(comm, device, rank); }) {}
+  ~AsyncErrorWatch() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Run(ncclComm_t comm, int device, int rank) {
+    cudaSetDevice(device);
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+      ncclResult_t state = ncclSuccess;
+      if (ncclCommGetAsyncError(comm, &state) != ncclSuccess || state == ncclSuccess ||
+          state == ncclInProgress) {
+        continue;
+      }
+      const std::string message =
+          absl::StrCat("NCCL failed on cuda:", device, " (rank ", rank, " of its group): ",
+                       ncclGetErrorString(state), ": ", ncclGetLastError(comm));
+      ncclCommAbort(comm);
+      AbortAll(absl::UnavailableError(message));
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
 class NcclCollectives : public Collectives {
  public:
   NcclCollectives(ncclComm_t comm, cudaStream_t stream, int device, int rank,
                   int size)
-      : Collectives(rank, size), comm_(comm), stream_(stream), device_(device) {}
+      : Collectives(rank, size),
+        comm_(comm),
+        stream_(stream),
+        device_(device),
+        watch_(std::make_unique<AsyncErrorWatch>(comm, device, rank)) {}
   ~NcclCollectives() override {
+    watch_.reset();  // before the communicator it polls goes
     ncclCommDestroy(comm_);
     cudaStreamDestroy(stream_);
   }
@@ -142,6 +195,7 @@ class NcclCollectives : public Collectives {
   ncclComm_t comm_;
   cudaStream_t stream_;
   int device_;
+  std::unique_ptr<AsyncErrorWatch> watch_;
 };
 
 // `mine`, settled over `comm` before any rank waits on the others: a rank
