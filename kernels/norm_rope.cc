@@ -213,7 +213,17 @@ void* CurrentStream(const torch::Tensor& x) {
   return c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
 }
 
-const float* Table(const torch::Tensor& t) { return t.numel() > 0 ? t.data_ptr<float>() : nullptr; }
+// A turn table's pointer for the kernels, which read x.size(1) rows of
+// d / 2 floats from it, on x's device; null for none.
+const float* Table(const torch::Tensor& t, const torch::Tensor& x) {
+  if (!t.defined() || t.numel() == 0) return nullptr;
+  TORCH_CHECK(t.device() == x.device() && t.scalar_type() == torch::kFloat && t.dim() == 2 &&
+                  t.is_contiguous() && t.size(0) >= x.size(1) && t.size(1) == x.size(3) / 2,
+              "NormRope: a turn table must be contiguous float [>= ", x.size(1), ", ",
+              x.size(3) / 2, "] on ", x.device(), "; got ", t.scalar_type(), " ", t.sizes(),
+              " on ", t.device());
+  return t.data_ptr<float>();
+}
 #endif
 
 struct Normed {
@@ -241,7 +251,7 @@ Normed Forward(const torch::Tensor& x, const torch::Tensor& delta, const torch::
       add = {delta.data_ptr(), CudaType(delta.scalar_type()), r.sum.data_ptr()};
     }
     const char* error = norm_rope::LaunchForward(
-        x.data_ptr(), CudaType(x.scalar_type()), scale.data_ptr<float>(), Table(cos), Table(sin),
+        x.data_ptr(), CudaType(x.scalar_type()), scale.data_ptr<float>(), Table(cos, x), Table(sin, x),
         center, eps, CudaShape(x), r.out.data_ptr(), CudaType(out_dtype),
         r.mean.data_ptr<float>(), r.rstd.data_ptr<float>(), add, CurrentStream(x));
     TORCH_CHECK(error == nullptr, "NormRope CUDA forward: ", error);
@@ -282,7 +292,7 @@ NormGrads Backward(const torch::Tensor& grad_out, const torch::Tensor& x,
     }
     const char* error = norm_rope::LaunchBackward(
         grad_out.data_ptr(), CudaType(grad_out.scalar_type()), x.data_ptr(),
-        CudaType(x.scalar_type()), scale.data_ptr<float>(), Table(cos), Table(sin), center,
+        CudaType(x.scalar_type()), scale.data_ptr<float>(), Table(cos, x), Table(sin, x), center,
         mean.data_ptr<float>(), rstd.data_ptr<float>(), CudaShape(x), g.in.data_ptr(),
         g.scale.data_ptr<float>(), residual, CurrentStream(x));
     TORCH_CHECK(error == nullptr, "NormRope CUDA backward: ", error);
