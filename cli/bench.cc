@@ -75,8 +75,9 @@ void AddCudaFields(const TrainingSession& s, double achieved_gflops, nlohmann::j
   (*j)["gpu"] = info->name;
   (*j)["gpu_memory_gb"] = info->memory_gb;
   (*j)["local_attention"] =
-      s.spec.train.bf16 && FlashWindowedAttentionWorks(s.device) ? "flash sliding window"
-                                                                 : "chunked SDPA";
+      s.spec.train.bf16 && FlashWindowedAttentionWorks(s.device, s.spec.model.d_key)
+          ? "flash sliding window"
+          : "chunked SDPA";
   const torch::Tensor head = torch::empty(
       {1, 1, 1, s.spec.model.d_key}, torch::TensorOptions(torch::kBFloat16).device(s.device));
   (*j)["qk_norm_rope"] = NormRopeApplies(head) ? "fused kernel" : "separate ops";

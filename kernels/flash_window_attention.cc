@@ -49,20 +49,22 @@ class NoCudaAutocast {
 };
 
 // A window of 8 keys makes a key too many or too few move the output by
-// about a ninth: far above bf16 rounding.
-std::string CheckFailure(const torch::Device& device) {
+// about a ninth: far above bf16 rounding. Heads of width d: FlashAttention
+// compiles a kernel per head width, so each width in use is checked.
+std::string CheckFailure(const torch::Device& device, int64_t d) {
   at::Generator gen = at::detail::createCPUGenerator(/*seed_val=*/20261128);
   const auto cpu = torch::TensorOptions().dtype(torch::kFloat);
   auto input = [&] {
-    return at::randn({2, 200, 2, 64}, gen, cpu).to(device, torch::kBFloat16).requires_grad_(true);
+    return at::randn({2, 200, 2, d}, gen, cpu).to(device, torch::kBFloat16).requires_grad_(true);
   };
   const torch::Tensor q = input(), k = input(), v = input();
-  return FlashWindowMismatch(q, k, v, at::randn({2, 200, 2, 64}, gen, cpu).to(device), 8);
+  return FlashWindowMismatch(q, k, v, at::randn({2, 200, 2, d}, gen, cpu).to(device), 8);
 }
 
-bool CheckedOk(const torch::Device& device) {
-  return PassesCheckOnce("FlashAttention's sliding window", device,
-                         [&] { return CheckFailure(device); }, "the chunked windowed attention");
+bool CheckedOk(const torch::Device& device, int64_t d) {
+  return PassesCheckOnce(
+      "FlashAttention's sliding window (heads " + std::to_string(d) + " wide)", device,
+      [&] { return CheckFailure(device, d); }, "the chunked windowed attention");
 }
 
 }  // namespace
@@ -86,21 +88,19 @@ std::string FlashWindowMismatch(const torch::Tensor& q, const torch::Tensor& k,
 
 std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor& q, const torch::Tensor& k,
                                                     const torch::Tensor& v, int64_t window) {
-  if (!q.is_cuda() || q.size(-1) % 8 != 0 || q.size(-1) > 256 ||
-      SwitchedOff("SPACEBYTE_FLASH_WINDOW")) {
-    return std::nullopt;
-  }
   at::ScalarType dtype = q.scalar_type();
   if (at::autocast::is_autocast_enabled(at::kCUDA)) {
     dtype = at::autocast::get_autocast_dtype(at::kCUDA);
   }
   if (dtype != torch::kBFloat16 && dtype != torch::kHalf) return std::nullopt;
-  if (!CheckedOk(q.device())) return std::nullopt;
+  if (!FlashWindowedAttentionWorks(q.device(), q.size(-1))) return std::nullopt;
   return Flash(q.to(dtype), k.to(dtype), v.to(dtype), window);
 }
 
-bool FlashWindowedAttentionWorks(const torch::Device& device) {
-  return device.is_cuda() && !SwitchedOff("SPACEBYTE_FLASH_WINDOW") && CheckedOk(device);
+bool FlashWindowedAttentionWorks(const torch::Device& device, int64_t head_width) {
+  // FlashAttention takes head widths that are multiples of 8, up to 256.
+  return device.is_cuda() && head_width % 8 == 0 && head_width <= 256 &&
+         !SwitchedOff("SPACEBYTE_FLASH_WINDOW") && CheckedOk(device, head_width);
 }
 #else
 std::string FlashWindowMismatch(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
@@ -113,7 +113,7 @@ std::optional<torch::Tensor> FlashWindowedAttention(const torch::Tensor&, const 
   return std::nullopt;
 }
 
-bool FlashWindowedAttentionWorks(const torch::Device&) { return false; }
+bool FlashWindowedAttentionWorks(const torch::Device&, int64_t) { return false; }
 #endif
 
 }  // namespace spacebyte::trainer

@@ -34,9 +34,10 @@ std::string FlashWindowMismatch(const torch::Tensor& q, const torch::Tensor& k,
                                 const torch::Tensor& v, const torch::Tensor& grad_out,
                                 int64_t window);
 
-// Whether local blocks on `device` take the kernel in half precision: CUDA,
-// not turned off, and the once-per-process check passed.
-bool FlashWindowedAttentionWorks(const torch::Device& device);
+// Whether local blocks on `device` with heads `head_width` wide take the
+// kernel in half precision: CUDA, a width FlashAttention takes, not turned
+// off, and the once-per-process check at that width passed.
+bool FlashWindowedAttentionWorks(const torch::Device& device, int64_t head_width);
 
 }  // namespace spacebyte::trainer
 

@@ -88,7 +88,8 @@ TEST(WindowedAttentionTest, MatchesOnCudaWithoutGradient) {
 TEST(FlashWindowedAttentionTest, MatchesMaskedAttentionOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const torch::Device cuda(torch::kCUDA, 0);
-  ASSERT_TRUE(FlashWindowedAttentionWorks(cuda));
+  ASSERT_TRUE(FlashWindowedAttentionWorks(cuda, 64));
+  ASSERT_TRUE(FlashWindowedAttentionWorks(cuda, 128)) << "each head width is checked";
   torch::manual_seed(13);
   const auto opts = torch::TensorOptions().device(cuda).dtype(torch::kBFloat16);
   const torch::Tensor q = torch::randn({2, 1100, 4, 64}, opts).requires_grad_(true);
