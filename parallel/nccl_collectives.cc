@@ -1,6 +1,7 @@
 #include "parallel/nccl_collectives.h"
 
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
 #include <nccl.h>
@@ -129,6 +130,7 @@ class NcclCollectives : public Collectives {
         device_(device),
         watch_(std::make_unique<AsyncErrorWatch>(comm, device, rank)) {}
   ~NcclCollectives() override {
+    const c10::cuda::CUDAGuard on(static_cast<c10::DeviceIndex>(device_));
     watch_.reset();  // before the communicator it polls goes
     ncclCommDestroy(comm_);
     cudaStreamDestroy(stream_);
@@ -136,6 +138,9 @@ class NcclCollectives : public Collectives {
 
   std::unique_ptr<PendingCollective> AllReduceSumAsync(
       torch::Tensor tensor) override {
+    // Events and streams belong to the current device: make it ours, whatever
+    // thread calls.
+    const c10::cuda::CUDAGuard on(static_cast<c10::DeviceIndex>(device_));
     Check(tensor);
     AfterCompute(tensor);
     SPACEBYTE_NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(),
@@ -146,6 +151,7 @@ class NcclCollectives : public Collectives {
 
   std::unique_ptr<PendingCollective> StartReduceScatterSum(torch::Tensor full,
                                                            torch::Tensor chunk) override {
+    const c10::cuda::CUDAGuard on(static_cast<c10::DeviceIndex>(device_));
     Check(full);
     Check(chunk);
     AfterCompute(full);
@@ -156,6 +162,7 @@ class NcclCollectives : public Collectives {
   }
 
   std::unique_ptr<PendingCollective> StartAllGather(torch::Tensor full) override {
+    const c10::cuda::CUDAGuard on(static_cast<c10::DeviceIndex>(device_));
     Check(full);
     AfterCompute(full);
     const int64_t count = full.numel() / size();
