@@ -88,6 +88,19 @@ StepResult TrainStep::Take(const torch::Tensor& targets, double lr) {
   return result;
 }
 
+std::vector<torch::Tensor> TrainStep::OwnedGradSlices(bool tp_shard) const {
+  const parallel::FlatBuckets& layout = grad_sync_->layout();
+  std::vector<torch::Tensor> slices;
+  for (int b = 0; b < layout.num_buckets(); ++b) {
+    const auto [begin, end] = layout.Owned(b, dp_.rank());
+    for (const auto& seg : layout.Segments(b, begin, end)) {
+      if (is_tp_shard_[layout.slots()[seg.slot].param] != tp_shard) continue;
+      slices.push_back(grad_sync_->grad_shard(b).narrow(0, seg.bucket_offset - begin, seg.length));
+    }
+  }
+  return slices;
+}
+
 std::vector<torch::Tensor> TrainStep::GradShards() const {
   std::vector<torch::Tensor> shards;
   for (int b = 0; b < grad_sync_->num_buckets(); ++b) shards.push_back(grad_sync_->grad_shard(b));
@@ -105,14 +118,7 @@ std::vector<torch::Tensor> TrainStep::GradShards() const {
 void TrainStep::AverageReplicatedOverTp() {
   std::vector<torch::Tensor> grads;
   if (grad_sync_->sharded()) {
-    const parallel::FlatBuckets& layout = grad_sync_->layout();
-    for (int b = 0; b < layout.num_buckets(); ++b) {
-      const auto [begin, end] = layout.Owned(b, dp_.rank());
-      for (const auto& seg : layout.Segments(b, begin, end)) {
-        if (is_tp_shard_[layout.slots()[seg.slot].param]) continue;
-        grads.push_back(grad_sync_->grad_shard(b).narrow(0, seg.bucket_offset - begin, seg.length));
-      }
-    }
+    grads = OwnedGradSlices(/*tp_shard=*/false);
   } else {
     for (const torch::Tensor& p : replicated_) {
       if (p.grad().defined()) grads.push_back(p.grad());
@@ -160,15 +166,9 @@ double TrainStep::ClipAt(double norm) {
 // slices add up over dp; tp shards add up over tp as well, and replicated
 // tensors count once.
 double TrainStep::ClipGradientShards() {
-  const parallel::FlatBuckets& layout = grad_sync_->layout();
   std::vector<torch::Tensor> norms[2];  // [replicated, tp shard]
-  for (int b = 0; b < layout.num_buckets(); ++b) {
-    const auto [begin, end] = layout.Owned(b, dp_.rank());
-    const torch::Tensor& g = grad_sync_->grad_shard(b);
-    for (const auto& seg : layout.Segments(b, begin, end)) {
-      const bool tp_shard = is_tp_shard_[layout.slots()[seg.slot].param];
-      norms[tp_shard].push_back(g.narrow(0, seg.bucket_offset - begin, seg.length).norm());
-    }
+  for (const bool tp_shard : {false, true}) {
+    for (const torch::Tensor& g : OwnedGradSlices(tp_shard)) norms[tp_shard].push_back(g.norm());
   }
   torch::Tensor squares = torch::zeros({2}, device_options_.dtype(torch::kDouble));
   for (int kind : {0, 1}) {

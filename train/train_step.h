@@ -44,6 +44,9 @@ class TrainStep {
   double ClipAt(double norm);
   void ScaleGradients(double clip);
   std::vector<torch::Tensor> GradShards() const;
+  // Sharded: the slices of this dp rank's gradient shards that hold tp
+  // shards' values (or, with false, replicated tensors' values).
+  std::vector<torch::Tensor> OwnedGradSlices(bool tp_shard) const;
 
   ByteLm& model_;
   Optimizer& optimizer_;
