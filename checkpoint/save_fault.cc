@@ -21,7 +21,8 @@ void MaybeDieAt(const char* point, int64_t step, int rank, int world_size) {
   }
   int at_rank = world_size - 1;
   if (parts.size() > 2 && parts[2] != "last" && !absl::SimpleAtoi(parts[2], &at_rank)) return;
-  if (at_rank == rank) std::raise(SIGKILL);
+  const bool stop = parts.size() > 3 && parts[3] == "stop";
+  if (at_rank == rank) std::raise(stop ? SIGSTOP : SIGKILL);
 }
 
 }  // namespace spacebyte::trainer

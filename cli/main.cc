@@ -26,6 +26,7 @@
 #include "data/inspect.h"
 #include "data/prep.h"
 #include "kernels/cpu_threads.h"
+#include "parallel/collective_watch.h"
 #include "parallel/mpi_collectives.h"
 #include "parallel/mpi_env.h"
 #include "parallel/world_group.h"
@@ -114,6 +115,8 @@ template <typename Job>
 int RunUnderMpi(int* argc, char*** argv, Job job) {
   absl::StatusOr<parallel::MpiEnv> env = parallel::MpiEnv::Init(argc, argv);
   if (!env.ok()) return Finish(env.status());
+  // The documented default, until a run config says otherwise.
+  parallel::SetCollectiveTimeout(ParallelSpec().collective_timeout_s);
   absl::Status status;
   // An exception is this rank's alone (a failed tensor check, out of
   // memory): end the whole job with its message rather than leave the other

@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "parallel/collective_watch.h"
+
 namespace spacebyte::parallel {
 namespace {
 
@@ -46,17 +48,20 @@ void CheckThread(int level) {
 
 class MpiPending : public PendingCollective {
  public:
-  // `buffers` stay alive while MPI reads and writes them; `result` is the
-  // tensor the caller waits on and `wide` the float buffer MPI summed into
-  // for it, when the two differ (copied back once the request completes).
-  MpiPending(MPI_Request request, std::vector<torch::Tensor> buffers, torch::Tensor result = {},
-             torch::Tensor wide = {})
-      : request_(request),
+  // `what` names the collective; `buffers` stay alive while MPI reads and
+  // writes them; `result` is the tensor the caller waits on and `wide` the
+  // float buffer MPI summed into for it, when the two differ (copied back
+  // once the request completes).
+  MpiPending(const char* what, MPI_Request request, std::vector<torch::Tensor> buffers,
+             torch::Tensor result = {}, torch::Tensor wide = {})
+      : what_(what),
+        request_(request),
         buffers_(std::move(buffers)),
         result_(std::move(result)),
         wide_(std::move(wide)) {}
   ~MpiPending() override { Wait(); }
   void Wait() override {
+    const CollectiveWait wait(what_);
     MPI_Wait(&request_, MPI_STATUS_IGNORE);
     Finish();
   }
@@ -74,6 +79,7 @@ class MpiPending : public PendingCollective {
     result_ = torch::Tensor();
   }
 
+  const char* what_;
   MPI_Request request_;
   std::vector<torch::Tensor> buffers_;
   torch::Tensor result_, wide_;
@@ -100,7 +106,8 @@ class MpiCollectives : public Collectives {
     MPI_Request request;
     MPI_Iallreduce(MPI_IN_PLACE, wide.data_ptr(), wide.numel(), MpiType(wide), MPI_SUM, comm_,
                    &request);
-    return std::make_unique<MpiPending>(request, std::vector<torch::Tensor>{wide},
+    return std::make_unique<MpiPending>("an MPI all-reduce", request,
+                                        std::vector<torch::Tensor>{wide},
                                         std::move(tensor), wide);
   }
 
@@ -116,8 +123,9 @@ class MpiCollectives : public Collectives {
     MPI_Ireduce_scatter_block(wide_full.data_ptr(), wide_chunk.data_ptr(), wide_chunk.numel(),
                               MpiType(wide_full), MPI_SUM, comm_, &request);
     return std::make_unique<MpiPending>(
-        request, std::vector<torch::Tensor>{std::move(full), wide_full, wide_chunk},
-        std::move(chunk), wide_chunk);
+        "an MPI reduce-scatter", request,
+        std::vector<torch::Tensor>{std::move(full), wide_full, wide_chunk}, std::move(chunk),
+        wide_chunk);
   }
 
   std::unique_ptr<PendingCollective> StartAllGather(torch::Tensor full) override {
@@ -126,7 +134,8 @@ class MpiCollectives : public Collectives {
     MPI_Request request;
     MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, full.data_ptr(), full.numel() / size(),
                    MpiType(full), comm_, &request);
-    return std::make_unique<MpiPending>(request, std::vector<torch::Tensor>{std::move(full)});
+    return std::make_unique<MpiPending>("an MPI all-gather", request,
+                                        std::vector<torch::Tensor>{std::move(full)});
   }
 
  private:

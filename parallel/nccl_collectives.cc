@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "parallel/collective_watch.h"
 #include "parallel/mpi_env.h"
 
 namespace spacebyte::parallel {
@@ -78,45 +80,102 @@ class NcclPending : public PendingCollective {
   int device_;
 };
 
-// Watches a communicator for the errors NCCL reports asynchronously (a
-// network or remote failure): its kernels then spin for good, and the host
-// with them at its next read of a result, so no error would ever reach the
-// trainer. On one, aborts the communicator and the job (AbortAll: one line
-// on stderr, MPI_Abort, exit code 1; MpiEnv asks for MPI_THREAD_MULTIPLE).
-class AsyncErrorWatch {
+cudaEvent_t RecordEvent(cudaStream_t stream) {
+  cudaEvent_t event;
+  SPACEBYTE_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  SPACEBYTE_CUDA_CHECK(cudaEventRecord(event, stream));
+  return event;
+}
+
+// Watches a communicator from a thread of its own, once a second, for what
+// would otherwise hang the job with no error reaching the trainer: NCCL's
+// kernels spin for good, and the host with them at its next read of a
+// result. It ends the job (ncclCommAbort, then AbortAll: one line on stderr,
+// MPI_Abort, exit code 1; MpiEnv asks for MPI_THREAD_MULTIPLE) when
+//   - NCCL reports an error asynchronously (a network or remote failure), or
+//   - a collective has not finished parallel.collective_timeout_s after its
+//     launch (another rank stuck or gone; collective_watch.h).
+class NcclWatch {
  public:
-  AsyncErrorWatch(ncclComm_t comm, int device, int rank)
-      : thread_([this, comm, device, rank] { Run(comm, device, rank); }) {}
-  ~AsyncErrorWatch() {
+  NcclWatch(ncclComm_t comm, int device, int rank)
+      : comm_(comm), device_(device), rank_(rank), thread_([this] { Run(); }) {}
+  ~NcclWatch() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stop_ = true;
     }
     wake_.notify_all();
     thread_.join();
+    for (const Launch& l : in_flight_) cudaEventDestroy(l.done);
+  }
+
+  // Times the collective just launched on `stream` (the device's current).
+  void Launched(const char* what, cudaStream_t stream) {
+    if (CollectiveTimeout() <= 0) return;
+    cudaEvent_t done = RecordEvent(stream);
+    std::lock_guard<std::mutex> lock(mutex_);
+    in_flight_.push_back({done, Clock::now(), what});
   }
 
  private:
-  void Run(ncclComm_t comm, int device, int rank) {
-    cudaSetDevice(device);
+  using Clock = std::chrono::steady_clock;
+  struct Launch {
+    cudaEvent_t done;
+    Clock::time_point at;
+    const char* what;
+  };
+
+  void Run() {
+    cudaSetDevice(device_);
     std::unique_lock<std::mutex> lock(mutex_);
     while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
       ncclResult_t state = ncclSuccess;
-      if (ncclCommGetAsyncError(comm, &state) != ncclSuccess || state == ncclSuccess ||
-          state == ncclInProgress) {
-        continue;
+      if (ncclCommGetAsyncError(comm_, &state) == ncclSuccess && state != ncclSuccess &&
+          state != ncclInProgress) {
+        Abort(absl::UnavailableError(absl::StrCat(ncclGetErrorString(state), ": ",
+                                                  ncclGetLastError(comm_))));
       }
-      const std::string message =
-          absl::StrCat("NCCL failed on cuda:", device, " (rank ", rank, " of its group): ",
-                       ncclGetErrorString(state), ": ", ncclGetLastError(comm));
-      ncclCommAbort(comm);
-      AbortAll(absl::UnavailableError(message));
+      if (absl::Status late = OldestLate(); !late.ok()) Abort(late);
     }
   }
 
+  // Forgets the collectives that have finished (in launch order: they share
+  // one stream), then checks the age of the oldest left.
+  absl::Status OldestLate() {
+    while (!in_flight_.empty()) {
+      const cudaError_t state = cudaEventQuery(in_flight_.front().done);
+      if (state == cudaErrorNotReady) {
+        (void)cudaGetLastError();  // "not ready" is no error: see NcclPending::Done
+        break;
+      }
+      cudaEventDestroy(in_flight_.front().done);  // done, or failed: the trainer sees that
+      in_flight_.pop_front();
+    }
+    const double limit = CollectiveTimeout();
+    if (limit <= 0 || in_flight_.empty()) return absl::OkStatus();
+    const Launch& oldest = in_flight_.front();
+    if (std::chrono::duration<double>(Clock::now() - oldest.at).count() < limit) {
+      return absl::OkStatus();
+    }
+    return absl::DeadlineExceededError(
+        absl::StrCat(oldest.what, " has not finished ", limit,
+                     " s after its launch (parallel.collective_timeout_s): another rank is "
+                     "stuck or gone"));
+  }
+
+  [[noreturn]] void Abort(const absl::Status& why) {
+    const std::string message = absl::StrCat("NCCL failed on cuda:", device_, " (rank ", rank_,
+                                             " of its group): ", why.message());
+    ncclCommAbort(comm_);
+    AbortAll(absl::Status(why.code(), message));
+  }
+
+  ncclComm_t comm_;
+  int device_, rank_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
+  std::deque<Launch> in_flight_;
   std::thread thread_;  // last: starts once the members above exist
 };
 
@@ -128,7 +187,7 @@ class NcclCollectives : public Collectives {
         comm_(comm),
         stream_(stream),
         device_(device),
-        watch_(std::make_unique<AsyncErrorWatch>(comm, device, rank)) {}
+        watch_(std::make_unique<NcclWatch>(comm, device, rank)) {}
   ~NcclCollectives() override {
     const c10::cuda::CUDAGuard on(static_cast<c10::DeviceIndex>(device_));
     watch_.reset();  // before the communicator it polls goes
@@ -146,6 +205,7 @@ class NcclCollectives : public Collectives {
     SPACEBYTE_NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(),
                                        tensor.numel(), NcclType(tensor), ncclSum,
                                        comm_, stream_));
+    watch_->Launched("an NCCL all-reduce", stream_);
     return std::make_unique<NcclPending>(RecordEvent(stream_), std::move(tensor), device_);
   }
 
@@ -158,6 +218,7 @@ class NcclCollectives : public Collectives {
     AfterCompute(chunk);
     SPACEBYTE_NCCL_CHECK(ncclReduceScatter(full.data_ptr(), chunk.data_ptr(), chunk.numel(),
                                            NcclType(full), ncclSum, comm_, stream_));
+    watch_->Launched("an NCCL reduce-scatter", stream_);
     return std::make_unique<NcclPending>(RecordEvent(stream_), std::move(chunk), device_);
   }
 
@@ -171,6 +232,7 @@ class NcclCollectives : public Collectives {
                        rank() * count * static_cast<int64_t>(full.element_size());
     SPACEBYTE_NCCL_CHECK(ncclAllGather(mine, full.data_ptr(), count, NcclType(full), comm_,
                                        stream_));
+    watch_->Launched("an NCCL all-gather", stream_);
     return std::make_unique<NcclPending>(RecordEvent(stream_), std::move(full), device_);
   }
 
@@ -180,12 +242,6 @@ class NcclCollectives : public Collectives {
                 "NCCL collectives need tensors on cuda:", device_, ", got ",
                 t.device());
     TORCH_CHECK(t.is_contiguous(), "NCCL collectives need contiguous tensors");
-  }
-  static cudaEvent_t RecordEvent(cudaStream_t stream) {
-    cudaEvent_t event;
-    SPACEBYTE_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-    SPACEBYTE_CUDA_CHECK(cudaEventRecord(event, stream));
-    return event;
   }
   // NCCL runs on its own stream so it overlaps backward. It must start only
   // after the compute stream has written `t`, and the caching allocator must
@@ -202,7 +258,7 @@ class NcclCollectives : public Collectives {
   ncclComm_t comm_;
   cudaStream_t stream_;
   int device_;
-  std::unique_ptr<AsyncErrorWatch> watch_;
+  std::unique_ptr<NcclWatch> watch_;
 };
 
 // `mine`, settled over `comm` before any rank waits on the others: a rank
@@ -211,6 +267,7 @@ class NcclCollectives : public Collectives {
 // returns an error if one failed; the one that failed says why.
 absl::Status AgreeInGroup(MPI_Comm comm, const absl::Status& mine) {
   int ok = mine.ok() ? 1 : 0, all = 0;
+  const CollectiveWait wait("the NCCL setup's agreement");
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
   if (all == 1) return absl::OkStatus();
   return mine.ok() ? absl::UnavailableError("another rank of this NCCL group failed to set up")
@@ -241,10 +298,15 @@ absl::StatusOr<std::unique_ptr<Collectives>> MakeNcclCollectives(MPI_Comm comm,
       !st.ok()) {
     return st;
   }
-  MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm);
   ncclComm_t nccl = nullptr;
+  ncclResult_t r = ncclSuccess;
+  {
+    const CollectiveWait wait("the NCCL setup (its id broadcast and ncclCommInitRank)");
+    MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm);
+    r = ncclCommInitRank(&nccl, size, id, rank);
+  }
   absl::Status made;
-  if (ncclResult_t r = ncclCommInitRank(&nccl, size, id, rank); r != ncclSuccess) {
+  if (r != ncclSuccess) {
     nccl = nullptr;
     made = absl::UnavailableError(absl::StrCat("ncclCommInitRank on device ", device, ": ",
                                                ncclGetErrorString(r)));

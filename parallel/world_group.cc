@@ -2,6 +2,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "parallel/collective_watch.h"
 
 namespace spacebyte::parallel {
 
@@ -41,12 +42,14 @@ bool IsAgreed(const absl::Status& status) {
 
 int WorldGroup::Min(int value) const {
   int least = 0;
+  const CollectiveWait wait("an all-reduce of the world group");
   MPI_Allreduce(&value, &least, 1, MPI_INT, MPI_MIN, comm_);
   return least;
 }
 
 std::vector<double> WorldGroup::AllGather(double value) const {
   std::vector<double> all(size_);
+  const CollectiveWait wait("an all-gather of the world group");
   MPI_Allgather(&value, 1, MPI_DOUBLE, all.data(), 1, MPI_DOUBLE, comm_);
   return all;
 }
@@ -54,6 +57,7 @@ std::vector<double> WorldGroup::AllGather(double value) const {
 std::vector<std::string> WorldGroup::Gather(const std::string& mine, int root) const {
   int length = static_cast<int>(mine.size());
   std::vector<int> lengths(size_), offsets(size_);
+  const CollectiveWait wait("a gather of the world group");
   MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, root, comm_);
   int total = 0;
   for (int r = 0; r < size_; ++r) {
@@ -71,6 +75,7 @@ std::vector<std::string> WorldGroup::Gather(const std::string& mine, int root) c
 
 std::string WorldGroup::Broadcast(const std::string& bytes, int root) const {
   int length = static_cast<int>(bytes.size());
+  const CollectiveWait wait("a broadcast of the world group");
   MPI_Bcast(&length, 1, MPI_INT, root, comm_);
   std::string out = bytes;
   out.resize(length);
@@ -78,6 +83,9 @@ std::string WorldGroup::Broadcast(const std::string& bytes, int root) const {
   return out;
 }
 
-void WorldGroup::Barrier() const { MPI_Barrier(comm_); }
+void WorldGroup::Barrier() const {
+  const CollectiveWait wait("a barrier of the world group");
+  MPI_Barrier(comm_);
+}
 
 }  // namespace spacebyte::parallel

@@ -128,6 +128,7 @@ const Field<ParallelSpec> kParallelFields[] = {
     {"bucket_mb", &ParallelSpec::bucket_mb},
     {"backend", &ParallelSpec::backend},
     {"shard_optimizer", &ParallelSpec::shard_optimizer},
+    {"collective_timeout_s", &ParallelSpec::collective_timeout_s},
 };
 const Field<LogSpec> kLogFields[] = {{"tensorboard", &LogSpec::tensorboard}};
 
@@ -142,6 +143,9 @@ absl::StatusOr<ParallelSpec> ResolveParallel(const proto::ParallelConfig& c, int
   p.dp = world / p.tp;
   if (!(c.bucket_mb() >= 0) || !std::isfinite(c.bucket_mb())) {
     return Invalid("parallel.bucket_mb must be a finite number >= 0");
+  }
+  if (!(p.collective_timeout_s >= 0) || !std::isfinite(p.collective_timeout_s)) {
+    return Invalid("parallel.collective_timeout_s must be a finite number >= 0 (0: no limit)");
   }
   if (p.backend != "auto" && p.backend != "mpi" && p.backend != "nccl") {
     return Invalid(absl::StrCat("parallel.backend = '", p.backend,

@@ -57,6 +57,7 @@ struct ParallelSpec {
   double bucket_mb = 25;
   std::string backend = "auto";  // resolved: "mpi" (cpu) | "nccl" (cuda)
   bool shard_optimizer = false;  // ZeRO-1 over the dp ranks
+  double collective_timeout_s = 600;  // 0: no limit
 };
 
 struct LogSpec {

@@ -1,6 +1,7 @@
 #include "train/training_session.h"
 
 #include "absl/strings/str_cat.h"
+#include "parallel/collective_watch.h"
 #include "parallel/mpi_collectives.h"
 #include "train/config_file.h"
 #include "kernels/cpu_threads.h"
@@ -75,6 +76,7 @@ absl::StatusOr<std::unique_ptr<TrainingSession>> StartSession(
       !st.ok()) {
     return st;
   }
+  parallel::SetCollectiveTimeout(s->spec.parallel.collective_timeout_s);
   SetCpuThreads(env.IntraOpThreads(s->spec.train.threads));
   ReuseFreedHeapMemory();
 

@@ -1,7 +1,9 @@
 // The resolved run: budgets in bytes and FLOPs become step counts, batch
 // sizes are checked against the world, and errors name the field.
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <regex>
 #include <string>
 #include <vector>
@@ -76,6 +78,23 @@ TEST(RunSpecTest, ImpossibleSizesNameTheField) {
             0u);
   EXPECT_NE(Error("steps: 5 budget_bytes: 100").find("exactly one of"), std::string::npos);
   EXPECT_NE(Error("").find("exactly one of"), std::string::npos);
+}
+
+TEST(RunSpecTest, CollectiveTimeoutIsASpanOfSecondsOrOff) {
+  for (double bad : {-1.0, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    proto::RunConfig c = Config("steps: 5");
+    c.mutable_parallel()->set_collective_timeout_s(bad);
+    absl::StatusOr<RunSpec> spec = ResolveRunConfig(c, 1);
+    ASSERT_FALSE(spec.ok()) << bad;
+    EXPECT_EQ(spec.status().message(),
+              "run config: parallel.collective_timeout_s must be a finite number >= 0 (0: no "
+              "limit)");
+  }
+  proto::RunConfig off = Config("steps: 5");
+  off.mutable_parallel()->set_collective_timeout_s(0);
+  absl::StatusOr<RunSpec> spec = ResolveRunConfig(off, 1);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->parallel.collective_timeout_s, 0);
 }
 
 // parallel.backend's documented default "auto" resolves by the device, and

@@ -1,0 +1,40 @@
+#ifndef SPACEBYTE_PARALLEL_COLLECTIVE_WATCH_H_
+#define SPACEBYTE_PARALLEL_COLLECTIVE_WATCH_H_
+
+// A limit on how long a rank waits in one collective for the others.
+//
+// A rank that is stuck (a frozen node, a hung file system, a deadlock) or
+// gone without MPI or NCCL noticing leaves every other rank waiting in its
+// next collective for good, holding the job's machines. With a limit set, a
+// wait that outlasts it ends the job (AbortAll: "rank R: ..." naming the
+// collective, MPI_Abort, exit code 1), as PyTorch's process-group timeout
+// does. The limit is process-wide, as MPI is: off until SetCollectiveTimeout.
+//
+// Blocking MPI waits mark themselves with CollectiveWait; NCCL collectives,
+// which the host never waits on directly, are timed from their launch by
+// their communicator's watch thread (nccl_collectives.cc).
+
+#include <cstdint>
+
+namespace spacebyte::parallel {
+
+// Seconds a wait may last; 0 (the start) turns the limit off.
+void SetCollectiveTimeout(double seconds);
+double CollectiveTimeout();
+
+// Marks a blocking wait on other ranks for its scope. `what` names the
+// collective in the message (a string that outlives the wait).
+class CollectiveWait {
+ public:
+  explicit CollectiveWait(const char* what);
+  ~CollectiveWait();
+  CollectiveWait(const CollectiveWait&) = delete;
+  CollectiveWait& operator=(const CollectiveWait&) = delete;
+
+ private:
+  uint64_t id_ = 0;  // 0: not watched (no limit when it began)
+};
+
+}  // namespace spacebyte::parallel
+
+#endif  // SPACEBYTE_PARALLEL_COLLECTIVE_WATCH_H_
