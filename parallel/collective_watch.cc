@@ -1,12 +1,13 @@
 #include "parallel/collective_watch.h"
 
 #include <algorithm>
-#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "parallel/mpi_env.h"
 
@@ -15,9 +16,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+thread_local const char* current_phase = "";
+
 struct Began {
   Clock::time_point at;
   const char* what;
+  const char* phase;
 };
 
 // The waits in progress on this process (any thread may be in one), and the
@@ -43,7 +47,7 @@ class Watch {
     std::lock_guard<std::mutex> lock(mutex_);
     if (limit_s_ <= 0) return 0;
     const uint64_t id = ++last_id_;
-    waits_.emplace(id, Began{Clock::now(), what});
+    waits_.emplace(id, Began{Clock::now(), what, current_phase});
     return id;
   }
   void End(uint64_t id) {
@@ -54,20 +58,30 @@ class Watch {
  private:
   void Run() {
     std::unique_lock<std::mutex> lock(mutex_);
+    SuspensionClock suspension;
     for (;;) {
+      if (limit_s_ <= 0) {
+        wake_.wait(lock, [this] { return limit_s_ > 0; });
+        suspension.Restart();
+      }
       // Checked ten times per limit (at most once a second): a wait ends the
       // job within a tenth of the limit after outlasting it.
-      const double period = std::clamp(limit_s_ / 10, 0.01, 1.0);
-      wake_.wait_for(lock, std::chrono::duration<double>(period));
+      const auto period = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(std::clamp(limit_s_ / 10, 0.01, 1.0)));
+      wake_.wait_for(lock, period);
+      const Clock::duration stopped = suspension.Tick(period);
+      for (auto& [id, wait] : waits_) wait.at += stopped;
       if (limit_s_ <= 0 || waits_.empty()) continue;
       // Ids grow with time: the first is the oldest wait.
-      const Began& oldest = waits_.begin()->second;
-      const double waited = std::chrono::duration<double>(Clock::now() - oldest.at).count();
-      if (waited < limit_s_) continue;
-      AbortAll(absl::DeadlineExceededError(absl::StrCat(
+      const Began oldest = waits_.begin()->second;
+      if (Clock::now() - oldest.at < std::chrono::duration<double>(limit_s_)) continue;
+      const std::string message = absl::StrCat(
           "waited more than ", limit_s_, " s in ", oldest.what,
-          " for the other ranks (parallel.collective_timeout_s): one of them is stuck or gone; "
-          "ending the job")));
+          *oldest.phase != '\0' ? absl::StrCat(" (", oldest.phase, ")") : "",
+          " for the other ranks (parallel.collective_timeout_s): one of them is stuck or gone, "
+          "or needs longer (then raise the limit); ending the job");
+      lock.unlock();  // the other threads' waits end freely while the job ends
+      AbortAll(absl::DeadlineExceededError(message));
     }
   }
 
@@ -92,6 +106,22 @@ double CollectiveTimeout() { return TheWatch().limit(); }
 CollectiveWait::CollectiveWait(const char* what) : id_(TheWatch().Begin(what)) {}
 CollectiveWait::~CollectiveWait() {
   if (id_ != 0) TheWatch().End(id_);
+}
+
+CollectivePhase::CollectivePhase(const char* what) : outer_(current_phase) {
+  current_phase = what;
+}
+CollectivePhase::~CollectivePhase() { current_phase = outer_; }
+const char* CurrentCollectivePhase() { return current_phase; }
+
+SuspensionClock::Clock::duration SuspensionClock::Tick(Clock::duration period) {
+  const Clock::time_point now = Clock::now();
+  const Clock::duration late = now - last_ - period;
+  last_ = now;
+  // A busy machine delays a tick by milliseconds, not by seconds.
+  const Clock::duration threshold =
+      std::max<Clock::duration>(5 * period, std::chrono::seconds(2));
+  return late > threshold ? late : Clock::duration::zero();
 }
 
 }  // namespace spacebyte::parallel

@@ -14,6 +14,7 @@
 // which the host never waits on directly, are timed from their launch by
 // their communicator's watch thread (nccl_collectives.cc).
 
+#include <chrono>
 #include <cstdint>
 
 namespace spacebyte::parallel {
@@ -33,6 +34,39 @@ class CollectiveWait {
 
  private:
   uint64_t id_ = 0;  // 0: not watched (no limit when it began)
+};
+
+// Names, for its scope on this thread, what the ranks are doing together
+// ("saving a checkpoint"): a wait that outlasts the limit says so, which
+// tells a stuck rank from work that needs a higher limit.
+class CollectivePhase {
+ public:
+  explicit CollectivePhase(const char* what);
+  ~CollectivePhase();
+  CollectivePhase(const CollectivePhase&) = delete;
+  CollectivePhase& operator=(const CollectivePhase&) = delete;
+
+ private:
+  const char* outer_;
+};
+// The innermost phase of this thread; "" outside any.
+const char* CurrentCollectivePhase();
+
+// For a watch thread that ticks every `period`: how long this process was
+// stopped since the last tick (SIGSTOP: SLURM suspending the job, gang
+// scheduling), which must not count toward any wait, since the other ranks
+// were stopped with it. A tick far later than its period is taken as that.
+class SuspensionClock {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // Called once per tick, `period` after the last (or after Restart): the
+  // time to add to every start being timed.
+  Clock::duration Tick(Clock::duration period);
+  // After a wait of no fixed length.
+  void Restart() { last_ = Clock::now(); }
+
+ private:
+  Clock::time_point last_ = Clock::now();
 };
 
 }  // namespace spacebyte::parallel

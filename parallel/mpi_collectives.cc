@@ -89,6 +89,7 @@ class MpiCollectives : public Collectives {
  public:
   MpiCollectives(MPI_Comm comm, int rank, int size)
       : Collectives(rank, size) {
+    const CollectiveWait wait("the duplication of a group's communicator");
     MPI_Comm_dup(comm, &comm_);
     MPI_Query_thread(&thread_level_);
   }

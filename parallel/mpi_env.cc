@@ -3,14 +3,33 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "parallel/collective_watch.h"
 
 namespace spacebyte::parallel {
+namespace {
+
+// What AbortAll may do, from any thread: set once MPI is up, cleared before
+// it finalizes. MPI below MPI_THREAD_MULTIPLE may be called from its main
+// thread only.
+struct AbortState {
+  std::atomic<bool> mpi_up{false};
+  std::atomic<int> world_rank{0};
+  std::atomic<int> thread_level{MPI_THREAD_SINGLE};
+  std::thread::id main_thread;
+};
+AbortState& TheAbortState() {
+  static AbortState* state = new AbortState;  // AbortAll may run at exit
+  return *state;
+}
+
+}  // namespace
 
 absl::StatusOr<MpiEnv> MpiEnv::Init(int* argc, char*** argv) {
   MpiEnv env;
@@ -30,6 +49,11 @@ absl::StatusOr<MpiEnv> MpiEnv::Init(int* argc, char*** argv) {
                       MPI_INFO_NULL, &env.node_);
   MPI_Comm_rank(env.node_, &env.local_rank_);
   MPI_Comm_size(env.node_, &env.local_size_);
+  AbortState& abort = TheAbortState();
+  abort.world_rank = env.world_rank_;
+  abort.thread_level = env.thread_level_;
+  abort.main_thread = std::this_thread::get_id();
+  abort.mpi_up = true;
   return env;
 }
 
@@ -47,7 +71,11 @@ MpiEnv::MpiEnv(MpiEnv&& other) noexcept
 
 MpiEnv::~MpiEnv() {
   if (!owns_) return;
+  TheAbortState().mpi_up = false;
   if (node_ != MPI_COMM_NULL) MPI_Comm_free(&node_);
+  // Open MPI and MPICH synchronise the ranks here: a rank frozen after the
+  // last collective would hold the others.
+  const CollectiveWait wait("MPI_Finalize");
   MPI_Finalize();
 }
 
@@ -64,12 +92,17 @@ int MpiEnv::IntraOpThreads(int configured) const {
 }
 
 void AbortAll(const absl::Status& status) {
-  int rank = 0, initialized = 0;
-  MPI_Initialized(&initialized);
-  if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  std::fprintf(stderr, "rank %d: %s\n", rank, std::string(status.message()).c_str());
+  const AbortState& state = TheAbortState();
+  std::fprintf(stderr, "rank %d: %s\n", state.world_rank.load(),
+               std::string(status.message()).c_str());
   std::fflush(stderr);
-  if (initialized) MPI_Abort(MPI_COMM_WORLD, 1);
+  // Elsewhere (a watch thread under MPI_THREAD_FUNNELED or SERIALIZED) the
+  // exit alone ends the job: mpirun kills the other ranks, and
+  // launch/slurm.sbatch runs srun with --kill-on-bad-exit.
+  if (state.mpi_up && (state.thread_level >= MPI_THREAD_MULTIPLE ||
+                       std::this_thread::get_id() == state.main_thread)) {
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
   std::_Exit(1);
 }
 

@@ -49,7 +49,10 @@ class MpiEnv {
 // Prints "rank R: <status>" to stderr and takes every rank of the job down
 // with MPI_Abort, so no rank is left waiting in a collective. For errors after
 // MPI_Init that only some ranks see; errors every rank sees identically (bad
-// config, bad world size) should instead return and exit normally.
+// config, bad world size) should instead return and exit normally. Any
+// thread may call it; where MPI allows only its main thread (below
+// MPI_THREAD_MULTIPLE), another thread exits with code 1 without MPI_Abort
+// and leaves the rest to the launcher.
 [[noreturn]] void AbortAll(const absl::Status& status);
 
 }  // namespace spacebyte::parallel

@@ -114,7 +114,7 @@ class NcclWatch {
     if (CollectiveTimeout() <= 0) return;
     cudaEvent_t done = RecordEvent(stream);
     std::lock_guard<std::mutex> lock(mutex_);
-    in_flight_.push_back({done, Clock::now(), what});
+    in_flight_.push_back({done, Clock::now(), what, CurrentCollectivePhase()});
   }
 
  private:
@@ -123,25 +123,31 @@ class NcclWatch {
     cudaEvent_t done;
     Clock::time_point at;
     const char* what;
+    const char* phase;
   };
 
   void Run() {
     cudaSetDevice(device_);
     std::unique_lock<std::mutex> lock(mutex_);
-    while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+    SuspensionClock suspension;
+    while (!wake_.wait_for(lock, kPeriod, [this] { return stop_; })) {
       ncclResult_t state = ncclSuccess;
       if (ncclCommGetAsyncError(comm_, &state) == ncclSuccess && state != ncclSuccess &&
           state != ncclInProgress) {
-        Abort(absl::UnavailableError(absl::StrCat(ncclGetErrorString(state), ": ",
-                                                  ncclGetLastError(comm_))));
+        Abort(absl::StrCat("NCCL failed on cuda:", device_, " (rank ", rank_,
+                           " of its group): ", ncclGetErrorString(state), ": ",
+                           ncclGetLastError(comm_)));
       }
-      if (absl::Status late = OldestLate(); !late.ok()) Abort(late);
+      const Clock::duration stopped = suspension.Tick(kPeriod);
+      for (Launch& l : in_flight_) l.at += stopped;
+      if (std::string late = OldestLate(); !late.empty()) Abort(late);
     }
   }
 
   // Forgets the collectives that have finished (in launch order: they share
-  // one stream), then checks the age of the oldest left.
-  absl::Status OldestLate() {
+  // one stream), then checks the age of the oldest left: what to say if it
+  // is late, or "".
+  std::string OldestLate() {
     while (!in_flight_.empty()) {
       const cudaError_t state = cudaEventQuery(in_flight_.front().done);
       if (state == cudaErrorNotReady) {
@@ -152,23 +158,22 @@ class NcclWatch {
       in_flight_.pop_front();
     }
     const double limit = CollectiveTimeout();
-    if (limit <= 0 || in_flight_.empty()) return absl::OkStatus();
+    if (limit <= 0 || in_flight_.empty()) return "";
     const Launch& oldest = in_flight_.front();
-    if (std::chrono::duration<double>(Clock::now() - oldest.at).count() < limit) {
-      return absl::OkStatus();
-    }
-    return absl::DeadlineExceededError(
-        absl::StrCat(oldest.what, " has not finished ", limit,
-                     " s after its launch (parallel.collective_timeout_s): another rank is "
-                     "stuck or gone"));
+    if (Clock::now() - oldest.at < std::chrono::duration<double>(limit)) return "";
+    return absl::StrCat(
+        oldest.what, " on cuda:", device_, " (rank ", rank_, " of its group",
+        *oldest.phase != '\0' ? absl::StrCat(", ", oldest.phase) : "", ") has not finished ",
+        limit, " s after its launch (parallel.collective_timeout_s): another rank is stuck or "
+        "gone, or needs longer (then raise the limit); ending the job");
   }
 
-  [[noreturn]] void Abort(const absl::Status& why) {
-    const std::string message = absl::StrCat("NCCL failed on cuda:", device_, " (rank ", rank_,
-                                             " of its group): ", why.message());
+  [[noreturn]] void Abort(const std::string& message) {
     ncclCommAbort(comm_);
-    AbortAll(absl::Status(why.code(), message));
+    AbortAll(absl::UnavailableError(message));
   }
+
+  static constexpr std::chrono::seconds kPeriod{1};
 
   ncclComm_t comm_;
   int device_, rank_;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "parallel/collective_watch.h"
 
 namespace spacebyte::parallel {
 
@@ -44,6 +45,7 @@ absl::StatusOr<ProcessGrid> MakeProcessGrid(int tp) {
                      " is not divisible by parallel.tp = ", tp));
   }
   grid.tp_ = tp;
+  const CollectiveWait wait("the split of the world into tp and dp groups");
   MPI_Comm_split(MPI_COMM_WORLD, grid.dp_rank(), grid.tp_rank(), &grid.tp_comm_);
   MPI_Comm_split(MPI_COMM_WORLD, grid.tp_rank(), grid.dp_rank(), &grid.dp_comm_);
   return grid;

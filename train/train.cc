@@ -11,6 +11,7 @@
 #include "data/loader.h"
 #include "data/manifest.h"
 #include "data/prefetch_loader.h"
+#include "parallel/collective_watch.h"
 #include "parallel/world_group.h"
 #include "google/protobuf/text_format.h"
 #include "kernels/matmul_peak.h"
@@ -111,6 +112,8 @@ class Trainer {
 // it skipped; the other ranks open the directory it names without reading
 // every file a second time.
 absl::Status Trainer::Resume(bool insist) {
+  const parallel::CollectivePhase phase(
+      "resuming: rank 0 checks the newest checkpoint's files, then every rank reads it");
   const std::string checkpoints = checkpointer_->checkpoints_dir();
   std::string chosen;
   if (s_.logging_rank() && fs::exists(checkpoints)) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "parallel/collective_watch.h"
 #include "parallel/world_group.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/text_format.h"
@@ -95,6 +96,7 @@ std::vector<NamedSlice> TrainingCheckpointer::CollectSlices() {
 }
 
 absl::Status TrainingCheckpointer::Save(const TrainingProgress& progress) {
+  const parallel::CollectivePhase phase("saving a checkpoint");
   if (absl::Status s = Finish(); !s.ok()) return s;
   auto write = std::make_unique<PendingWrite>();
   write->progress = progress;
@@ -139,6 +141,8 @@ absl::Status TrainingCheckpointer::Finish() {
 }
 
 absl::Status TrainingCheckpointer::Commit(PendingWrite& write) {
+  const parallel::CollectivePhase phase(
+      "committing a checkpoint: each rank's file written, then rank 0 checks and prunes");
   // Each rank describes what it wrote (or why it failed); rank 0 commits only
   // if every rank succeeded.
   MaybeDieAt("files", write.progress.step, grid_.world_rank(), grid_.world_size());

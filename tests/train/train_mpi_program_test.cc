@@ -147,13 +147,44 @@ TEST_F(TrainMpiProgramTest, FrozenRankEndsTheJobAfterTheCollectiveTimeout) {
   EXPECT_NE(r.status, 124) << "mpirun timed out (the frozen rank hung the job)\n" << r.output;
   EXPECT_NE(r.status, 0) << r.output;
   EXPECT_EQ(Count(r.output, "rank 0: waited more than 8 s in an all-reduce of the world group "
-                            "for the other ranks (parallel.collective_timeout_s)"),
+                            "(committing a checkpoint: each rank's file written, then rank 0 "
+                            "checks and prunes) for the other ranks "
+                            "(parallel.collective_timeout_s)"),
             1u)
       << r.output;
   std::ifstream latest(run + "/checkpoints/latest");
   std::string name;
   latest >> name;
   EXPECT_EQ(name, "step_00000002");
+}
+
+// The whole job stopped (SIGSTOP: SLURM suspending it, gang scheduling) for
+// longer than the limit is not a stuck rank. Rank 1 is stopped first, so that
+// rank 0 is surely in a collective, then rank 0 too, for 6 s against a 3 s
+// limit; both go on, and the run ends by train.max_time. Counted in wall
+// time, rank 0's wait would have ended the job on its first tick after.
+TEST_F(TrainMpiProgramTest, SuspendedJobIsNotTakenForAStuckRank) {
+  const std::string run = dir_ + "/run";
+  // The pid of rank R: OMPI_COMM_WORLD_RANK=R in its environment and the run
+  // directory among its arguments.
+  const auto rank_pid = [&](int r) {
+    return "$(for f in $(grep -lzx OMPI_COMM_WORLD_RANK=" + std::to_string(r) +
+           " /proc/[0-9]*/environ 2>/dev/null); do d=${f%/environ}; grep -qzx '" + run +
+           "' $d/cmdline 2>/dev/null && echo ${d#/proc/}; done)";
+  };
+  const CommandResult r = RunCommand(
+      Mpirun(2) + " " + SPACEBYTE_BIN + " train --config " + config_ + " --run_dir " + run +
+      " --set train.steps=100000 --set train.max_time=11 --set parallel.collective_timeout_s=3 > " +
+      run + ".out 2>&1 & pid=$!; i=0; while [ $i -lt 1200 ] && ! grep -q '\"step\":3[,}]' " +
+      run + "/metrics.jsonl 2>/dev/null; do i=$((i+1)); sleep 0.05; done; r0=" + rank_pid(0) +
+      "; r1=" + rank_pid(1) +
+      "; kill -STOP $r1 && sleep 1 && kill -STOP $r0 && sleep 6 && kill -CONT $r0 $r1 || "
+      "{ echo could not stop the ranks; kill -CONT $r0 $r1; kill $pid; }; wait $pid; code=$?; "
+      "cat " + run + ".out; exit $code");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(Count(r.output, "waited more than"), 0u) << r.output;
+  EXPECT_EQ(Count(r.output, "could not stop"), 0u) << r.output;
+  EXPECT_EQ(Count(r.output, "stopped at step"), 1u) << r.output;
 }
 
 // A validation shard that fails its checksum on rank 1 only (as a
