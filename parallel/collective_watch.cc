@@ -69,8 +69,8 @@ class Watch {
       const auto period = std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(std::clamp(limit_s_ / 10, 0.01, 1.0)));
       wake_.wait_for(lock, period);
-      const Clock::duration stopped = suspension.Tick(period);
-      for (auto& [id, wait] : waits_) wait.at += stopped;
+      suspension.Tick(period);
+      for (auto& [id, wait] : waits_) wait.at = suspension.Forgiven(wait.at);
       if (limit_s_ <= 0 || waits_.empty()) continue;
       // Ids grow with time: the first is the oldest wait.
       const Began oldest = waits_.begin()->second;
@@ -114,14 +114,14 @@ CollectivePhase::CollectivePhase(const char* what) : outer_(current_phase) {
 CollectivePhase::~CollectivePhase() { current_phase = outer_; }
 const char* CurrentCollectivePhase() { return current_phase; }
 
-SuspensionClock::Clock::duration SuspensionClock::Tick(Clock::duration period) {
+void SuspensionClock::Tick(Clock::duration period) {
   const Clock::time_point now = Clock::now();
   const Clock::duration late = now - last_ - period;
   last_ = now;
   // A busy machine delays a tick by milliseconds, not by seconds.
   const Clock::duration threshold =
       std::max<Clock::duration>(5 * period, std::chrono::seconds(2));
-  return late > threshold ? late : Clock::duration::zero();
+  stopped_ = late > threshold ? late : Clock::duration::zero();
 }
 
 }  // namespace spacebyte::parallel

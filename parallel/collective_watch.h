@@ -14,6 +14,7 @@
 // which the host never waits on directly, are timed from their launch by
 // their communicator's watch thread (nccl_collectives.cc).
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
@@ -24,7 +25,8 @@ void SetCollectiveTimeout(double seconds);
 double CollectiveTimeout();
 
 // Marks a blocking wait on other ranks for its scope. `what` names the
-// collective in the message (a string that outlives the wait).
+// collective in the message (a string literal: it may be read after the
+// wait ends).
 class CollectiveWait {
  public:
   explicit CollectiveWait(const char* what);
@@ -38,7 +40,8 @@ class CollectiveWait {
 
 // Names, for its scope on this thread, what the ranks are doing together
 // ("saving a checkpoint"): a wait that outlasts the limit says so, which
-// tells a stuck rank from work that needs a higher limit.
+// tells a stuck rank from work that needs a higher limit. `what` is a
+// string literal: the watch thread may read it after the scope ends.
 class CollectivePhase {
  public:
   explicit CollectivePhase(const char* what);
@@ -53,20 +56,26 @@ class CollectivePhase {
 const char* CurrentCollectivePhase();
 
 // For a watch thread that ticks every `period`: how long this process was
-// stopped since the last tick (SIGSTOP: SLURM suspending the job, gang
+// stopped before a tick (SIGSTOP: SLURM suspending the job, gang
 // scheduling), which must not count toward any wait, since the other ranks
 // were stopped with it. A tick far later than its period is taken as that.
 class SuspensionClock {
  public:
   using Clock = std::chrono::steady_clock;
-  // Called once per tick, `period` after the last (or after Restart): the
-  // time to add to every start being timed.
-  Clock::duration Tick(Clock::duration period);
+  // Called once per tick, `period` after the last (or after Restart).
+  void Tick(Clock::duration period);
   // After a wait of no fixed length.
   void Restart() { last_ = Clock::now(); }
+  // `at`, a start being timed, moved later by the time stopped before this
+  // tick, but never past the tick: a wait that began between the resume and
+  // the tick gets no more than its own age forgiven. Keeps starts in order.
+  Clock::time_point Forgiven(Clock::time_point at) const {
+    return stopped_ == Clock::duration::zero() ? at : std::min(at + stopped_, last_);
+  }
 
  private:
   Clock::time_point last_ = Clock::now();
+  Clock::duration stopped_{};
 };
 
 }  // namespace spacebyte::parallel

@@ -138,8 +138,8 @@ class NcclWatch {
                            " of its group): ", ncclGetErrorString(state), ": ",
                            ncclGetLastError(comm_)));
       }
-      const Clock::duration stopped = suspension.Tick(kPeriod);
-      for (Launch& l : in_flight_) l.at += stopped;
+      suspension.Tick(kPeriod);
+      for (Launch& l : in_flight_) l.at = suspension.Forgiven(l.at);
       if (std::string late = OldestLate(); !late.empty()) Abort(late);
     }
   }

@@ -159,32 +159,38 @@ TEST_F(TrainMpiProgramTest, FrozenRankEndsTheJobAfterTheCollectiveTimeout) {
 }
 
 // The whole job stopped (SIGSTOP: SLURM suspending it, gang scheduling) for
-// longer than the limit is not a stuck rank. Rank 1 is stopped first, so that
-// rank 0 is surely in a collective, then rank 0 too, for 6 s against a 3 s
-// limit; both go on, and the run ends by train.max_time. Counted in wall
-// time, rank 0's wait would have ended the job on its first tick after.
+// longer than the limit is not a stuck rank. Rank 1 stops itself at its save
+// of step 2 (the test hook), so rank 0 is surely waiting in the commit's
+// all-reduce; a second later rank 0 is stopped too, both for 11 s against a
+// 5 s limit, then both go on and the run ends, exit 0. Counted in wall time,
+// rank 0's wait would have ended the job on its first tick after the resume.
 TEST_F(TrainMpiProgramTest, SuspendedJobIsNotTakenForAStuckRank) {
   const std::string run = dir_ + "/run";
   // The pid of rank R: OMPI_COMM_WORLD_RANK=R in its environment and the run
   // directory among its arguments.
   const auto rank_pid = [&](int r) {
     return "$(for f in $(grep -lzx OMPI_COMM_WORLD_RANK=" + std::to_string(r) +
-           " /proc/[0-9]*/environ 2>/dev/null); do d=${f%/environ}; grep -qzx '" + run +
+           " /proc/[0-9]*/environ 2>/dev/null); do d=${f%/environ}; grep -qzxF '" + run +
            "' $d/cmdline 2>/dev/null && echo ${d#/proc/}; done)";
   };
   const CommandResult r = RunCommand(
-      Mpirun(2) + " " + SPACEBYTE_BIN + " train --config " + config_ + " --run_dir " + run +
-      " --set train.steps=100000 --set train.max_time=11 --set parallel.collective_timeout_s=3 > " +
-      run + ".out 2>&1 & pid=$!; i=0; while [ $i -lt 1200 ] && ! grep -q '\"step\":3[,}]' " +
-      run + "/metrics.jsonl 2>/dev/null; do i=$((i+1)); sleep 0.05; done; r0=" + rank_pid(0) +
-      "; r1=" + rank_pid(1) +
-      "; kill -STOP $r1 && sleep 1 && kill -STOP $r0 && sleep 6 && kill -CONT $r0 $r1 || "
-      "{ echo could not stop the ranks; kill -CONT $r0 $r1; kill $pid; }; wait $pid; code=$?; "
-      "cat " + run + ".out; exit $code");
+      "SPACEBYTE_TEST_KILL_AT=files:2:1:stop " + Mpirun(2) + " " + SPACEBYTE_BIN +
+      " train --config " + config_ + " --run_dir " + run +
+      " --set checkpoint.interval=2 --set parallel.collective_timeout_s=5 > " + run +
+      ".out 2>&1 & pid=$!; i=0; r1=; "
+      "while [ $i -lt 1200 ] && kill -0 $pid 2>/dev/null && "
+      "! { [ -n \"$r1\" ] && grep -q '^[0-9]* ([^)]*) T' /proc/$r1/stat 2>/dev/null; }; "
+      "do i=$((i+1)); sleep 0.05; r1=" + rank_pid(1) + "; done; r0=" + rank_pid(0) +
+      "; if [ -n \"$r0\" ] && grep -q '^[0-9]* ([^)]*) T' /proc/$r1/stat 2>/dev/null && "
+      "sleep 1 && kill -STOP $r0; then "
+      "sleep 11; kill -CONT $r0 $r1; else echo could not stop the ranks; kill $pid; fi; "
+      "wait $pid; code=$?; cat " + run + ".out; exit $code");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(Count(r.output, "waited more than"), 0u) << r.output;
   EXPECT_EQ(Count(r.output, "could not stop"), 0u) << r.output;
-  EXPECT_EQ(Count(r.output, "stopped at step"), 1u) << r.output;
+  const std::vector<TrainMetrics> lines = TrainingLines(run);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back().step, 6);
 }
 
 // A validation shard that fails its checksum on rank 1 only (as a
